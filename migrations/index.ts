@@ -1,0 +1,4 @@
+import { CreateCallTables1795648500000 } from './1795648500000-CreateCallTables';
+
+/** Every migration, oldest first. Listed explicitly so the same list runs from TypeScript and compiled JS. */
+export const MIGRATIONS = [CreateCallTables1795648500000];

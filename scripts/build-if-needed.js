@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// Builds dist/ when it is missing or older than the sources, so `npm start` works right after `npm install`.
+const { execFileSync } = require('node:child_process');
+const { existsSync, statSync, readdirSync } = require('node:fs');
+const { join } = require('node:path');
+
+const root = join(__dirname, '..');
+const entry = join(root, 'dist', 'src', 'main.js');
+
+function newest(dir) {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const time = entry.isDirectory() ? newest(path) : statSync(path).mtimeMs;
+    if (time > latest) latest = time;
+  }
+  return latest;
+}
+
+const stale = !existsSync(entry) || Math.max(newest(join(root, 'src')), newest(join(root, 'migrations'))) > statSync(entry).mtimeMs;
+if (stale) {
+  console.error('calltrail: building (tsc)...');
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+}

@@ -1,0 +1,126 @@
+import { z } from 'zod';
+
+/** Parsed, frozen configuration. The only reader of `process.env` in calltrail. */
+export interface Config {
+  /** HTTP port (`PORT`, default 8080; 0 picks a free port). */
+  readonly port: number;
+  /** Interface to bind (`HOST`, default `0.0.0.0`). */
+  readonly host: string;
+  /** PostgreSQL URL (`DATABASE_URL`); `null` starts an embedded PostgreSQL in `dataDir`. */
+  readonly databaseUrl: string | null;
+  /** Folder of the embedded PostgreSQL cluster (`DATA_DIR`, default `./.calltrail`). */
+  readonly dataDir: string;
+  /** Port of the embedded PostgreSQL (`EMBEDDED_PG_PORT`, default: a free port). */
+  readonly embeddedPgPort: number | null;
+  /** Accepted SDKAppIDs (`SDKAPPIDS`, comma list); `null` accepts any app (refused in production). */
+  readonly sdkAppIds: readonly string[] | null;
+  /** Path of the callback route (`CALLBACK_PATH`, default `/callback`). */
+  readonly callbackPath: string;
+  /** When set, callbacks must carry `?token=<secret>` (`CALLBACK_SECRET`). */
+  readonly callbackSecret: string | null;
+  /** When set, callbacks must carry `Sign`/`RequestTime` signed with this token (`CALLBACK_SIGN_TOKEN`). */
+  readonly callbackSignToken: string | null;
+  /** API key ensured at startup with access to all apps (`BOOTSTRAP_API_KEY`). */
+  readonly bootstrapApiKey: string | null;
+  /** `development`, `production` or `test` (`NODE_ENV`, default `development`). */
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  /** pino level (`LOG_LEVEL`, default `info`). */
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Largest number of callbacks written in one transaction (`INGEST_BATCH_MAX`, default 500). */
+  readonly ingestBatchMax: number;
+  /** A callback not committed within this many ms is answered 503 (`INGEST_TIMEOUT_MS`, default 1000). */
+  readonly ingestTimeoutMs: number;
+  /** Size of the PostgreSQL connection pool (`DB_POOL_SIZE`, default 10). */
+  readonly dbPoolSize: number;
+}
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { message: `expected an integer from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.number().min(min, { message: `expected an integer from ${min} to ${max}` }).max(max, { message: `expected an integer from ${min} to ${max}` }));
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? null : v));
+
+const envSchema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: optionalText.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { message: 'expected a postgres:// or postgresql:// URL' })
+      .nullable(),
+  ),
+  DATA_DIR: z.string().min(1).default('./.calltrail'),
+  EMBEDDED_PG_PORT: int(1, 65535).optional(),
+  SDKAPPIDS: optionalText.pipe(
+    z
+      .string()
+      .regex(/^\s*\d+\s*(,\s*\d+\s*)*$/, { message: 'expected a comma-separated list of numeric SDKAppIDs' })
+      .nullable(),
+  ),
+  CALLBACK_PATH: z.string().regex(/^\/\S*$/, { message: 'expected a path starting with /' }).default('/callback'),
+  CALLBACK_SECRET: optionalText,
+  CALLBACK_SIGN_TOKEN: optionalText,
+  BOOTSTRAP_API_KEY: optionalText.pipe(
+    z.string().min(16, { message: 'expected at least 16 characters' }).nullable(),
+  ),
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  INGEST_BATCH_MAX: int(1, 5000).default(500),
+  INGEST_TIMEOUT_MS: int(50, 60000).default(1000),
+  DB_POOL_SIZE: int(2, 200).default(10),
+});
+
+/** Thrown when the environment is invalid; the message lists every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment (default `process.env`) into a frozen {@link Config}. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(envSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = envSchema.safeParse(known);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0]);
+        const got = env[name];
+        return `${name}: ${issue.message} (got ${got === undefined ? 'nothing' : JSON.stringify(got)})`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const sdkAppIds = e.SDKAPPIDS === null ? null : e.SDKAPPIDS.split(',').map((s) => s.trim());
+  if (e.NODE_ENV === 'production' && sdkAppIds === null) {
+    throw new ConfigError([
+      'SDKAPPIDS: expected the comma-separated SDKAppIDs to accept when NODE_ENV=production (got nothing)',
+    ]);
+  }
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    embeddedPgPort: e.EMBEDDED_PG_PORT ?? null,
+    sdkAppIds: sdkAppIds === null ? null : Object.freeze(sdkAppIds),
+    callbackPath: e.CALLBACK_PATH,
+    callbackSecret: e.CALLBACK_SECRET,
+    callbackSignToken: e.CALLBACK_SIGN_TOKEN,
+    bootstrapApiKey: e.BOOTSTRAP_API_KEY,
+    nodeEnv: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    ingestBatchMax: e.INGEST_BATCH_MAX,
+    ingestTimeoutMs: e.INGEST_TIMEOUT_MS,
+    dbPoolSize: e.DB_POOL_SIZE,
+  });
+}

@@ -1,0 +1,106 @@
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { MIGRATIONS } from '../../migrations';
+import type { Config } from '../config';
+import { startEmbeddedPostgres, type EmbeddedServer } from './embedded';
+
+/** An open database: the DataSource, and the embedded server behind it when there is one. */
+export interface Database {
+  readonly dataSource: DataSource;
+  /** The URL the DataSource connects to. */
+  readonly url: string;
+  readonly embedded: EmbeddedServer | null;
+  /** True when PostgreSQL answers and no migration is pending. */
+  isReady(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Any constant: serialises migration runs of replicas starting together. */
+const MIGRATION_LOCK = 0x6d696772; // "migr"
+
+/** Builds the one DataSource of the process. Schema comes only from migrations. */
+export function createDataSource(url: string, poolSize = 10): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    logging: false,
+    extra: {
+      max: poolSize,
+      connectionTimeoutMillis: 2000,
+      idleTimeoutMillis: 30000,
+      statement_timeout: 15000,
+      application_name: 'calltrail',
+    },
+  });
+}
+
+/** Creates the database named in `url` if it does not exist (used for the embedded cluster). */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs pending migrations, one replica at a time. */
+export async function runMigrations(dataSource: DataSource, url: string): Promise<void> {
+  const lock = new Client({ connectionString: url });
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await dataSource.runMigrations({ transaction: 'each' });
+  } finally {
+    await lock.end();
+  }
+}
+
+/**
+ * Opens the database of `config`: the server at `DATABASE_URL`, or an embedded PostgreSQL in
+ * `DATA_DIR` when none is set (DESIGN principle 9); then applies migrations.
+ */
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort' | 'dbPoolSize'>,
+  log: (line: string) => void = () => undefined,
+): Promise<Database> {
+  let embedded: EmbeddedServer | null = null;
+  let url = config.databaseUrl;
+  if (url === null) {
+    embedded = await startEmbeddedPostgres(config.dataDir, { port: config.embeddedPgPort, log });
+    await ensureDatabase(embedded.url, 'calltrail');
+    url = embedded.url.replace(/\/postgres$/, '/calltrail');
+  }
+  const dataSource = createDataSource(url, config.dbPoolSize);
+  try {
+    await dataSource.initialize();
+    await runMigrations(dataSource, url);
+  } catch (err) {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await embedded?.stop();
+    throw err;
+  }
+  return {
+    dataSource,
+    url,
+    embedded,
+    async isReady() {
+      try {
+        const rows: { name: string }[] = await dataSource.query('SELECT name FROM migrations');
+        const applied = new Set(rows.map((r) => r.name));
+        return MIGRATIONS.every((m) => applied.has(m.name));
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      await embedded?.stop();
+    },
+  };
+}

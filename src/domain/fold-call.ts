@@ -1,0 +1,275 @@
+import type {
+  CallEventType,
+  CallResult,
+  CallStatus,
+  CallType,
+  MediaType,
+  ParticipantOutcome,
+  Role,
+} from './vocabulary';
+
+/** One stored event as the fold sees it. Times are Unix seconds; `null` means unknown. */
+export interface FoldEvent {
+  readonly userId: string | null;
+  readonly role: Role | null;
+  readonly type: CallEventType;
+  readonly rawEvent: string;
+  readonly callType: CallType | null;
+  readonly mediaType: MediaType | null;
+  readonly roomId: string | null;
+  readonly callResult: CallResult | null;
+  readonly eventTime: number;
+  readonly startCallTs: number | null;
+  readonly acceptTs: number | null;
+  readonly endTs: number | null;
+  readonly platform: string | null;
+  /** Stable identity of the event's content; the last tiebreak of the order. */
+  readonly dedupeKey: string;
+}
+
+export interface FoldedParticipant {
+  readonly userId: string;
+  readonly role: Role;
+  readonly outcome: ParticipantOutcome;
+  readonly platform: string | null;
+  readonly invitedAt: number | null;
+  readonly answeredAt: number | null;
+  readonly leftAt: number | null;
+}
+
+export interface FoldedCall {
+  readonly status: CallStatus;
+  readonly result: CallResult | null;
+  readonly callerId: string | null;
+  readonly callType: CallType | null;
+  readonly mediaType: MediaType | null;
+  readonly roomId: string | null;
+  readonly startedAt: number | null;
+  readonly acceptedAt: number | null;
+  readonly endedAt: number | null;
+  readonly ringSeconds: number | null;
+  readonly talkSeconds: number | null;
+  readonly lastEventAt: number;
+  readonly participants: readonly FoldedParticipant[];
+}
+
+/**
+ * Lifecycle rank: the order of events that share the same `EventTime` second (spec section 4 says
+ * several events can). Invitations come before answers, answers before refusals, refusals before
+ * ends, and a status callback (CALL_RESULT) last. Remaining ties sort by user id, event as sent,
+ * then dedupe key, so the order is total and independent of arrival order.
+ */
+const RANK: Record<CallEventType, number> = {
+  START_CALL: 0,
+  RECEIVE_CALL: 1,
+  INVITE_USER: 1,
+  ACCEPT_CALL: 2,
+  CALL_ACCEPTED: 2,
+  JOIN_IN_GROUP_CALL: 2,
+  IGNORE_CALL: 3,
+  NOT_ANSWER_CALL: 4,
+  CALL_MISSED: 4,
+  REJECT_CALL: 4,
+  CALL_REJECTED: 4,
+  CALL_BUSY: 4,
+  CANCEL_CALL: 4,
+  CALL_CANCELED: 4,
+  CALL_FAILED: 4,
+  CALL_END: 5,
+  CALL_INTERRUPTED: 5,
+  OTHER: 6,
+  CALL_RESULT: 7,
+};
+
+const OUTCOME_OF: Partial<Record<CallEventType, ParticipantOutcome>> = {
+  ACCEPT_CALL: 'ACCEPTED',
+  CALL_ACCEPTED: 'ACCEPTED',
+  JOIN_IN_GROUP_CALL: 'JOINED',
+  IGNORE_CALL: 'IGNORED',
+  NOT_ANSWER_CALL: 'NO_ANSWER',
+  CALL_MISSED: 'NO_ANSWER',
+  REJECT_CALL: 'REJECTED',
+  CALL_REJECTED: 'REJECTED',
+  CALL_BUSY: 'BUSY',
+  CANCEL_CALL: 'CANCELED',
+  CALL_CANCELED: 'CANCELED',
+  CALL_FAILED: 'FAILED',
+  CALL_END: 'ENDED',
+  CALL_INTERRUPTED: 'INTERRUPTED',
+};
+
+/** Events that end a one-to-one call, with the result they imply. */
+const ENDING_RESULT: Partial<Record<CallEventType, CallResult>> = {
+  NOT_ANSWER_CALL: 'NOT_ANSWER',
+  CALL_MISSED: 'NOT_ANSWER',
+  REJECT_CALL: 'REJECT',
+  CALL_REJECTED: 'REJECT',
+  CALL_BUSY: 'CALL_BUSY',
+  CANCEL_CALL: 'CANCEL',
+  CALL_CANCELED: 'CANCEL',
+  CALL_FAILED: 'FAILED',
+  CALL_END: 'NORMAL_END',
+  CALL_INTERRUPTED: 'INTERRUPT',
+};
+
+/** Events whose StartCallTs/AcceptTs/EndTs are Tencent's record of the call (spec section 2). */
+const RECORD_EVENTS: ReadonlySet<CallEventType> = new Set(['CALL_END', 'CALL_INTERRUPTED', 'CALL_RESULT']);
+const ANSWER_EVENTS: ReadonlySet<CallEventType> = new Set(['ACCEPT_CALL', 'CALL_ACCEPTED', 'JOIN_IN_GROUP_CALL']);
+const LIVE_OUTCOMES: ReadonlySet<ParticipantOutcome> = new Set(['INVITED', 'ACCEPTED', 'JOINED']);
+
+const cmp = (a: string | null, b: string | null): number => ((a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0);
+
+/** The total order the fold applies events in (see {@link RANK}). */
+export function compareEvents(a: FoldEvent, b: FoldEvent): number {
+  return (
+    a.eventTime - b.eventTime ||
+    RANK[a.type] - RANK[b.type] ||
+    cmp(a.userId, b.userId) ||
+    cmp(a.rawEvent, b.rawEvent) ||
+    cmp(a.dedupeKey, b.dedupeKey)
+  );
+}
+
+const positive = (n: number | null): n is number => n !== null && n > 0;
+const firstOf = <T>(events: readonly FoldEvent[], pick: (e: FoldEvent) => T | null): T | null => {
+  for (const e of events) {
+    const v = pick(e);
+    if (v !== null) return v;
+  }
+  return null;
+};
+
+interface ParticipantDraft {
+  userId: string;
+  role: Role | null;
+  outcome: ParticipantOutcome;
+  platform: string | null;
+  invitedAt: number;
+  answeredAt: number | null;
+  leftAt: number | null;
+}
+
+function foldParticipants(sorted: readonly FoldEvent[]): Map<string, ParticipantDraft> {
+  const byUser = new Map<string, ParticipantDraft>();
+  for (const e of sorted) {
+    if (e.userId === null) continue;
+    let p = byUser.get(e.userId);
+    if (p === undefined) {
+      p = { userId: e.userId, role: null, outcome: 'INVITED', platform: null, invitedAt: e.eventTime, answeredAt: null, leftAt: null };
+      byUser.set(e.userId, p);
+    }
+    p.role ??= e.type === 'START_CALL' ? 'CALLER' : e.role;
+    p.platform = e.platform ?? p.platform;
+    const outcome = OUTCOME_OF[e.type];
+    if (outcome === undefined) continue;
+    p.outcome = outcome;
+    if (ANSWER_EVENTS.has(e.type)) {
+      p.answeredAt ??= e.eventTime;
+      p.leftAt = null;
+    } else {
+      p.leftAt = LIVE_OUTCOMES.has(outcome) ? null : e.eventTime;
+    }
+  }
+  return byUser;
+}
+
+/** What an ended call leaves a participant who had not left yet. */
+function finalOutcome(p: ParticipantDraft, result: CallResult, callType: CallType | null): ParticipantOutcome {
+  if (p.outcome !== 'INVITED') return result === 'INTERRUPT' ? 'INTERRUPTED' : 'ENDED';
+  switch (result) {
+    case 'REJECT':
+      return 'REJECTED';
+    case 'CALL_BUSY':
+      return 'BUSY';
+    case 'CANCEL':
+      return 'CANCELED';
+    case 'FAILED':
+      return 'FAILED';
+    case 'NORMAL_END':
+      return callType === 'GROUP' ? 'NO_ANSWER' : 'ENDED';
+    default:
+      return 'NO_ANSWER';
+  }
+}
+
+function inferResult(sorted: readonly FoldEvent[], callType: CallType | null, answered: boolean): CallResult {
+  const status = sorted.filter((e) => e.type === 'CALL_RESULT' && e.callResult !== null).at(-1);
+  if (status) return status.callResult as CallResult;
+  const stated = sorted.filter((e) => RECORD_EVENTS.has(e.type) && e.callResult !== null).at(-1);
+  if (stated) return stated.callResult as CallResult;
+  if (callType === 'GROUP' && answered) return 'NORMAL_END';
+  return firstOf(sorted, (e) => ENDING_RESULT[e.type] ?? null) ?? 'UNKNOWN';
+}
+
+/**
+ * Folds every stored event of one call into its state. Pure, and independent of the order of
+ * `events`: the same set always gives the same call (events are applied in {@link compareEvents}
+ * order). Requires at least one event.
+ */
+export function foldCall(events: readonly FoldEvent[]): FoldedCall {
+  if (events.length === 0) throw new RangeError('foldCall: expected at least one event, got none');
+  const sorted = [...events].sort(compareEvents);
+  const callType = firstOf(sorted, (e) => e.callType);
+  const drafts = foldParticipants(sorted);
+  const callerId =
+    firstOf(sorted, (e) => (e.type === 'START_CALL' ? e.userId : null)) ??
+    firstOf(sorted, (e) => (e.role === 'CALLER' ? e.userId : null));
+
+  const records = sorted.filter((e) => RECORD_EVENTS.has(e.type));
+  const recordMin = (pick: (e: FoldEvent) => number | null) => {
+    const ts = records.map(pick).filter(positive);
+    return ts.length > 0 ? Math.min(...ts) : null;
+  };
+  const answerEvent = sorted.find((e) => ANSWER_EVENTS.has(e.type));
+  const startEvent = sorted.find((e) => e.type === 'START_CALL');
+  const startedAt = recordMin((e) => e.startCallTs) ?? startEvent?.eventTime ?? sorted[0].eventTime;
+  const acceptedAt = recordMin((e) => e.acceptTs) ?? answerEvent?.eventTime ?? null;
+
+  const ended =
+    sorted.some((e) => e.type === 'CALL_RESULT') ||
+    (callType === 'GROUP'
+      ? [...drafts.values()].every((p) => !LIVE_OUTCOMES.has(p.outcome))
+      : sorted.some((e) => ENDING_RESULT[e.type] !== undefined));
+  const status: CallStatus = ended ? 'ENDED' : acceptedAt !== null ? 'ONGOING' : 'RINGING';
+  const result = ended ? inferResult(sorted, callType, acceptedAt !== null) : null;
+
+  const endTimes = records.map((e) => e.endTs).filter(positive);
+  const lastEnding = sorted.filter((e) => ENDING_RESULT[e.type] !== undefined).at(-1);
+  const endedAt = !ended
+    ? null
+    : endTimes.length > 0
+      ? Math.max(...endTimes)
+      : (lastEnding?.eventTime ?? sorted[sorted.length - 1].eventTime);
+
+  const participants = [...drafts.values()].map((p): FoldedParticipant => {
+    const closing = ended && LIVE_OUTCOMES.has(p.outcome);
+    return {
+      userId: p.userId,
+      role: p.userId === callerId ? 'CALLER' : (p.role ?? 'CALLEE'),
+      outcome: closing ? finalOutcome(p, result as CallResult, callType) : p.outcome,
+      platform: p.platform,
+      invitedAt: p.invitedAt,
+      answeredAt: p.answeredAt,
+      leftAt: closing ? endedAt : p.leftAt,
+    };
+  });
+  const roleRank = (r: Role) => (r === 'CALLER' ? 0 : 1);
+  participants.sort((a, b) => roleRank(a.role) - roleRank(b.role) || (a.invitedAt ?? 0) - (b.invitedAt ?? 0) || cmp(a.userId, b.userId));
+
+  const ringEnd = acceptedAt ?? endedAt;
+  return {
+    status,
+    result,
+    callerId,
+    callType,
+    mediaType: firstOf(sorted, (e) => e.mediaType),
+    roomId: firstOf(sorted, (e) => e.roomId),
+    startedAt,
+    acceptedAt,
+    endedAt,
+    ringSeconds: ringEnd === null ? null : Math.max(0, ringEnd - startedAt),
+    talkSeconds: !ended ? null : acceptedAt === null || endedAt === null ? 0 : Math.max(0, endedAt - acceptedAt),
+    lastEventAt: sorted[sorted.length - 1].eventTime,
+    participants,
+  };
+}

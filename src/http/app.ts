@@ -1,0 +1,64 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from '../config';
+import type { Database } from '../db/database';
+import { BatchWriter } from '../ingest/batch-writer';
+import { IngestRepository } from '../ingest/ingest.repository';
+import { IngestService } from '../ingest/ingest.service';
+import { QuarantineRepository } from '../ingest/quarantine.repository';
+import { callbackRoutes } from './callback.route';
+import { healthRoutes } from './health.route';
+import { createMetrics, type Metrics } from './metrics';
+
+/** Everything `createApp` builds; `listen` is left to the caller (tests use port 0). */
+export interface CalltrailApp {
+  readonly server: FastifyInstance;
+  readonly writer: BatchWriter;
+  readonly metrics: Metrics;
+  /** Readiness off, stop accepting, flush the batch. The database is the caller's to close. */
+  close(): Promise<void>;
+}
+
+export interface AppDeps {
+  readonly db: Pick<Database, 'dataSource' | 'isReady'>;
+}
+
+/** Seconds a `Sign`ed callback's RequestTime may differ from now (shared spec section 4). */
+const SIGN_WINDOW_SECONDS = 300;
+
+/** Assembles the HTTP server without listening. */
+export async function createApp(config: Config, deps: AppDeps): Promise<CalltrailApp> {
+  const server = Fastify({
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: 'idle',
+  });
+  const metrics = createMetrics();
+  const repository = new IngestRepository(deps.db.dataSource);
+  const writer = new BatchWriter((events) => repository.writeBatch(events), {
+    maxBatch: config.ingestBatchMax,
+    onError: (err, size) => server.log.error({ err, size }, 'ingest batch failed'),
+    onBatch: (size, _stored, ms) => {
+      metrics.batchSize.observe(size);
+      metrics.batchSeconds.observe(ms / 1000);
+    },
+  });
+  const ingest = new IngestService(
+    { sdkAppIds: config.sdkAppIds, secret: config.callbackSecret, signToken: config.callbackSignToken, signWindowSeconds: SIGN_WINDOW_SECONDS },
+    writer,
+    new QuarantineRepository(deps.db.dataSource),
+    config.ingestTimeoutMs,
+  );
+  let accepting = true;
+  await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, metrics });
+  await server.register(callbackRoutes, { path: config.callbackPath, ingest, metrics });
+  return {
+    server,
+    writer,
+    metrics,
+    async close() {
+      accepting = false;
+      await server.close();
+      await writer.close();
+    },
+  };
+}

