@@ -68,6 +68,7 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
 export async function openDatabase(
   config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort' | 'dbPoolSize'>,
   log: (line: string) => void = () => undefined,
+  options: { migrate: boolean } = { migrate: true },
 ): Promise<Database> {
   let embedded: EmbeddedServer | null = null;
   let url = config.databaseUrl;
@@ -81,7 +82,7 @@ export async function openDatabase(
   const dataSource = createDataSource(url, config.dbPoolSize);
   try {
     await dataSource.initialize();
-    await runMigrations(dataSource, url);
+    if (options.migrate) await runMigrations(dataSource, url);
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy();
     await embedded?.stop();

@@ -21,7 +21,7 @@ export class QuarantineRepository {
   async record(rejected: RejectedCallback): Promise<void> {
     const queryString = rejected.queryString.replace(SECRET_PARAMS, '$1***');
     // PostgreSQL text cannot hold NUL; the byte count keeps the original size.
-    const rawBody = rejected.rawBody.replace(/\u0000/g, '\uFFFD');
+    const rawBody = rejected.rawBody.split('\u0000').join('\uFFFD');
     const fingerprint = sha256Hex(`${rejected.errorCode}\n${queryString}\n${rawBody}`);
     await this.dataSource.query(
       `INSERT INTO rejected_callbacks (fingerprint, reason, error_code, sdk_app_id, query_string, raw_body, body_bytes)

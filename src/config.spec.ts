@@ -1,0 +1,40 @@
+import { ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('gives documented defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 8080, host: '0.0.0.0', databaseUrl: null, dataDir: './.calltrail', sdkAppIds: null, callbackPath: '/callback',
+      callbackSecret: null, callbackSignToken: null, bootstrapApiKey: null, nodeEnv: 'development', logLevel: 'info',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('parses every variable', () => {
+    const config = loadConfig({
+      PORT: '9000', DATABASE_URL: 'postgres://u@h/db', SDKAPPIDS: '1400000001, 1400000002', CALLBACK_PATH: '/trtc',
+      CALLBACK_SECRET: 's', CALLBACK_SIGN_TOKEN: 't', BOOTSTRAP_API_KEY: 'k'.repeat(32), NODE_ENV: 'production', LOG_LEVEL: 'warn',
+    });
+    expect(config).toMatchObject({ port: 9000, databaseUrl: 'postgres://u@h/db', sdkAppIds: ['1400000001', '1400000002'], callbackPath: '/trtc', nodeEnv: 'production' });
+  });
+
+  it('lists every bad variable, what it expected and what it got, in one message', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', SDKAPPIDS: 'abc', NODE_ENV: 'staging' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('PORT: expected an integer from 0 to 65535 (got "eighty")');
+    expect(message).toContain('DATABASE_URL: expected a postgres:// or postgresql:// URL (got "mysql://x")');
+    expect(message).toContain('SDKAPPIDS: expected a comma-separated list of numeric SDKAppIDs (got "abc")');
+    expect(message).toContain('NODE_ENV:');
+    expect((error as ConfigError).problems).toHaveLength(4);
+  });
+
+  it('refuses to start in production without SDKAPPIDS', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow('SDKAPPIDS: expected the comma-separated SDKAppIDs to accept when NODE_ENV=production');
+  });
+});

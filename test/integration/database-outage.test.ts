@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDataSource, ensureDatabase, runMigrations, type Database } from '../../src/db/database';
+import { freePort } from '../../src/db/free-port';
+import { startTestApp, type TestApp } from '../support/app';
+import { makeCallback, postCallback } from '../support/callbacks';
+
+/** A PostgreSQL of this test's own, in a child process, so the test can stop and restart it. */
+async function startServer(dir: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(__dirname, '../support/embedded-pg-server.mjs'), dir, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((ok, fail) => {
+    child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && ok());
+    child.on('exit', (code) => fail(new Error(`embedded PostgreSQL exited with ${code}`)));
+  });
+  return child;
+}
+const stopServer = (child: ChildProcess) =>
+  new Promise<void>((ok) => {
+    child.once('exit', () => ok());
+    child.kill('SIGTERM');
+  });
+
+let dir: string;
+let port: number;
+let server: ChildProcess;
+let db: Database;
+let t: TestApp;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'calltrail-outage-'));
+  await chmod(dir, 0o755);
+  port = await freePort();
+  server = await startServer(dir, port);
+  const admin = `postgres://postgres:calltrail@127.0.0.1:${port}/postgres`;
+  await ensureDatabase(admin, 'calltrail');
+  const url = admin.replace(/postgres$/, 'calltrail');
+  const dataSource = createDataSource(url, 4);
+  await dataSource.initialize();
+  await runMigrations(dataSource, url);
+  db = { dataSource, url, embedded: null, isReady: async () => true, close: async () => dataSource.destroy() };
+  t = await startTestApp({ INGEST_TIMEOUT_MS: '1000' }, db as never);
+}, 60000);
+afterAll(async () => {
+  await t?.stop();
+  await db?.close().catch(() => undefined);
+  if (server && server.exitCode === null) await stopServer(server);
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Sent {
+  readonly callId: string;
+  readonly status: number;
+  readonly ms: number;
+  readonly retryAfter: string | null;
+}
+
+describe('when PostgreSQL is unavailable', () => {
+  it('answers 503 with Retry-After, never 200, and every callback that got 200 is stored', async () => {
+    const sent: Sent[] = [];
+    let n = 0;
+    let running = true;
+    const sender = async () => {
+      while (running) {
+        const callId = `outage-${n++}`;
+        const started = Date.now();
+        const res = await postCallback(t.baseUrl, makeCallback({ CallId: callId }));
+        sent.push({ callId, status: res.status, ms: Date.now() - started, retryAfter: res.headers.get('retry-after') });
+      }
+    };
+    const senders = Promise.all([sender(), sender(), sender(), sender()]);
+    await new Promise((r) => setTimeout(r, 400));
+    await stopServer(server);
+    const stoppedAt = sent.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    const refusal = await postCallback(t.baseUrl, {}, { rawBody: 'not json' });
+    server = await startServer(dir, port);
+    await new Promise((r) => setTimeout(r, 1500));
+    running = false;
+    await senders;
+
+    expect(refusal.status).toBe(503); // a refusal that cannot be quarantined is retried, not lost
+    const byStatus = (s: number) => sent.filter((x) => x.status === s);
+    expect(sent.every((x) => x.status === 200 || x.status === 503)).toBe(true);
+    expect(sent.slice(0, stoppedAt).some((x) => x.status === 200)).toBe(true);
+    expect(byStatus(503).length).toBeGreaterThan(0);
+    expect(byStatus(503).every((x) => x.retryAfter === '1' && x.ms < 2500)).toBe(true);
+    expect(sent.slice(-5).every((x) => x.status === 200)).toBe(true); // recovered by itself
+    const stored = new Set<string>((await db.dataSource.query(`SELECT call_id FROM call_events`)).map((r: { call_id: string }) => r.call_id));
+    const lost = byStatus(200).filter((x) => !stored.has(x.callId));
+    expect(lost).toEqual([]);
+  }, 60000);
+});
