@@ -40,8 +40,9 @@ const SELECT_CALL_EVENTS = `
     extract(epoch FROM e.event_time)::float8 AS "eventTime", extract(epoch FROM e.start_call_at)::float8 AS "startCallTs",
     extract(epoch FROM e.accept_at)::float8 AS "acceptTs", extract(epoch FROM e.end_at)::float8 AS "endTs",
     e.platform, e.dedupe_key AS "dedupeKey", e.position
-  FROM call_events e
-  JOIN jsonb_to_recordset($1::jsonb) AS k(a text, c text) ON e.sdk_app_id = k.a AND e.call_id = k.c`;
+  FROM jsonb_to_recordset($1::jsonb) AS k(a text, c text)
+  -- LATERAL makes it one index lookup per call (ix_call_events_call), whatever the table's size.
+  CROSS JOIN LATERAL (SELECT * FROM call_events WHERE sdk_app_id = k.a AND call_id = k.c) e`;
 
 const UPSERT_PROJECTION = `
   WITH c AS (

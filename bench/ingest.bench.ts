@@ -1,0 +1,93 @@
+/**
+ * Ingest throughput: callbacks per second through the real HTTP route into PostgreSQL, with group
+ * commit (INGEST_BATCH_MAX=500) against a baseline of one transaction per callback (INGEST_BATCH_MAX=1),
+ * measured in the same run on fresh databases.
+ *
+ *   npm run bench:ingest                 # embedded PostgreSQL
+ *   DATABASE_URL=postgres://... npm run bench:ingest
+ *   BENCH_CALLBACKS=20000 BENCH_CONCURRENCY=128 npm run bench:ingest
+ */
+import 'reflect-metadata';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, setGlobalDispatcher } from 'undici';
+import { loadConfig } from '../src/config';
+import { createDataSource, ensureDatabase, runMigrations } from '../src/db/database';
+import { startEmbeddedPostgres } from '../src/db/embedded';
+import { createApp } from '../src/http/app';
+
+const TOTAL = Number(process.env.BENCH_CALLBACKS ?? 5000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const EVENTS_PER_CALL = 6;
+setGlobalDispatcher(new Agent({ connections: CONCURRENCY, pipelining: 1 }));
+
+function body(i: number) {
+  const call = Math.floor(i / EVENTS_PER_CALL);
+  const step = i % EVENTS_PER_CALL;
+  const events = ['start_call', 'receive_call', 'accept_call', 'call_accepted', 'call_end', 'call_end'];
+  const callee = step === 1 || step === 2 || step === 5;
+  return JSON.stringify({
+    UserId: callee ? `callee-${call}` : `caller-${call}`, Role: callee ? 'callee' : 'caller', RoomId: `room-${call}`,
+    TotalNum: 2, MediaType: call % 3 ? 'audio' : 'video', CallType: 'single', CallId: `bench-${call}`,
+    Event: events[step], CallResult: '', EventTime: 1_704_695_566 + call + step,
+  });
+}
+
+async function run(adminUrl: string, label: string, batchMax: number) {
+  const name = `calltrail_bench_${batchMax}_${process.pid}`;
+  await ensureDatabase(adminUrl, name);
+  const url = adminUrl.replace(/\/[^/]*$/, `/${name}`);
+  const dataSource = createDataSource(url, 10);
+  await dataSource.initialize();
+  await runMigrations(dataSource, url);
+  await dataSource.query('TRUNCATE call_events, calls, call_participants RESTART IDENTITY CASCADE');
+  const config = loadConfig({ LOG_LEVEL: 'silent', INGEST_BATCH_MAX: String(batchMax), INGEST_TIMEOUT_MS: '60000' });
+  const app = await createApp(config, { db: { dataSource, isReady: async () => true } });
+  await app.server.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.server.address() as { port: number }).port;
+  const target = `http://127.0.0.1:${port}/callback?sdkappid=1400000001&contenttype=json`;
+  let next = 0;
+  let failures = 0;
+  const worker = async () => {
+    while (next < TOTAL) {
+      const i = next++;
+      const res = await fetch(target, { method: 'POST', body: body(i), headers: { 'content-type': 'application/json' } });
+      await res.arrayBuffer();
+      if (res.status !== 200) failures++;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  const [{ n }] = await dataSource.query('SELECT count(*)::int AS n FROM call_events');
+  await app.close();
+  await dataSource.destroy();
+  const perSecond = TOTAL / seconds;
+  console.log(`${label.padEnd(34)} ${perSecond.toFixed(0).padStart(7)} callbacks/s  (${TOTAL} in ${seconds.toFixed(2)} s, stored ${n}, non-200 ${failures})`);
+  return perSecond;
+}
+
+async function main() {
+  let adminUrl = process.env.DATABASE_URL;
+  let stop = async () => undefined as unknown;
+  let dir: string | null = null;
+  if (!adminUrl) {
+    dir = await mkdtemp(join(tmpdir(), 'calltrail-bench-'));
+    await chmod(dir, 0o755);
+    const pg = await startEmbeddedPostgres(dir);
+    adminUrl = pg.url;
+    stop = pg.stop;
+  }
+  console.log(`ingest bench: ${TOTAL} callbacks, concurrency ${CONCURRENCY}, ${EVENTS_PER_CALL} events per call, PostgreSQL ${process.env.DATABASE_URL ? 'at DATABASE_URL' : 'embedded'}`);
+  const baseline = await run(adminUrl, 'baseline: one transaction each', 1);
+  const grouped = await run(adminUrl, 'group commit (batch up to 500)', 500);
+  console.log(`group commit / baseline = ${(grouped / baseline).toFixed(2)}x`);
+  await stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
+
+main().then(() => process.exit(0), (err) => {
+  console.error(err);
+  process.exit(1);
+});
