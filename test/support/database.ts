@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { DataSource, Logger } from 'typeorm';
 import { createDataSource, type Database } from '../../src/db/database';
 import { adminQuery, withDatabase } from './pg-admin';
 
@@ -9,14 +9,14 @@ export interface TestDatabase extends Database {
 }
 
 /** A fresh database for one test file, cloned from the migrated template of the run. */
-export async function openTestDatabase(): Promise<TestDatabase> {
+export async function openTestDatabase(logger?: Logger): Promise<TestDatabase> {
   const adminUrl = process.env.CALLTRAIL_TEST_ADMIN_URL;
   const template = process.env.CALLTRAIL_TEST_TEMPLATE;
   if (!adminUrl || !template) throw new Error('test database: expected the global setup to have run, got no admin URL');
   const name = `calltrail_t_${randomBytes(6).toString('hex')}`;
   await adminQuery(adminUrl, `CREATE DATABASE ${name} TEMPLATE ${template}`);
   const url = withDatabase(adminUrl, name);
-  const dataSource: DataSource = createDataSource(url, 10);
+  const dataSource: DataSource = createDataSource(url, 10, logger);
   await dataSource.initialize();
   return {
     dataSource,
@@ -35,5 +35,18 @@ export async function openTestDatabase(): Promise<TestDatabase> {
 
 /** Empties every data table (for tests that share one database across cases). */
 export async function truncateAll(ds: DataSource): Promise<void> {
-  await ds.query('TRUNCATE call_events, call_participants, calls, rejected_callbacks RESTART IDENTITY CASCADE');
+  await ds.query('TRUNCATE call_events, call_participants, calls, rejected_callbacks, api_keys RESTART IDENTITY CASCADE');
+}
+
+/** A TypeORM logger that counts the SQL statements sent. */
+export class CountingLogger implements Logger {
+  statements = 0;
+  logQuery(): void {
+    this.statements++;
+  }
+  logQueryError(): void {}
+  logQuerySlow(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(): void {}
 }

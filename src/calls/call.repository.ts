@@ -1,0 +1,93 @@
+import type { DataSource } from 'typeorm';
+import { AppError } from '../domain/app-error';
+import { appsToRead, type AppScope } from '../domain/app-scope';
+import { finishPage, planPage, type Keyset, type Page, type PageArgs } from './pagination';
+import { CALL_COLUMNS, type CallFilter, type CallKey, type CallRecord } from './records';
+import { appCondition, rangeConditions, SqlParams, whereClause } from './sql';
+
+/** Orders of a call listing. */
+export type CallOrder = 'STARTED_AT_DESC' | 'STARTED_AT_ASC';
+
+const keyset = (order: CallOrder): Keyset<CallRecord> => ({
+  kind: 'call',
+  columns: ['c.started_at', 'c.id'],
+  casts: ['timestamptz', 'bigint'],
+  direction: order === 'STARTED_AT_ASC' ? 'ASC' : 'DESC',
+  values: (r) => [r.startedAt?.toISOString() ?? '', r.ref],
+});
+
+/** Compiles a call filter, always limited to the apps of `scope` (DESIGN principle 8). */
+export function callConditions(scope: AppScope, filter: CallFilter | null | undefined, params: SqlParams): string[] {
+  const f = filter ?? {};
+  const apps = appsToRead(scope, f.sdkAppId);
+  const out = appCondition('c.sdk_app_id', apps, params);
+  if (f.callId) out.push(`c.call_id = ${params.add(f.callId)}`);
+  if (f.roomId) out.push(`c.room_id = ${params.add(f.roomId)}`);
+  if (f.mediaType) out.push(`c.media_type = ${params.add(f.mediaType)}`);
+  if (f.callType) out.push(`c.call_type = ${params.add(f.callType)}`);
+  if (f.status?.length) out.push(`c.status = ANY(${params.add(f.status)}::text[])`);
+  if (f.result?.length) out.push(`c.result = ANY(${params.add(f.result)}::text[])`);
+  out.push(...rangeConditions('c.started_at', f.startedAt, params));
+  if (f.role && !f.userId) throw new AppError('BAD_USER_INPUT', 'filter.role: expected together with filter.userId (calls in which that user had that role), got role alone', 'filter.role');
+  if (f.userId) {
+    const member = [`p.user_id = ${params.add(f.userId)}`, ...appCondition('p.sdk_app_id', apps, params)];
+    if (f.role) member.push(`p.role = ${params.add(f.role)}`);
+    out.push(`c.id IN (SELECT p.call_ref FROM call_participants p WHERE ${member.join(' AND ')})`);
+  }
+  return out;
+}
+
+/** Reads calls; every method is limited to the apps of the caller's scope. */
+export class CallRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async list(scope: AppScope, filter: CallFilter | null | undefined, order: CallOrder, args: PageArgs): Promise<Page<CallRecord>> {
+    const params = new SqlParams();
+    const conditions = callConditions(scope, filter, params);
+    const ks = keyset(order);
+    const plan = planPage(args, ks, params);
+    const rows: CallRecord[] = await this.dataSource.query(
+      `SELECT ${CALL_COLUMNS} FROM calls c ${whereClause([...conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT ${plan.limit}`,
+      params.values,
+    );
+    return finishPage(rows, plan, ks, args);
+  }
+
+  async count(scope: AppScope, filter: CallFilter | null | undefined): Promise<number> {
+    const params = new SqlParams();
+    const rows: { n: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM calls c ${whereClause(callConditions(scope, filter, params))}`,
+      params.values,
+    );
+    return rows[0].n;
+  }
+
+  /** One call by its TRTC id; `sdkAppId` is needed only when the id exists in several visible apps. */
+  async findByCallId(scope: AppScope, callId: string, sdkAppId?: string | null): Promise<CallRecord | null> {
+    const params = new SqlParams();
+    const conditions = [`c.call_id = ${params.add(callId)}`, ...appCondition('c.sdk_app_id', appsToRead(scope, sdkAppId), params)];
+    const rows: CallRecord[] = await this.dataSource.query(
+      `SELECT ${CALL_COLUMNS} FROM calls c ${whereClause(conditions)} ORDER BY c.sdk_app_id LIMIT 2`,
+      params.values,
+    );
+    if (rows.length > 1) {
+      throw new AppError('BAD_USER_INPUT', `sdkAppId: expected because call "${callId}" exists in several apps, got nothing`, 'sdkAppId');
+    }
+    return rows[0] ?? null;
+  }
+
+  /** Calls by key, in the order of `keys` (null where not visible): the batch behind `CallEvent.call`. */
+  async findByKeys(scope: AppScope, keys: readonly CallKey[]): Promise<(CallRecord | null)[]> {
+    const params = new SqlParams();
+    const apps = params.add(keys.map((k) => k.sdkAppId));
+    const ids = params.add(keys.map((k) => k.callId));
+    const rows: CallRecord[] = await this.dataSource.query(
+      `SELECT ${CALL_COLUMNS} FROM unnest(${apps}::text[], ${ids}::text[]) AS k(a, i)
+       JOIN calls c ON c.sdk_app_id = k.a AND c.call_id = k.i
+       ${whereClause(appCondition('c.sdk_app_id', appsToRead(scope), params))}`,
+      params.values,
+    );
+    const byKey = new Map(rows.map((r) => [`${r.sdkAppId}\n${r.callId}`, r]));
+    return keys.map((k) => byKey.get(`${k.sdkAppId}\n${k.callId}`) ?? null);
+  }
+}

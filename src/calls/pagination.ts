@@ -1,0 +1,81 @@
+import { AppError } from '../domain/app-error';
+import { decodeCursor, encodeCursor } from '../domain/cursor';
+import type { SqlParams } from './sql';
+
+/** Relay arguments. */
+export interface PageArgs {
+  readonly first?: number | null;
+  readonly after?: string | null;
+  readonly last?: number | null;
+  readonly before?: string | null;
+}
+
+/** One page of rows with their cursors. */
+export interface Page<T> {
+  readonly nodes: readonly T[];
+  readonly cursors: readonly string[];
+  readonly hasNextPage: boolean;
+  readonly hasPreviousPage: boolean;
+}
+
+/** The keyset of a listing: columns compared as a row, all in one direction, ending with a unique one. */
+export interface Keyset<Row> {
+  readonly kind: string;
+  readonly columns: readonly string[];
+  readonly casts: readonly string[];
+  readonly direction: 'ASC' | 'DESC';
+  values(row: Row): string[];
+}
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
+
+export interface PagePlan {
+  readonly conditions: string[];
+  readonly orderBy: string;
+  readonly limit: number;
+  readonly size: number;
+  readonly backward: boolean;
+}
+
+function checkSize(field: string, value: number | null | undefined): number | null {
+  if (value === null || value === undefined) return null;
+  if (!Number.isInteger(value) || value < 0 || value > MAX_PAGE_SIZE) {
+    throw new AppError('BAD_USER_INPUT', `${field}: expected an integer from 0 to ${MAX_PAGE_SIZE}, got ${value}`, field);
+  }
+  return value;
+}
+
+/** Turns Relay arguments into keyset conditions, an order and a limit (one extra row tells if more exist). */
+export function planPage<Row>(args: PageArgs, keyset: Keyset<Row>, params: SqlParams): PagePlan {
+  const first = checkSize('first', args.first);
+  const last = checkSize('last', args.last);
+  if (first !== null && last !== null) throw new AppError('BAD_USER_INPUT', 'last: expected to be omitted when first is given, got both', 'last');
+  const backward = last !== null || (first === null && args.before != null && args.after == null);
+  const size = (backward ? last : first) ?? DEFAULT_PAGE_SIZE;
+  const conditions: string[] = [];
+  const row = `(${keyset.columns.join(', ')})`;
+  const bound = (field: string, cursor: string) => {
+    const values = decodeCursor(field, keyset.kind, keyset.columns.length, cursor);
+    return `(${values.map((v, i) => `${params.add(v)}::${keyset.casts[i]}`).join(', ')})`;
+  };
+  const forwardOp = keyset.direction === 'DESC' ? '<' : '>';
+  const backwardOp = keyset.direction === 'DESC' ? '>' : '<';
+  if (args.after) conditions.push(`${row} ${forwardOp} ${bound('after', args.after)}`);
+  if (args.before) conditions.push(`${row} ${backwardOp} ${bound('before', args.before)}`);
+  const dir = backward ? (keyset.direction === 'DESC' ? 'ASC' : 'DESC') : keyset.direction;
+  return { conditions, orderBy: keyset.columns.map((c) => `${c} ${dir}`).join(', '), limit: size + 1, size, backward };
+}
+
+/** Trims the extra row, restores the order of a backward page, and makes cursors. */
+export function finishPage<Row>(rows: Row[], plan: PagePlan, keyset: Keyset<Row>, args: PageArgs): Page<Row> {
+  const more = rows.length > plan.size;
+  const kept = rows.slice(0, plan.size);
+  if (plan.backward) kept.reverse();
+  return {
+    nodes: kept,
+    cursors: kept.map((r) => encodeCursor(keyset.kind, keyset.values(r))),
+    hasNextPage: plan.backward ? args.before != null : more,
+    hasPreviousPage: plan.backward ? more : args.after != null,
+  };
+}

@@ -1,0 +1,64 @@
+import type { DataSource } from 'typeorm';
+import { appsToRead, type AppScope } from '../domain/app-scope';
+import { finishPage, planPage, type Keyset, type Page, type PageArgs } from './pagination';
+import { PARTICIPANT_COLUMNS, type ParticipantFilter, type ParticipantRecord } from './records';
+import { appCondition, rangeConditions, SqlParams, whereClause } from './sql';
+
+const KEYSET: Keyset<ParticipantRecord> = {
+  kind: 'participant',
+  columns: ['p.started_at', 'p.call_ref', 'p.user_id'],
+  casts: ['timestamptz', 'bigint', 'text'],
+  direction: 'DESC',
+  values: (r) => [r.startedAt?.toISOString() ?? '', r.callRef, r.userId],
+};
+
+function participantConditions(scope: AppScope, filter: ParticipantFilter | null | undefined, params: SqlParams): string[] {
+  const f = filter ?? {};
+  const out = appCondition('p.sdk_app_id', appsToRead(scope, f.sdkAppId), params);
+  if (f.userId) out.push(`p.user_id = ${params.add(f.userId)}`);
+  if (f.role) out.push(`p.role = ${params.add(f.role)}`);
+  if (f.mediaType) out.push(`p.media_type = ${params.add(f.mediaType)}`);
+  if (f.callType) out.push(`p.call_type = ${params.add(f.callType)}`);
+  if (f.outcome?.length) out.push(`p.outcome = ANY(${params.add(f.outcome)}::text[])`);
+  out.push(...rangeConditions('p.started_at', f.startedAt, params));
+  return out;
+}
+
+/** Reads participants: a user's call history from their own side. Limited to the caller's apps. */
+export class ParticipantRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async list(scope: AppScope, filter: ParticipantFilter | null | undefined, args: PageArgs): Promise<Page<ParticipantRecord>> {
+    const params = new SqlParams();
+    const conditions = participantConditions(scope, filter, params);
+    const plan = planPage(args, KEYSET, params);
+    const rows: ParticipantRecord[] = await this.dataSource.query(
+      `SELECT ${PARTICIPANT_COLUMNS} FROM call_participants p ${whereClause([...conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT ${plan.limit}`,
+      params.values,
+    );
+    return finishPage(rows, plan, KEYSET, args);
+  }
+
+  async count(scope: AppScope, filter: ParticipantFilter | null | undefined): Promise<number> {
+    const params = new SqlParams();
+    const rows: { n: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM call_participants p ${whereClause(participantConditions(scope, filter, params))}`,
+      params.values,
+    );
+    return rows[0].n;
+  }
+
+  /** Participants of many calls at once (by call ref), grouped in the order of `refs`. */
+  async byCallRefs(scope: AppScope, refs: readonly string[]): Promise<ParticipantRecord[][]> {
+    const params = new SqlParams();
+    const conditions = [`p.call_ref = ANY(${params.add(refs)}::bigint[])`, ...appCondition('p.sdk_app_id', appsToRead(scope), params)];
+    const rows: ParticipantRecord[] = await this.dataSource.query(
+      `SELECT ${PARTICIPANT_COLUMNS} FROM call_participants p ${whereClause(conditions)}
+       ORDER BY p.call_ref, (p.role = 'CALLER') DESC, p.invited_at, p.user_id`,
+      params.values,
+    );
+    const byRef = new Map<string, ParticipantRecord[]>(refs.map((r) => [r, []]));
+    for (const row of rows) byRef.get(row.callRef)?.push(row);
+    return refs.map((r) => byRef.get(r) ?? []);
+  }
+}

@@ -1,0 +1,119 @@
+import type {
+  CallEventType,
+  CallResult,
+  CallStatus,
+  CallType,
+  MediaType,
+  ParticipantOutcome,
+  Role,
+} from '../domain/vocabulary';
+import type { TimeRange } from './sql';
+
+/** A row of `calls`. `ref` is the internal id (bigint as text). */
+export interface CallRecord {
+  readonly ref: string;
+  readonly sdkAppId: string;
+  readonly callId: string;
+  readonly roomId: string | null;
+  readonly callType: CallType | null;
+  readonly mediaType: MediaType | null;
+  readonly status: CallStatus;
+  readonly result: CallResult | null;
+  readonly callerId: string | null;
+  readonly startedAt: Date | null;
+  readonly acceptedAt: Date | null;
+  readonly endedAt: Date | null;
+  readonly ringSeconds: number | null;
+  readonly talkSeconds: number | null;
+  readonly participantCount: number;
+  readonly lastEventAt: Date;
+  readonly lastPosition: string;
+}
+
+/** A row of `call_participants`, with its call's start time. */
+export interface ParticipantRecord {
+  readonly callRef: string;
+  readonly sdkAppId: string;
+  readonly callId: string;
+  readonly userId: string;
+  readonly role: Role;
+  readonly outcome: ParticipantOutcome;
+  readonly platform: string | null;
+  readonly invitedAt: Date | null;
+  readonly answeredAt: Date | null;
+  readonly leftAt: Date | null;
+  readonly startedAt: Date | null;
+}
+
+/** A row of `call_events` (without the body). `position` is a bigint as text. */
+export interface CallEventRecord {
+  readonly position: string;
+  readonly sdkAppId: string;
+  readonly callId: string;
+  readonly userId: string | null;
+  readonly role: Role | null;
+  readonly type: CallEventType;
+  readonly rawEvent: string;
+  readonly callType: CallType | null;
+  readonly mediaType: MediaType | null;
+  readonly callResult: CallResult | null;
+  readonly eventTime: Date;
+  readonly receivedAt: Date;
+  readonly platform: string | null;
+  readonly clientIp: string | null;
+}
+
+export interface CallFilter {
+  readonly sdkAppId?: string | null;
+  readonly callId?: string | null;
+  readonly roomId?: string | null;
+  readonly userId?: string | null;
+  readonly role?: Role | null;
+  readonly mediaType?: MediaType | null;
+  readonly callType?: CallType | null;
+  readonly status?: readonly CallStatus[] | null;
+  readonly result?: readonly CallResult[] | null;
+  readonly startedAt?: TimeRange | null;
+}
+
+export interface ParticipantFilter {
+  readonly sdkAppId?: string | null;
+  readonly userId?: string | null;
+  readonly role?: Role | null;
+  readonly mediaType?: MediaType | null;
+  readonly callType?: CallType | null;
+  readonly outcome?: readonly ParticipantOutcome[] | null;
+  readonly startedAt?: TimeRange | null;
+}
+
+export interface CallEventFilter {
+  readonly sdkAppId?: string | null;
+  readonly callId?: string | null;
+  readonly userId?: string | null;
+  readonly role?: Role | null;
+  readonly mediaType?: MediaType | null;
+  readonly callType?: CallType | null;
+  readonly events?: readonly CallEventType[] | null;
+  readonly eventTime?: TimeRange | null;
+}
+
+/** Identifies a call across apps. */
+export interface CallKey {
+  readonly sdkAppId: string;
+  readonly callId: string;
+}
+
+export const CALL_COLUMNS = `c.id::text AS "ref", c.sdk_app_id AS "sdkAppId", c.call_id AS "callId", c.room_id AS "roomId",
+  c.call_type AS "callType", c.media_type AS "mediaType", c.status, c.result, c.caller_id AS "callerId",
+  c.started_at AS "startedAt", c.accepted_at AS "acceptedAt", c.ended_at AS "endedAt", c.ring_seconds AS "ringSeconds",
+  c.talk_seconds AS "talkSeconds", c.participant_count AS "participantCount", c.last_event_at AS "lastEventAt",
+  c.last_position::text AS "lastPosition"`;
+
+export const PARTICIPANT_COLUMNS = `p.call_ref::text AS "callRef", p.sdk_app_id AS "sdkAppId", p.call_id AS "callId",
+  p.user_id AS "userId", p.role, p.outcome, p.platform, p.invited_at AS "invitedAt", p.answered_at AS "answeredAt",
+  p.left_at AS "leftAt", p.started_at AS "startedAt"`;
+
+export const EVENT_COLUMNS = `e.position::text AS "position", e.sdk_app_id AS "sdkAppId", e.call_id AS "callId",
+  e.user_id AS "userId", e.role, e.event_type AS "type", e.raw_event AS "rawEvent", e.call_type AS "callType",
+  e.media_type AS "mediaType", e.call_result AS "callResult", e.event_time AS "eventTime", e.received_at AS "receivedAt",
+  e.platform, e.client_ip AS "clientIp"`;

@@ -1,0 +1,32 @@
+/** Collects bind parameters while a statement is assembled; `add` returns the placeholder. */
+export class SqlParams {
+  readonly values: unknown[] = [];
+
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** `WHERE a AND b`, or nothing. */
+export const whereClause = (conditions: readonly string[]): string =>
+  conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
+
+/** Half-open time range `[from, to)`; either end may be open. */
+export interface TimeRange {
+  readonly from?: Date | null;
+  readonly to?: Date | null;
+}
+
+/** Conditions for `column` in a time range. */
+export function rangeConditions(column: string, range: TimeRange | null | undefined, params: SqlParams): string[] {
+  const out: string[] = [];
+  if (range?.from) out.push(`${column} >= ${params.add(range.from)}`);
+  if (range?.to) out.push(`${column} < ${params.add(range.to)}`);
+  return out;
+}
+
+/** `column = ANY(apps)` for a scope's list of apps; nothing when every app may be read. */
+export function appCondition(column: string, apps: readonly string[] | null, params: SqlParams): string[] {
+  return apps === null ? [] : [`${column} = ANY(${params.add(apps)}::text[])`];
+}

@@ -1,0 +1,47 @@
+import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import type { CallOrder } from '../calls/call.repository';
+import { Call, toCall } from './call.type';
+import { CallEvent, toCallEvent } from './call-event.type';
+import { CallConnection } from './connections';
+import type { GraphQLContext } from './context';
+import { CallOrderEnum } from './enums';
+import { CallFilter } from './filters.input';
+import { Participant, toParticipant } from './participant.type';
+
+@Resolver(() => Call)
+export class CallResolver {
+  @Query(() => Call, { nullable: true, description: 'One call by its TRTC CallId; sdkAppId is needed only if the id exists in several apps' })
+  async call(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('callId', () => String) callId: string,
+    @Arg('sdkAppId', () => String, { nullable: true }) sdkAppId?: string | null,
+  ): Promise<Call | null> {
+    const record = await ctx.services.calls.findByCallId(ctx.scope, callId, sdkAppId);
+    return record && toCall(record);
+  }
+
+  @Query(() => CallConnection, { description: 'Calls, newest first by default' })
+  async calls(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('filter', () => CallFilter, { nullable: true }) filter?: CallFilter | null,
+    @Arg('orderBy', () => CallOrderEnum, { nullable: true }) orderBy?: CallOrder | null,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+    @Arg('last', () => Int, { nullable: true }) last?: number | null,
+    @Arg('before', () => String, { nullable: true }) before?: string | null,
+  ): Promise<InstanceType<typeof CallConnection>> {
+    const { calls } = ctx.services;
+    const page = await calls.list(ctx.scope, filter, orderBy ?? 'STARTED_AT_DESC', { first, after, last, before });
+    return CallConnection.from({ page, count: () => calls.count(ctx.scope, filter) }, toCall);
+  }
+
+  @FieldResolver(() => [Participant])
+  async participants(@Root() call: Call, @Ctx() ctx: GraphQLContext): Promise<Participant[]> {
+    return (await ctx.loaders.participantsByCallRef.load(call.ref)).map(toParticipant);
+  }
+
+  @FieldResolver(() => [CallEvent], { description: 'Every stored event of the call, in position order' })
+  async events(@Root() call: Call, @Ctx() ctx: GraphQLContext): Promise<CallEvent[]> {
+    return (await ctx.loaders.eventsByCall.load({ sdkAppId: call.sdkAppId, callId: call.callId })).map(toCallEvent);
+  }
+}

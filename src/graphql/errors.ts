@@ -1,0 +1,32 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { AppError, type AppErrorCode } from '../domain/app-error';
+
+/** GraphQL `extensions.code` and HTTP status of each AppError code. */
+const GRAPHQL_CODE: Partial<Record<AppErrorCode, [code: string, status: number]>> = {
+  UNAUTHENTICATED: ['UNAUTHENTICATED', 401],
+  FORBIDDEN: ['FORBIDDEN', 403],
+  BAD_USER_INPUT: ['BAD_USER_INPUT', 400],
+  UNAVAILABLE: ['SERVICE_UNAVAILABLE', 503],
+};
+
+/** An AppError as a GraphQLError (for errors raised outside resolvers, e.g. in the context). */
+export function toGraphQLError(err: AppError): GraphQLError {
+  const [code, status] = GRAPHQL_CODE[err.code] ?? ['INTERNAL_SERVER_ERROR', 500];
+  return new GraphQLError(err.message, { extensions: { code, field: err.field, http: { status } } });
+}
+
+/** Maps errors once for GraphQL: AppErrors keep their message and get a code; in production others are masked. */
+export function formatError(production: boolean) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof AppError) {
+      const [code] = GRAPHQL_CODE[original.code] ?? ['INTERNAL_SERVER_ERROR'];
+      return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: { code, field: original.field } };
+    }
+    if (production && formatted.extensions?.code === 'INTERNAL_SERVER_ERROR') {
+      return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+    }
+    return formatted;
+  };
+}

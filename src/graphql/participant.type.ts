@@ -1,0 +1,34 @@
+import { Field, ObjectType } from 'type-graphql';
+import type { ParticipantRecord } from '../calls/records';
+import type { ParticipantOutcome, Role } from '../domain/vocabulary';
+import { ParticipantOutcomeEnum, RoleEnum } from './enums';
+import { DateTimeScalar } from './scalars';
+
+@ObjectType({ description: "One user's part in a call, from their own side" })
+export class Participant {
+  @Field(() => String)
+  userId!: string;
+
+  @Field(() => RoleEnum)
+  role!: Role;
+
+  @Field(() => ParticipantOutcomeEnum)
+  outcome!: ParticipantOutcome;
+
+  @Field(() => String, { nullable: true })
+  platform!: string | null;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  invitedAt!: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  answeredAt!: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  leftAt!: Date | null;
+
+  sdkAppId!: string;
+  callId!: string;
+}
+
+export const toParticipant = (r: ParticipantRecord): Participant => Object.assign(new Participant(), r);

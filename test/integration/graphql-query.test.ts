@@ -1,0 +1,321 @@
+import { ApiKeyRepository } from '../../src/calls/api-key.repository';
+import { startTestApp, type TestApp } from '../support/app';
+import { CountingLogger, openTestDatabase, type TestDatabase } from '../support/database';
+import { callEvents } from '../support/dataset';
+import { createKey, gql, seed } from '../support/graphql';
+
+const A = '1400000001';
+const B = '1400000002';
+const T = 1_710_028_800; // 2024-03-10T00:00:00Z
+const iso = (unix: number) => new Date(unix * 1000).toISOString();
+
+const logger = new CountingLogger();
+let db: TestDatabase;
+let t: TestApp;
+let keyA: string;
+let keyB: string;
+let keyAll: string;
+
+beforeAll(async () => {
+  db = await openTestDatabase(logger);
+  t = await startTestApp({}, db);
+  const ds = db.dataSource;
+  await seed(ds, A, [
+    ...callEvents({ callId: 'a1', caller: 'Alice', callees: ['Bob'], start: T, outcome: 'answered', ring: 5, talk: 60 }),
+    ...callEvents({ callId: 'a2', caller: 'Alice', callees: ['Carol'], media: 'video', start: T + 3600, outcome: 'missed' }),
+    ...callEvents({ callId: 'a3', caller: 'Bob', callees: ['Alice'], start: T + 7200, outcome: 'rejected' }),
+    ...callEvents({ callId: 'a4', caller: 'Alice', callees: ['Bob', 'Carol'], media: 'video', type: 'group', start: T + 86400, outcome: 'answered', ring: 10, talk: 120 }),
+    ...callEvents({ callId: 'a5', caller: 'Carol', callees: ['Bob'], start: T + 90000, outcome: 'ongoing' }),
+    ...callEvents({ callId: 'a6', caller: 'Dan', callees: ['Erin'], start: T + 57599, outcome: 'answered', talk: 30 }),
+    ...callEvents({ callId: 'a7', caller: 'Dan', callees: ['Erin'], start: T + 57600, outcome: 'missed' }),
+  ]);
+  await seed(ds, B, callEvents({ callId: 'b1', caller: 'Alice', callees: ['Bob'], start: T + 100, outcome: 'answered', talk: 45 }));
+  keyA = await createKey(ds, 'app-a', [A]);
+  keyB = await createKey(ds, 'app-b', [B]);
+  keyAll = await createKey(ds, 'all', null);
+});
+afterAll(async () => {
+  await t.stop();
+  await db.drop();
+});
+
+const callIds = async (filter: Record<string, unknown>, key = keyA) => {
+  const res = await gql(t.baseUrl, key, `query($f: CallFilter) { calls(filter: $f) { edges { node { callId } } totalCount } }`, { f: filter });
+  expect(res.errors).toBeUndefined();
+  const ids = res.data!.calls.edges.map((e: { node: { callId: string } }) => e.node.callId);
+  expect(res.data!.calls.totalCount).toBe(ids.length);
+  return ids;
+};
+
+describe('authentication', () => {
+  const query = '{ calls { totalCount } }';
+  it.each([
+    ['no key', null, 'authorization: expected "Bearer <api key>", got nothing'],
+    ['an unknown key', 'ctk_not-a-real-key', 'authorization: expected an active API key, got an unknown or revoked key'],
+  ])('refuses %s with UNAUTHENTICATED', async (_name, key, message) => {
+    const res = await gql(t.baseUrl, key, query);
+    expect(res.status).toBe(401);
+    expect(res.errors?.[0]).toMatchObject({ message, extensions: { code: 'UNAUTHENTICATED' } });
+    expect(res.data).toBeNull();
+  });
+
+  it('refuses a key once it is revoked', async () => {
+    const key = await createKey(db.dataSource, 'short-lived', [A]);
+    expect((await gql(t.baseUrl, key, query)).data).toEqual({ calls: { totalCount: 7 } });
+    expect(await new ApiKeyRepository(db.dataSource).revoke('short-lived')).toBe(true);
+    const res = await gql(t.baseUrl, key, query);
+    expect(res.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('records when a key was last used', async () => {
+    const [row] = await db.dataSource.query(`SELECT last_used_at FROM api_keys WHERE name = 'app-a'`);
+    await gql(t.baseUrl, keyA, query);
+    const [after] = await db.dataSource.query(`SELECT last_used_at FROM api_keys WHERE name = 'app-a'`);
+    expect(after.last_used_at).toBeInstanceOf(Date);
+    expect(row.last_used_at === null || after.last_used_at >= row.last_used_at).toBe(true);
+  });
+});
+
+describe('calls', () => {
+  it.each<[string, Record<string, unknown>, string[]]>([
+    ['no filter (newest first)', {}, ['a5', 'a4', 'a7', 'a6', 'a3', 'a2', 'a1']],
+    ['userId: calls the user took part in', { userId: 'Alice' }, ['a4', 'a3', 'a2', 'a1']],
+    ['userId with role CALLER', { userId: 'Alice', role: 'CALLER' }, ['a4', 'a2', 'a1']],
+    ['userId with role CALLEE', { userId: 'Alice', role: 'CALLEE' }, ['a3']],
+    ['mediaType', { mediaType: 'VIDEO' }, ['a4', 'a2']],
+    ['callType', { callType: 'GROUP' }, ['a4']],
+    ['status', { status: ['ONGOING'] }, ['a5']],
+    ['result', { result: ['NOT_ANSWER', 'REJECT'] }, ['a7', 'a3', 'a2']],
+    ['startedAt (from inclusive, to exclusive)', { startedAt: { from: iso(T + 3600), to: iso(T + 57600) } }, ['a6', 'a3', 'a2']],
+    ['startedAt from only', { startedAt: { from: iso(T + 86400) } }, ['a5', 'a4']],
+    ['callId', { callId: 'a3' }, ['a3']],
+    ['roomId', { roomId: 'room-a5' }, ['a5']],
+    ['sdkAppId of the key', { sdkAppId: A, callType: 'GROUP' }, ['a4']],
+    ['combined filters', { userId: 'Bob', mediaType: 'AUDIO', result: ['NORMAL_END'] }, ['a1']],
+  ])('filters by %s', async (_name, filter, expected) => {
+    expect(await callIds(filter)).toEqual(expected);
+  });
+
+  it('orders oldest first on request', async () => {
+    const res = await gql(t.baseUrl, keyA, `{ calls(orderBy: STARTED_AT_ASC, first: 3) { edges { node { callId } } } }`);
+    expect(res.data!.calls.edges.map((e: any) => e.node.callId)).toEqual(['a1', 'a2', 'a3']);
+  });
+
+  it('serves the folded call with participants and events', async () => {
+    const res = await gql(t.baseUrl, keyA, `{ call(callId: "a1") { sdkAppId callId roomId callType mediaType status result callerId
+      startedAt acceptedAt endedAt ringSeconds talkSeconds participantCount lastEventAt
+      participants { userId role outcome platform answeredAt leftAt call { callId } }
+      events { event rawEvent role userId cursor call { callId } } } }`);
+    expect(res.errors).toBeUndefined();
+    const call = res.data!.call;
+    expect(call).toMatchObject({
+      sdkAppId: A, callId: 'a1', roomId: 'room-a1', callType: 'SINGLE', mediaType: 'AUDIO', status: 'ENDED', result: 'NORMAL_END',
+      callerId: 'Alice', startedAt: iso(T), acceptedAt: iso(T + 5), endedAt: iso(T + 65), ringSeconds: 5, talkSeconds: 60, participantCount: 2,
+    });
+    expect(call.participants).toEqual([
+      { userId: 'Alice', role: 'CALLER', outcome: 'ENDED', platform: 'Android', answeredAt: iso(T + 5), leftAt: iso(T + 65), call: { callId: 'a1' } },
+      { userId: 'Bob', role: 'CALLEE', outcome: 'ENDED', platform: 'Android', answeredAt: iso(T + 5), leftAt: iso(T + 65), call: { callId: 'a1' } },
+    ]);
+    expect(call.events.map((e: any) => e.event)).toEqual(['START_CALL', 'RECEIVE_CALL', 'ACCEPT_CALL', 'CALL_ACCEPTED', 'CALL_END', 'CALL_END', 'CALL_RESULT']);
+    expect(call.events.every((e: any) => e.call.callId === 'a1')).toBe(true);
+  });
+
+  it('answers null for an unknown call', async () => {
+    expect((await gql(t.baseUrl, keyA, `{ call(callId: "nope") { id } }`)).data).toEqual({ call: null });
+  });
+
+  it('refuses role without userId with a clear message', async () => {
+    const res = await gql(t.baseUrl, keyA, `{ calls(filter: { role: CALLER }) { totalCount } }`);
+    expect(res.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'filter.role' } });
+    expect(res.errors?.[0].message).toMatch(/^filter\.role: expected together with filter\.userId/);
+  });
+
+  it('refuses a malformed cursor, naming the argument', async () => {
+    const res = await gql(t.baseUrl, keyA, `{ calls(after: "garbage") { totalCount } }`);
+    expect(res.errors?.[0]).toMatchObject({ message: 'after: expected a call cursor from this API, got "garbage"', extensions: { code: 'BAD_USER_INPUT' } });
+  });
+});
+
+describe('participants', () => {
+  const history = async (filter: Record<string, unknown>) => {
+    const res = await gql(t.baseUrl, keyA, `query($f: ParticipantFilter) { participants(filter: $f) { totalCount edges { node { userId role outcome call { callId } } } } }`, { f: filter });
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.participants.totalCount).toBe(res.data!.participants.edges.length);
+    return res.data!.participants.edges.map((e: any) => `${e.node.call.callId}:${e.node.role}:${e.node.outcome}`);
+  };
+
+  it.each<[string, Record<string, unknown>, string[]]>([
+    ["a user's history from their side", { userId: 'Alice' }, ['a4:CALLER:ENDED', 'a3:CALLEE:REJECTED', 'a2:CALLER:NO_ANSWER', 'a1:CALLER:ENDED']],
+    ['outcome', { userId: 'Alice', outcome: ['REJECTED', 'NO_ANSWER'] }, ['a3:CALLEE:REJECTED', 'a2:CALLER:NO_ANSWER']],
+    ['role', { userId: 'Bob', role: 'CALLEE' }, ['a5:CALLEE:ACCEPTED', 'a4:CALLEE:ENDED', 'a1:CALLEE:ENDED']],
+    ['mediaType', { userId: 'Carol', mediaType: 'VIDEO' }, ['a4:CALLEE:ENDED', 'a2:CALLEE:NO_ANSWER']],
+    ['callType (ties by user id, descending)', { callType: 'GROUP' }, ['a4:CALLEE:ENDED', 'a4:CALLEE:ENDED', 'a4:CALLER:ENDED']],
+    ['startedAt', { userId: 'Erin', startedAt: { to: iso(T + 57600) } }, ['a6:CALLEE:ENDED']],
+    ['every missed call of a user', { userId: 'Erin', outcome: ['NO_ANSWER'] }, ['a7:CALLEE:NO_ANSWER']],
+  ])('filters by %s', async (_name, filter, expected) => {
+    expect(await history(filter)).toEqual(expected);
+  });
+});
+
+describe('callEvents', () => {
+  it('lists events in position order with filters', async () => {
+    const res = await gql(t.baseUrl, keyA, `{ callEvents(filter: { events: [START_CALL], mediaType: AUDIO }) { totalCount edges { cursor node { callId event cursor } } } }`);
+    const edges = res.data!.callEvents.edges;
+    expect(edges.map((e: any) => e.node.callId)).toEqual(['a1', 'a3', 'a5', 'a6', 'a7']);
+    expect(edges.every((e: any) => e.cursor === e.node.cursor)).toBe(true);
+    expect(res.data!.callEvents.totalCount).toBe(5);
+  });
+
+  it.each<[string, Record<string, unknown>, number]>([
+    ['callId', { callId: 'a2' }, 5],
+    ['userId and role', { userId: 'Bob', role: 'CALLER' }, 3],
+    ['callType', { callType: 'GROUP' }, 10],
+    ['eventTime', { eventTime: { from: iso(T), to: iso(T + 6) } }, 4],
+  ])('filters by %s', async (_name, filter, expected) => {
+    const res = await gql(t.baseUrl, keyA, `query($f: CallEventFilter) { callEvents(filter: $f, first: 500) { totalCount edges { node { id } } } }`, { f: filter });
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.callEvents.edges).toHaveLength(expected);
+    expect(res.data!.callEvents.totalCount).toBe(expected);
+  });
+});
+
+describe('callStats', () => {
+  const STATS = `query($f: CallFilter, $g: [CallStatsDimension!], $i: StatsInterval, $tz: String) {
+    callStats(filter: $f, groupBy: $g, interval: $i, timeZone: $tz) {
+      bucket mediaType calls answered answerRate missed totalTalkSeconds avgTalkSeconds p50TalkSeconds p95TalkSeconds } }`;
+
+  it('aggregates per UTC day, values computed by hand', async () => {
+    const res = await gql(t.baseUrl, keyA, STATS, { i: 'DAY' });
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.callStats).toEqual([
+      { bucket: iso(T), mediaType: null, calls: 5, answered: 2, answerRate: 0.4, missed: 2, totalTalkSeconds: 90, avgTalkSeconds: 45, p50TalkSeconds: 45, p95TalkSeconds: 58.5 },
+      { bucket: iso(T + 86400), mediaType: null, calls: 2, answered: 2, answerRate: 1, missed: 0, totalTalkSeconds: 120, avgTalkSeconds: 120, p50TalkSeconds: 120, p95TalkSeconds: 120 },
+    ]);
+  });
+
+  it('puts bucket edges in the requested time zone', async () => {
+    // a6 starts 15:59:59Z (23:59:59 in Shanghai), a7 at 16:00:00Z (00:00 the next day in Shanghai).
+    const res = await gql(t.baseUrl, keyA, STATS, { i: 'DAY', tz: 'Asia/Shanghai' });
+    expect(res.data!.callStats.map((r: any) => [r.bucket, r.calls, r.answered, r.missed, r.totalTalkSeconds])).toEqual([
+      [iso(T - 8 * 3600), 4, 2, 1, 90],
+      [iso(T + 16 * 3600), 3, 2, 1, 120],
+    ]);
+  });
+
+  it('groups by a dimension', async () => {
+    const res = await gql(t.baseUrl, keyA, STATS, { g: ['MEDIA_TYPE'] });
+    expect(res.data!.callStats.map((r: any) => [r.bucket, r.mediaType, r.calls, r.answered, r.missed, r.totalTalkSeconds])).toEqual([
+      [null, 'AUDIO', 5, 3, 1, 90],
+      [null, 'VIDEO', 2, 1, 1, 120],
+    ]);
+  });
+
+  it('applies the call filter', async () => {
+    const res = await gql(t.baseUrl, keyA, STATS, { f: { userId: 'Dan' } });
+    expect(res.data!.callStats).toEqual([
+      { bucket: null, mediaType: null, calls: 2, answered: 1, answerRate: 0.5, missed: 1, totalTalkSeconds: 30, avgTalkSeconds: 30, p50TalkSeconds: 30, p95TalkSeconds: 30 },
+    ]);
+  });
+
+  it('refuses an unknown time zone, naming it', async () => {
+    const res = await gql(t.baseUrl, keyA, STATS, { i: 'DAY', tz: 'Mars/Olympus' });
+    expect(res.errors?.[0]).toMatchObject({ message: 'timeZone: expected an IANA time zone such as "Asia/Shanghai", got "Mars/Olympus"', extensions: { code: 'BAD_USER_INPUT' } });
+  });
+});
+
+describe('tenancy', () => {
+  it('shows a key for app B nothing of app A', async () => {
+    expect(await callIds({}, keyB)).toEqual(['b1']);
+    expect(await callIds({ sdkAppId: A }, keyB)).toEqual([]);
+    expect(await callIds({ userId: 'Alice' }, keyB)).toEqual(['b1']);
+    expect((await gql(t.baseUrl, keyB, `{ call(callId: "a1") { id } }`)).data).toEqual({ call: null });
+    expect((await gql(t.baseUrl, keyB, `{ call(callId: "a1", sdkAppId: "${A}") { id } }`)).data).toEqual({ call: null });
+    const parts = await gql(t.baseUrl, keyB, `{ participants(filter: { userId: "Alice" }) { totalCount edges { node { call { callId sdkAppId } } } } }`);
+    expect(parts.data!.participants).toEqual({ totalCount: 1, edges: [{ node: { call: { callId: 'b1', sdkAppId: B } } }] });
+    const events = await gql(t.baseUrl, keyB, `{ callEvents(first: 500) { totalCount edges { node { sdkAppId call { sdkAppId participants { userId } events { sdkAppId } } } } } }`);
+    expect(events.data!.callEvents.totalCount).toBe(7);
+    expect(JSON.stringify(events.data)).not.toContain(A);
+    const stats = await gql(t.baseUrl, keyB, `{ callStats { calls answered totalTalkSeconds } }`);
+    expect(stats.data!.callStats).toEqual([{ calls: 1, answered: 1, totalTalkSeconds: 45 }]);
+  });
+
+  it('lets an all-apps key see both apps and require sdkAppId for an ambiguous call id', async () => {
+    expect((await callIds({ userId: 'Alice' }, keyAll)).sort()).toEqual(['a1', 'a2', 'a3', 'a4', 'b1']);
+    await seed(db.dataSource, B, callEvents({ callId: 'a1', caller: 'Zed', callees: ['Yan'], start: T - 1000, outcome: 'missed' }));
+    const ambiguous = await gql(t.baseUrl, keyAll, `{ call(callId: "a1") { id } }`);
+    expect(ambiguous.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'sdkAppId' } });
+    expect((await gql(t.baseUrl, keyAll, `{ call(callId: "a1", sdkAppId: "${B}") { callerId } }`)).data).toEqual({ call: { callerId: 'Zed' } });
+    expect((await gql(t.baseUrl, keyA, `{ call(callId: "a1") { callerId } }`)).data).toEqual({ call: { callerId: 'Alice' } });
+    await db.dataSource.query(`DELETE FROM calls WHERE sdk_app_id = $1 AND call_id = 'a1'`, [B]);
+    await db.dataSource.query(`DELETE FROM call_events WHERE sdk_app_id = $1 AND call_id = 'a1'`, [B]);
+  });
+
+  it('shows the quarantine only to all-apps keys', async () => {
+    const scoped = await gql(t.baseUrl, keyA, `{ rejectedCallbacks { totalCount } }`);
+    expect(scoped.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    await fetch(`${t.baseUrl}/callback?sdkappid=${A}`, { method: 'POST', body: 'not json' });
+    const all = await gql(t.baseUrl, keyAll, `{ rejectedCallbacks(first: 5) { totalCount edges { node { errorCode reason rawBody times } } } }`);
+    expect(all.data!.rejectedCallbacks).toEqual({ totalCount: 1, edges: [{ node: { errorCode: 'INVALID_JSON', reason: expect.stringContaining('body: expected a JSON object'), rawBody: 'not json', times: 1 } }] });
+  });
+});
+
+describe('limits', () => {
+  it('refuses a page larger than 500', async () => {
+    const res = await gql(t.baseUrl, keyA, `{ calls(first: 501) { totalCount } }`);
+    expect(res.errors?.[0]).toMatchObject({ message: 'first: expected an integer from 0 to 500, got 501', extensions: { code: 'BAD_USER_INPUT', field: 'first' } });
+  });
+
+  it('refuses a query nested too deep', async () => {
+    const deep = `{ calls { edges { node { participants { call { participants { call { participants { call { participants { call { id } } } } } } } } } } } }`;
+    const res = await gql(t.baseUrl, keyA, deep);
+    expect(res.status).toBe(400);
+    expect(res.errors?.[0].message).toMatch(/depth limit/i);
+    expect(res.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('refuses too many aliases', async () => {
+    const aliases = Array.from({ length: 25 }, (_, i) => `c${i}: call(callId: "a1") { id }`).join(' ');
+    const res = await gql(t.baseUrl, keyA, `{ ${aliases} }`);
+    expect(res.status).toBe(400);
+    expect(res.errors?.[0].message).toMatch(/aliases/i);
+    expect(res.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('refuses a query that costs too much', async () => {
+    const fields = 'id callId roomId status result callerId startedAt endedAt';
+    const node = `{ ${fields} participants { userId role outcome call { ${fields} events { id event rawEvent userId call { ${fields} } } } } }`;
+    const res = await gql(t.baseUrl, keyA, `{ calls(first: 500) { edges { node ${node} } } callEvents(first: 500) { edges { node { call ${node} } } } }`);
+    expect(res.status).toBe(400);
+    expect(res.errors?.[0].message).toMatch(/cost limit of 100000 exceeded/i);
+    expect(res.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('refuses a query with too many tokens', async () => {
+    const res = await gql(t.baseUrl, keyA, `{ calls(filter: { callId: "a1" }) { totalCount ${'__typename '.repeat(2100)} } }`);
+    expect(res.status).toBe(400);
+    expect(res.errors?.[0].message).toMatch(/more that 2000 tokens/i);
+    expect(res.errors?.[0].extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
+  });
+});
+
+describe('nested fields', () => {
+  it('take a constant number of SQL statements whatever the page size', async () => {
+    const D = '1400000004';
+    const keyD = await createKey(db.dataSource, 'app-d', [D]);
+    const bodies = Array.from({ length: 120 }, (_, i) => callEvents({ callId: `d${i}`, caller: `u${i}`, callees: [`v${i}`], start: T + i * 60, outcome: 'answered' })).flat();
+    await seed(db.dataSource, D, bodies);
+    const query = `query($n: Int) { calls(first: $n) { edges { node { callId participants { userId call { callId } } events { event call { callId } } } } } }`;
+    const measure = async (n: number) => {
+      const before = logger.statements;
+      const res = await gql(t.baseUrl, keyD, query, { n });
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.calls.edges).toHaveLength(n);
+      expect(res.data!.calls.edges[n - 1].node.events).toHaveLength(7);
+      return logger.statements - before;
+    };
+    const ten = await measure(10);
+    const hundred = await measure(100);
+    expect(hundred).toBe(ten);
+    expect(hundred).toBeLessThanOrEqual(5); // key, calls, participants, events, calls of nested `call`
+  });
+});
