@@ -28,5 +28,7 @@ export function rangeConditions(column: string, range: TimeRange | null | undefi
 
 /** `column = ANY(apps)` for a scope's list of apps; nothing when every app may be read. */
 export function appCondition(column: string, apps: readonly string[] | null, params: SqlParams): string[] {
-  return apps === null ? [] : [`${column} = ANY(${params.add(apps)}::text[])`];
+  if (apps === null) return [];
+  // Equality for one app lets the planner walk (sdk_app_id, started_at) indexes in order.
+  return apps.length === 1 ? [`${column} = ${params.add(apps[0])}`] : [`${column} = ANY(${params.add(apps)}::text[])`];
 }

@@ -1,0 +1,71 @@
+import type { Logger } from 'typeorm';
+import { CallEventRepository } from '../../src/calls/call-event.repository';
+import { CallRepository } from '../../src/calls/call.repository';
+import { ParticipantRepository } from '../../src/calls/participant.repository';
+import { scopeOf } from '../../src/calls/api-key.repository';
+import { openTestDatabase, type TestDatabase } from '../support/database';
+
+/** Remembers the last statement sent, so the test can EXPLAIN exactly what a repository ran. */
+class LastQuery implements Logger {
+  sql = '';
+  params: unknown[] = [];
+  logQuery(query: string, parameters?: unknown[]): void {
+    this.sql = query;
+    this.params = parameters ?? [];
+  }
+  logQueryError(): void {}
+  logQuerySlow(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(): void {}
+}
+
+const last = new LastQuery();
+let db: TestDatabase;
+const scope = scopeOf(['1400000001']);
+
+beforeAll(async () => {
+  db = await openTestDatabase(last);
+  // 50k calls over 10 apps, 2 participants each, 3 events each: enough for the planner to prefer indexes.
+  await db.dataSource.query(`
+    INSERT INTO calls (sdk_app_id, call_id, call_type, media_type, status, result, caller_id, started_at, participant_count, last_event_at, last_position)
+    SELECT (1400000001 + i % 10)::text, 'c' || i, 'SINGLE', CASE WHEN i % 3 = 0 THEN 'VIDEO' ELSE 'AUDIO' END,
+      CASE WHEN i % 100 = 0 THEN 'ONGOING' ELSE 'ENDED' END, 'NORMAL_END', 'u' || (i % 5000),
+      timestamptz '2024-01-01' + i * interval '1 minute', 2, timestamptz '2024-01-01' + i * interval '1 minute', i
+    FROM generate_series(1, 50000) i`);
+  await db.dataSource.query(`
+    INSERT INTO call_participants (call_ref, sdk_app_id, call_id, user_id, role, outcome, call_type, media_type, started_at)
+    SELECT c.id, c.sdk_app_id, c.call_id, u.user_id, u.role, 'ENDED', c.call_type, c.media_type, c.started_at
+    FROM calls c CROSS JOIN LATERAL (VALUES (c.caller_id, 'CALLER'), ('v' || (c.id % 7000), 'CALLEE')) AS u(user_id, role)`);
+  await db.dataSource.query(`
+    INSERT INTO call_events (sdk_app_id, call_id, user_id, role, raw_event, event_type, event_time, body, dedupe_key)
+    SELECT c.sdk_app_id, c.call_id, c.caller_id, 'CALLER', e, upper(e), c.started_at, '{}'::jsonb, c.call_id || e
+    FROM calls c CROSS JOIN unnest(ARRAY['start_call', 'call_accepted', 'call_end']) AS e`);
+  await db.dataSource.query('ANALYZE');
+}, 60000);
+afterAll(() => db.drop());
+
+async function planOf(run: () => Promise<unknown>): Promise<string> {
+  await run();
+  const rows: { 'QUERY PLAN': string }[] = await db.dataSource.query(`EXPLAIN ${last.sql}`, last.params);
+  return rows.map((r) => r['QUERY PLAN']).join('\n');
+}
+
+describe('query plans of the main listings', () => {
+  const calls = () => new CallRepository(db.dataSource);
+  const participants = () => new ParticipantRepository(db.dataSource);
+  const events = () => new CallEventRepository(db.dataSource);
+
+  it.each<[string, () => Promise<unknown>, string]>([
+    ["an app's newest calls", () => calls().list(scope, {}, 'STARTED_AT_DESC', { first: 50 }), 'ix_calls_app_started'],
+    ["an app's ongoing calls", () => calls().list(scope, { status: ['ONGOING'] }, 'STARTED_AT_DESC', { first: 50 }), 'ix_calls_app_status_started'],
+    ['calls of a user', () => calls().list(scope, { userId: 'u42' }, 'STARTED_AT_DESC', { first: 50 }), 'ix_call_participants_user_started'],
+    ["a user's history", () => participants().list(scope, { userId: 'v42', outcome: ['ENDED'] }, { first: 50 }), 'ix_call_participants_user_started'],
+    ['events of a call', () => events().list(scope, { callId: 'c4201' }, { first: 50 }), 'ix_call_events_call'],
+    ['events of a user in a time range', () => events().list(scope, { userId: 'u42', eventTime: { from: new Date('2024-01-01'), to: new Date('2024-02-01') } }, { first: 50 }), 'ix_call_events_user_time'],
+  ])('%s uses its index, not a scan of the table', async (_name, run, index) => {
+    const plan = await planOf(run);
+    expect(plan).toContain(index);
+    expect(plan).not.toMatch(/Seq Scan on (calls|call_participants|call_events)\b/);
+  });
+});
