@@ -43,7 +43,7 @@ async function run(adminUrl: string, label: string, batchMax: number) {
   await runMigrations(dataSource, url);
   await dataSource.query('TRUNCATE call_events, calls, call_participants RESTART IDENTITY CASCADE');
   const config = loadConfig({ LOG_LEVEL: 'silent', INGEST_BATCH_MAX: String(batchMax), INGEST_TIMEOUT_MS: '60000' });
-  const app = await createApp(config, { db: { dataSource, isReady: async () => true } });
+  const app = await createApp(config, { db: { dataSource, url, isReady: async () => true } });
   await app.server.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.server.address() as { port: number }).port;
   const target = `http://127.0.0.1:${port}/callback?sdkappid=1400000001&contenttype=json`;

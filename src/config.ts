@@ -32,6 +32,14 @@ export interface Config {
   readonly ingestTimeoutMs: number;
   /** Size of the PostgreSQL connection pool (`DB_POOL_SIZE`, default 10). */
   readonly dbPoolSize: number;
+  /** Catch-up read interval of the live hub in ms (`LIVE_POLL_MS`, default 1000). */
+  readonly livePollMs: number;
+  /** Undelivered events a subscriber may fall behind before it is cut off (`LIVE_QUEUE_MAX`, default 1000). */
+  readonly liveQueueMax: number;
+  /** Subscriptions allowed per WebSocket connection (`LIVE_MAX_SUBSCRIPTIONS`, default 20). */
+  readonly liveMaxSubscriptions: number;
+  /** Time a WebSocket has to send `connection_init`, in ms (`WS_INIT_TIMEOUT_MS`, default 3000). */
+  readonly wsInitTimeoutMs: number;
 }
 
 const int = (min: number, max: number) =>
@@ -74,6 +82,10 @@ const envSchema = z.object({
   INGEST_BATCH_MAX: int(1, 5000).default(500),
   INGEST_TIMEOUT_MS: int(50, 60000).default(1000),
   DB_POOL_SIZE: int(2, 200).default(10),
+  LIVE_POLL_MS: int(50, 60000).default(1000),
+  LIVE_QUEUE_MAX: int(1, 1000000).default(1000),
+  LIVE_MAX_SUBSCRIPTIONS: int(1, 1000).default(20),
+  WS_INIT_TIMEOUT_MS: int(100, 60000).default(3000),
 });
 
 /** Thrown when the environment is invalid; the message lists every bad variable. */
@@ -122,5 +134,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ingestBatchMax: e.INGEST_BATCH_MAX,
     ingestTimeoutMs: e.INGEST_TIMEOUT_MS,
     dbPoolSize: e.DB_POOL_SIZE,
+    livePollMs: e.LIVE_POLL_MS,
+    liveQueueMax: e.LIVE_QUEUE_MAX,
+    liveMaxSubscriptions: e.LIVE_MAX_SUBSCRIPTIONS,
+    wsInitTimeoutMs: e.WS_INIT_TIMEOUT_MS,
   });
 }

@@ -7,7 +7,8 @@ import type {
   ParticipantOutcome,
   Role,
 } from '../domain/vocabulary';
-import type { TimeRange } from './sql';
+
+export type { CallEventFilter, CallFilter, ParticipantFilter, TimeRange } from '../domain/filters';
 
 /** A row of `calls`. `ref` is the internal id (bigint as text). */
 export interface CallRecord {
@@ -61,40 +62,6 @@ export interface CallEventRecord {
   readonly receivedAt: Date;
   readonly platform: string | null;
   readonly clientIp: string | null;
-}
-
-export interface CallFilter {
-  readonly sdkAppId?: string | null;
-  readonly callId?: string | null;
-  readonly roomId?: string | null;
-  readonly userId?: string | null;
-  readonly role?: Role | null;
-  readonly mediaType?: MediaType | null;
-  readonly callType?: CallType | null;
-  readonly status?: readonly CallStatus[] | null;
-  readonly result?: readonly CallResult[] | null;
-  readonly startedAt?: TimeRange | null;
-}
-
-export interface ParticipantFilter {
-  readonly sdkAppId?: string | null;
-  readonly userId?: string | null;
-  readonly role?: Role | null;
-  readonly mediaType?: MediaType | null;
-  readonly callType?: CallType | null;
-  readonly outcome?: readonly ParticipantOutcome[] | null;
-  readonly startedAt?: TimeRange | null;
-}
-
-export interface CallEventFilter {
-  readonly sdkAppId?: string | null;
-  readonly callId?: string | null;
-  readonly userId?: string | null;
-  readonly role?: Role | null;
-  readonly mediaType?: MediaType | null;
-  readonly callType?: CallType | null;
-  readonly events?: readonly CallEventType[] | null;
-  readonly eventTime?: TimeRange | null;
 }
 
 /** Identifies a call across apps. */

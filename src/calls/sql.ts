@@ -1,3 +1,4 @@
+import type { TimeRange } from '../domain/filters';
 /** Collects bind parameters while a statement is assembled; `add` returns the placeholder. */
 export class SqlParams {
   readonly values: unknown[] = [];
@@ -12,11 +13,6 @@ export class SqlParams {
 export const whereClause = (conditions: readonly string[]): string =>
   conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
 
-/** Half-open time range `[from, to)`; either end may be open. */
-export interface TimeRange {
-  readonly from?: Date | null;
-  readonly to?: Date | null;
-}
 
 /** Conditions for `column` in a time range. */
 export function rangeConditions(column: string, range: TimeRange | null | undefined, params: SqlParams): string[] {

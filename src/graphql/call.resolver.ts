@@ -37,7 +37,7 @@ export class CallResolver {
 
   @FieldResolver(() => [Participant])
   async participants(@Root() call: Call, @Ctx() ctx: GraphQLContext): Promise<Participant[]> {
-    return (await ctx.loaders.participantsByCallRef.load(call.ref)).map(toParticipant);
+    return (call.knownParticipants ?? (await ctx.loaders.participantsByCallRef.load(call.ref))).map(toParticipant);
   }
 
   @FieldResolver(() => [CallEvent], { description: 'Every stored event of the call, in position order' })

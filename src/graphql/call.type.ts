@@ -1,5 +1,5 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import type { CallRecord } from '../calls/records';
+import type { CallRecord, ParticipantRecord } from '../calls/records';
 import type { CallResult, CallStatus, CallType, MediaType } from '../domain/vocabulary';
 import { CallResultEnum, CallStatusEnum, CallTypeEnum, MediaTypeEnum } from './enums';
 import { DateTimeScalar } from './scalars';
@@ -56,6 +56,12 @@ export class Call {
 
   /** Internal keys for nested resolvers. */
   ref!: string;
+
+  /** Participants already read with the call (live updates), so nested fields need no query. */
+  knownParticipants?: readonly ParticipantRecord[];
 }
 
-export const toCall = (r: CallRecord): Call => Object.assign(new Call(), r, { id: r.ref });
+export const toCall = (r: CallRecord & { participants?: readonly ParticipantRecord[] }): Call => {
+  const { participants, ...call } = r;
+  return Object.assign(new Call(), call, { id: r.ref, knownParticipants: participants });
+};

@@ -3,6 +3,7 @@ import type { CallEventRecord, CallKey, CallRecord, ParticipantRecord } from '..
 import type { CallServices } from '../calls/services';
 import { AppError } from '../domain/app-error';
 import type { AppScope } from '../domain/app-scope';
+import type { LiveHub } from '../live/live-hub';
 
 /** Per-request batch loaders: nested fields cost one statement per level, not one per parent. */
 export interface Loaders {
@@ -16,15 +17,25 @@ export interface GraphQLContext {
   readonly scope: AppScope;
   readonly services: CallServices;
   readonly loaders: Loaders;
+  /** Present on WebSocket operations. */
+  readonly live?: LiveContext;
+}
+
+/** What a subscription needs besides the query context. */
+export interface LiveContext {
+  readonly hub: LiveHub;
+  /** Cuts off a consumer that fell too far behind; `cursor` is where it can resume. */
+  readonly onSlowConsumer: (cursor: string | null) => void;
 }
 
 const keyOf = (k: CallKey) => `${k.sdkAppId}\n${k.callId}`;
 
-export function createLoaders(scope: AppScope, services: CallServices): Loaders {
+/** `cache: false` for long-lived (subscription) contexts, where cached rows would go stale. */
+export function createLoaders(scope: AppScope, services: CallServices, cache = true): Loaders {
   return {
-    participantsByCallRef: new DataLoader((refs) => services.participants.byCallRefs(scope, refs)),
-    eventsByCall: new DataLoader((keys) => services.events.byCalls(scope, keys), { cacheKeyFn: keyOf }),
-    callByKey: new DataLoader((keys) => services.calls.findByKeys(scope, keys), { cacheKeyFn: keyOf }),
+    participantsByCallRef: new DataLoader((refs) => services.participants.byCallRefs(scope, refs), { cache }),
+    eventsByCall: new DataLoader((keys) => services.events.byCalls(scope, keys), { cacheKeyFn: keyOf, cache }),
+    callByKey: new DataLoader((keys) => services.calls.findByKeys(scope, keys), { cacheKeyFn: keyOf, cache }),
   };
 }
 

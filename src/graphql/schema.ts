@@ -2,6 +2,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { CallEventResolver } from './call-event.resolver';
 import { CallResolver } from './call.resolver';
+import { LiveResolver } from './live.resolver';
 import { ParticipantResolver } from './participant.resolver';
 import { DateTimeScalar } from './scalars';
 import { StatsResolver } from './stats.resolver';
@@ -9,7 +10,17 @@ import { StatsResolver } from './stats.resolver';
 /** Builds the executable schema. */
 export function buildCalltrailSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [CallResolver, ParticipantResolver, CallEventResolver, StatsResolver],
+    resolvers: [CallResolver, ParticipantResolver, CallEventResolver, StatsResolver, LiveResolver],
+    // Subscriptions here return the live hub's iterators (`subscribe`), never pub/sub topics; type-graphql
+    // still requires a PubSub, so this one refuses to be used.
+    pubSub: {
+      publish: () => {
+        throw new Error('pubSub: calltrail publishes through the live hub, not type-graphql topics');
+      },
+      subscribe: () => {
+        throw new Error('pubSub: calltrail subscribes through the live hub, not type-graphql topics');
+      },
+    },
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: false,
   });

@@ -1,16 +1,21 @@
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { LiveRepository } from '../calls/live.repository';
 import { createCallServices } from '../calls/services';
+import { PgListener } from '../db/listener';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import { BatchWriter } from '../ingest/batch-writer';
-import { IngestRepository } from '../ingest/ingest.repository';
+import { EVENTS_CHANNEL, IngestRepository } from '../ingest/ingest.repository';
 import { IngestService } from '../ingest/ingest.service';
 import { QuarantineRepository } from '../ingest/quarantine.repository';
 import { createApolloServer } from '../graphql/apollo';
+import { createArmor } from '../graphql/limits';
 import { buildCalltrailSchema } from '../graphql/schema';
+import { LiveHub } from '../live/live-hub';
 import { callbackRoutes } from './callback.route';
 import { graphqlRoutes } from './graphql.route';
+import { attachGraphQLWs } from './graphql-ws';
 import { healthRoutes } from './health.route';
 import { createMetrics, type Metrics } from './metrics';
 
@@ -19,12 +24,13 @@ export interface CalltrailApp {
   readonly server: FastifyInstance;
   readonly writer: BatchWriter;
   readonly metrics: Metrics;
+  readonly hub: LiveHub;
   /** Readiness off, stop accepting, flush the batch. The database is the caller's to close. */
   close(): Promise<void>;
 }
 
 export interface AppDeps {
-  readonly db: Pick<Database, 'dataSource' | 'isReady'>;
+  readonly db: Pick<Database, 'dataSource' | 'isReady' | 'url'>;
 }
 
 /** Seconds a `Sign`ed callback's RequestTime may differ from now (shared spec section 4). */
@@ -55,8 +61,37 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   );
   const services = createCallServices(deps.db.dataSource);
   if (config.bootstrapApiKey !== null) await services.apiKeys.ensure(config.bootstrapApiKey, 'bootstrap');
-  const apollo = createApolloServer(await buildCalltrailSchema(), config.nodeEnv === 'production', [fastifyApolloDrainPlugin(server)]);
+  const production = config.nodeEnv === 'production';
+  const schema = await buildCalltrailSchema();
+  const apollo = createApolloServer(schema, production, [fastifyApolloDrainPlugin(server)]);
   await apollo.start();
+
+  const hub = new LiveHub(new LiveRepository(deps.db.dataSource), {
+    queueMax: config.liveQueueMax,
+    pollMs: config.livePollMs,
+    readBatch: 500,
+    onError: (err) => server.log.warn({ err }, 'live read failed; retrying at the next wake-up'),
+  });
+  await hub.start();
+  const listener = new PgListener({
+    url: deps.db.url,
+    channel: EVENTS_CHANNEL,
+    onNotify: () => hub.wake(),
+    onConnect: () => hub.wake(),
+    onError: (err) => server.log.warn({ err }, 'LISTEN connection lost; reconnecting'),
+  });
+  await listener.start();
+  const ws = attachGraphQLWs({
+    server: server.server,
+    schema,
+    services,
+    hub,
+    production,
+    validationRules: createArmor(production).validationRules,
+    maxSubscriptions: config.liveMaxSubscriptions,
+    initTimeoutMs: config.wsInitTimeoutMs,
+  });
+  metrics.live(() => ({ connections: ws.connections, subscriptions: hub.subscriptions }));
 
   let accepting = true;
   await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, metrics });
@@ -66,10 +101,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     server,
     writer,
     metrics,
+    hub,
     async close() {
       accepting = false;
+      await ws.close();
       await server.close();
       await writer.close();
+      await hub.stop();
+      await listener.stop();
     },
   };
 }

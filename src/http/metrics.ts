@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The process's Prometheus metrics; one registry per app so tests can build several apps. */
 export function createMetrics() {
@@ -6,6 +6,11 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry, prefix: 'calltrail_' });
   return {
     registry,
+    /** Registers gauges of open WebSocket connections and subscriptions, read at scrape time. */
+    live(read: () => { connections: number; subscriptions: number }) {
+      new Gauge({ name: 'calltrail_ws_connections', help: 'Open graphql-ws connections', registers: [registry], collect() { this.set(read().connections); } });
+      new Gauge({ name: 'calltrail_subscriptions', help: 'Open subscriptions', registers: [registry], collect() { this.set(read().subscriptions); } });
+    },
     callbacks: new Counter({
       name: 'calltrail_callbacks_total',
       help: 'Callbacks received, by outcome (stored, duplicate, or the refusal code)',

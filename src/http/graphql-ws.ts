@@ -1,0 +1,105 @@
+import type { Server } from 'node:http';
+import { GraphQLError, parse, specifiedRules, validate, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { CallServices } from '../calls/services';
+import type { AppScope } from '../domain/app-scope';
+import { authenticateBearer, createLoaders, type GraphQLContext } from '../graphql/context';
+import { formatError } from '../graphql/errors';
+import { QUERY_LIMITS } from '../graphql/limits';
+import type { LiveHub } from '../live/live-hub';
+
+/** WebSocket close codes of calltrail (4400–4499 are graphql-ws's own). */
+export const CLOSE_CODES = {
+  /** No `authorization` in `connection_init`. */
+  UNAUTHORIZED: 4401,
+  /** An unknown or revoked key. */
+  FORBIDDEN: 4403,
+  /** No `connection_init` in time (graphql-ws). */
+  INIT_TIMEOUT: 4408,
+  /** The subscriber fell more than LIVE_QUEUE_MAX events behind; the reason carries the resume cursor. */
+  SLOW_CONSUMER: 4290,
+} as const;
+
+export interface GraphQLWsOptions {
+  readonly server: Server;
+  readonly schema: GraphQLSchema;
+  readonly services: CallServices;
+  readonly hub: LiveHub;
+  readonly production: boolean;
+  readonly validationRules: readonly ValidationRule[];
+  readonly maxSubscriptions: number;
+  readonly initTimeoutMs: number;
+}
+
+type Extra = Record<PropertyKey, unknown> & { scope?: AppScope };
+
+/** graphql-ws on `/graphql`, sharing the HTTP server; the same keys, scopes and query limits as HTTP. */
+export function attachGraphQLWs(opts: GraphQLWsOptions) {
+  const wss = new WebSocketServer({ server: opts.server, path: '/graphql', maxPayload: 64 * 1024 });
+  const format = formatError(opts.production);
+  let connections = 0;
+  wss.on('connection', (socket) => {
+    connections++;
+    socket.once('close', () => connections--);
+  });
+  const server = useServer<Record<string, unknown>, Extra>(
+    {
+      schema: opts.schema,
+      connectionInitWaitTimeout: opts.initTimeoutMs,
+      onConnect: async (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        if (authorization === undefined) {
+          ctx.extra.socket.close(CLOSE_CODES.UNAUTHORIZED, 'Unauthorized: send {"authorization":"Bearer <api key>"} in connection_init');
+          return false;
+        }
+        try {
+          ctx.extra.scope = await authenticateBearer(authorization, opts.services);
+          return true;
+        } catch {
+          return false; // graphql-ws closes 4403 Forbidden
+        }
+      },
+      onSubscribe: (ctx, _id, payload) => {
+        if (Object.keys(ctx.subscriptions).length >= opts.maxSubscriptions) {
+          return [new GraphQLError(`subscriptions: expected at most ${opts.maxSubscriptions} per connection, got one more`, { extensions: { code: 'BAD_USER_INPUT' } })];
+        }
+        let document;
+        try {
+          document = parse(payload.query, { maxTokens: QUERY_LIMITS.maxTokens });
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+        }
+        const errors = validate(opts.schema, document, [...specifiedRules, ...opts.validationRules]);
+        if (errors.length > 0) return errors;
+        const scope = ctx.extra.scope as AppScope;
+        const socket = ctx.extra.socket;
+        const contextValue: GraphQLContext = {
+          scope,
+          services: opts.services,
+          loaders: createLoaders(scope, opts.services, false),
+          live: {
+            hub: opts.hub,
+            onSlowConsumer: (cursor) =>
+              socket.close(CLOSE_CODES.SLOW_CONSUMER, cursor ? `Slow consumer: resume with after=${cursor}` : 'Slow consumer: subscribe again'),
+          },
+        };
+        return { schema: opts.schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };
+      },
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map((e) => format(e.toJSON(), e)) } : undefined,
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e.toJSON(), e)),
+    },
+    wss,
+  );
+  return {
+    get connections() {
+      return connections;
+    },
+    async close() {
+      for (const client of wss.clients) client.close(1001, 'Server shutting down');
+      await server.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import type { LiveCallRecord } from '../calls/live.repository';
+import type { CallEventRecord, CallKey } from '../calls/records';
+import type { AppScope } from '../domain/app-scope';
+import { eventCursor } from '../domain/cursor';
+import type { CallEventFilter, CallFilter } from '../domain/filters';
+import { callMatches, eventMatches } from '../domain/live-filter';
+import { LiveQueue } from './live-queue';
+import { ResumedEvents } from './resumed-events';
+
+/** What the hub reads (LiveRepository and CallEventRepository in production). */
+export interface LiveSource {
+  headPosition(): Promise<string>;
+  eventsAfter(position: string, limit: number): Promise<CallEventRecord[]>;
+  callsWithParticipants(keys: readonly CallKey[]): Promise<LiveCallRecord[]>;
+  /** Stored events matching a subscriber's filter and scope, after a position. */
+  replay(scope: AppScope, filter: CallEventFilter | null | undefined, afterPosition: string, limit: number): Promise<readonly CallEventRecord[]>;
+}
+
+export interface LiveHubOptions {
+  /** Largest number of undelivered items per subscriber before it is cut off. */
+  readonly queueMax: number;
+  /** Catch-up read interval: heals a lost notification. */
+  readonly pollMs: number;
+  /** Rows per read. */
+  readonly readBatch: number;
+  readonly onError?: (err: unknown) => void;
+}
+
+interface EventSubscriber {
+  readonly scope: AppScope;
+  readonly filter: CallEventFilter | null | undefined;
+  readonly queue: LiveQueue<CallEventRecord>;
+}
+
+interface CallSubscriber {
+  readonly scope: AppScope;
+  readonly filter: CallFilter | null | undefined;
+  readonly queue: LiveQueue<LiveCallRecord>;
+}
+
+/**
+ * One per process (DESIGN principle 6): on a wake-up (NOTIFY or the periodic poll) it reads the
+ * events after the last position it saw, once, and dispatches them in memory to every subscriber
+ * whose filter and scope match. Idle subscribers cost no database work.
+ */
+export class LiveHub {
+  private last = '0';
+  private pumping: Promise<void> | null = null;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly eventSubs = new Set<EventSubscriber>();
+  private readonly callSubs = new Set<CallSubscriber>();
+
+  constructor(
+    private readonly source: LiveSource,
+    private readonly options: LiveHubOptions,
+  ) {}
+
+  /** Number of open subscriptions, for metrics. */
+  get subscriptions(): number {
+    return this.eventSubs.size + this.callSubs.size;
+  }
+
+  /** The last position read. */
+  get position(): string {
+    return this.last;
+  }
+
+  async start(): Promise<void> {
+    this.last = await this.source.headPosition();
+    this.timer = setInterval(() => this.wake(), this.options.pollMs);
+    this.timer.unref();
+  }
+
+  /** Ends every subscription and stops polling. */
+  stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const s of [...this.eventSubs, ...this.callSubs]) s.queue.end();
+    return this.pumping ?? Promise.resolve();
+  }
+
+  /** Something may have been committed: read it (coalesced while a read is in flight). */
+  wake(): void {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = this.pump()
+      .catch((err) => this.options.onError?.(err))
+      .finally(() => {
+        this.pumping = null;
+      });
+  }
+
+  /**
+   * Events matching `filter` in the key's scope: the stored ones after `afterPosition` (when given),
+   * then live ones, in position order, each once. `onSlow` gets the cursor to resume from if the
+   * subscriber falls more than `queueMax` events behind.
+   */
+  subscribeEvents(scope: AppScope, filter: CallEventFilter | null | undefined, afterPosition: string | null, onSlow: (cursor: string) => void): ResumedEvents {
+    const sub: EventSubscriber = {
+      scope,
+      filter,
+      queue: new LiveQueue<CallEventRecord>(this.options.queueMax, () => onSlow(eventCursor(stream.lastPosition)), () => this.eventSubs.delete(sub)),
+    };
+    this.eventSubs.add(sub); // registered before `this.last` is read: every later event reaches the queue
+    const replay = afterPosition === null ? null : (after: string) => this.source.replay(scope, filter, after, this.options.readBatch);
+    const stream: ResumedEvents = new ResumedEvents(sub.queue, replay, afterPosition ?? this.last, this.options.readBatch);
+    return stream;
+  }
+
+  /** The state of each matching call after each change. */
+  subscribeCalls(scope: AppScope, filter: CallFilter | null | undefined, onSlow: () => void): LiveQueue<LiveCallRecord> {
+    const sub: CallSubscriber = {
+      scope,
+      filter,
+      queue: new LiveQueue<LiveCallRecord>(this.options.queueMax, onSlow, () => this.callSubs.delete(sub)),
+    };
+    this.callSubs.add(sub);
+    return sub.queue;
+  }
+
+  private async pump(): Promise<void> {
+    do {
+      this.again = false;
+      for (;;) {
+        const rows = await this.source.eventsAfter(this.last, this.options.readBatch);
+        if (rows.length === 0) break;
+        this.last = rows[rows.length - 1].position;
+        for (const e of rows) for (const s of this.eventSubs) if (eventMatches(e, s.filter, s.scope)) s.queue.push(e);
+        if (this.callSubs.size > 0) await this.dispatchCalls(rows);
+        if (rows.length < this.options.readBatch) break;
+      }
+    } while (this.again);
+  }
+
+  private async dispatchCalls(rows: readonly CallEventRecord[]): Promise<void> {
+    const keys = new Map<string, CallKey>(rows.map((e) => [`${e.sdkAppId}\n${e.callId}`, { sdkAppId: e.sdkAppId, callId: e.callId }]));
+    const calls = await this.source.callsWithParticipants([...keys.values()]);
+    calls.sort((a, b) => (BigInt(a.lastPosition) < BigInt(b.lastPosition) ? -1 : 1));
+    for (const c of calls) for (const s of this.callSubs) if (callMatches(c, s.filter, s.scope)) s.queue.push(c);
+  }
+}

@@ -1,0 +1,57 @@
+import type { CallEventRecord } from '../calls/records';
+import type { LiveQueue } from './live-queue';
+
+/** Reads stored matching events after a position, one page at a time. */
+export type ReplayPage = (afterPosition: string) => Promise<readonly CallEventRecord[]>;
+
+/**
+ * A subscriber's event stream: first the stored events after its cursor (replay), then the live
+ * queue, which was filled from the moment the subscription registered. Events at or below the last
+ * delivered position are skipped, so the seam has no gap and no duplicate.
+ */
+export class ResumedEvents implements AsyncIterableIterator<CallEventRecord> {
+  private page: CallEventRecord[] = [];
+
+  constructor(
+    private readonly live: LiveQueue<CallEventRecord>,
+    private replay: ReplayPage | null,
+    private last: string,
+    private readonly pageSize: number,
+  ) {}
+
+  /** The position of the last event handed out. */
+  get lastPosition(): string {
+    return this.last;
+  }
+
+  async next(): Promise<IteratorResult<CallEventRecord>> {
+    while (this.replay !== null) {
+      const event = this.page.shift();
+      if (event) return this.deliver(event);
+      const page = await this.replay(this.last);
+      this.page = [...page];
+      if (page.length < this.pageSize) this.replay = null;
+    }
+    const buffered = this.page.shift();
+    if (buffered) return this.deliver(buffered);
+    for (;;) {
+      const result = await this.live.next();
+      if (result.done || BigInt(result.value.position) > BigInt(this.last)) return result.done ? result : this.deliver(result.value);
+    }
+  }
+
+  return(): Promise<IteratorResult<CallEventRecord>> {
+    this.replay = null;
+    this.page = [];
+    return this.live.return();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private deliver(event: CallEventRecord): IteratorResult<CallEventRecord> {
+    this.last = event.position;
+    return { value: event, done: false };
+  }
+}
