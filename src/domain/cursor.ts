@@ -20,7 +20,8 @@ export function decodeCursor(field: string, kind: string, arity: number, cursor:
     !parsed.every((v) => typeof v === 'string')
   ) {
     const shown = cursor.length > 40 ? `${cursor.slice(0, 37)}...` : cursor;
-    throw new AppError('BAD_USER_INPUT', `${field}: expected a ${kind} cursor from this API, got "${shown}"`, field);
+    const article = /^[aeiou]/.test(kind) ? 'an' : 'a';
+    throw new AppError('BAD_USER_INPUT', `${field}: expected ${article} ${kind} cursor from this API, got "${shown}"`, field);
   }
   return parsed.slice(1) as string[];
 }

@@ -1,7 +1,7 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { GraphQLContext } from './context';
 import { formatError } from './errors';
 import { createArmor, QUERY_LIMITS } from './limits';
@@ -25,6 +25,20 @@ export function createApolloServer(schema: GraphQLSchema, production: boolean, p
     formatError: formatError(production),
     plugins: [
       ...(armor.plugins as ApolloServerPlugin<GraphQLContext>[]),
+      {
+        // Subscriptions are served by graphql-ws on the same path, never over plain HTTP.
+        async requestDidStart() {
+          return {
+            async didResolveOperation({ operation }) {
+              if (operation?.operation === 'subscription') {
+                throw new GraphQLError('operation: expected a query over HTTP, got a subscription; subscribe over graphql-ws (WebSocket) on /graphql', {
+                  extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+                });
+              }
+            },
+          };
+        },
+      },
       production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       ...plugins,
     ],

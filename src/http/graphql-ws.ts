@@ -61,7 +61,8 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
         }
       },
       onSubscribe: (ctx, _id, payload) => {
-        if (Object.keys(ctx.subscriptions).length >= opts.maxSubscriptions) {
+        // graphql-ws has already reserved this id in ctx.subscriptions.
+        if (Object.keys(ctx.subscriptions).length > opts.maxSubscriptions) {
           return [new GraphQLError(`subscriptions: expected at most ${opts.maxSubscriptions} per connection, got one more`, { extensions: { code: 'BAD_USER_INPUT' } })];
         }
         let document;
