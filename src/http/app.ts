@@ -69,7 +69,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   const hub = new LiveHub(new LiveRepository(deps.db.dataSource), {
     queueMax: config.liveQueueMax,
     pollMs: config.livePollMs,
-    readBatch: 500,
+    // A read dispatches up to readBatch events at once, so it must not exceed a subscriber's queue.
+    readBatch: Math.min(500, config.liveQueueMax),
     onError: (err) => server.log.warn({ err }, 'live read failed; retrying at the next wake-up'),
   });
   await hub.start();
