@@ -8,14 +8,10 @@
  *   BENCH_CALLBACKS=20000 BENCH_CONCURRENCY=128 npm run bench:ingest
  */
 import 'reflect-metadata';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Agent, setGlobalDispatcher } from 'undici';
 import { loadConfig } from '../src/config';
-import { createDataSource, ensureDatabase, runMigrations } from '../src/db/database';
-import { startEmbeddedPostgres } from '../src/db/embedded';
 import { createApp } from '../src/http/app';
+import { freshDatabase, run, withPostgres } from './support';
 
 const TOTAL = Number(process.env.BENCH_CALLBACKS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -34,14 +30,8 @@ function body(i: number) {
   });
 }
 
-async function run(adminUrl: string, label: string, batchMax: number) {
-  const name = `calltrail_bench_${batchMax}_${process.pid}`;
-  await ensureDatabase(adminUrl, name);
-  const url = adminUrl.replace(/\/[^/]*$/, `/${name}`);
-  const dataSource = createDataSource(url, 10);
-  await dataSource.initialize();
-  await runMigrations(dataSource, url);
-  await dataSource.query('TRUNCATE call_events, calls, call_participants RESTART IDENTITY CASCADE');
+async function scenario(adminUrl: string, label: string, batchMax: number) {
+  const { url, dataSource } = await freshDatabase(adminUrl, `calltrail_bench_${batchMax}_${process.pid}`);
   const config = loadConfig({ LOG_LEVEL: 'silent', INGEST_BATCH_MAX: String(batchMax), INGEST_TIMEOUT_MS: '60000' });
   const app = await createApp(config, { db: { dataSource, url, isReady: async () => true } });
   await app.server.listen({ port: 0, host: '127.0.0.1' });
@@ -68,26 +58,11 @@ async function run(adminUrl: string, label: string, batchMax: number) {
   return perSecond;
 }
 
-async function main() {
-  let adminUrl = process.env.DATABASE_URL;
-  let stop = async () => undefined as unknown;
-  let dir: string | null = null;
-  if (!adminUrl) {
-    dir = await mkdtemp(join(tmpdir(), 'calltrail-bench-'));
-    await chmod(dir, 0o755);
-    const pg = await startEmbeddedPostgres(dir);
-    adminUrl = pg.url;
-    stop = pg.stop;
-  }
-  console.log(`ingest bench: ${TOTAL} callbacks, concurrency ${CONCURRENCY}, ${EVENTS_PER_CALL} events per call, PostgreSQL ${process.env.DATABASE_URL ? 'at DATABASE_URL' : 'embedded'}`);
-  const baseline = await run(adminUrl, 'baseline: one transaction each', 1);
-  const grouped = await run(adminUrl, 'group commit (batch up to 500)', 500);
-  console.log(`group commit / baseline = ${(grouped / baseline).toFixed(2)}x`);
-  await stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-}
-
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+run(() =>
+  withPostgres(async (adminUrl, where) => {
+    console.log(`ingest bench: ${TOTAL} callbacks, concurrency ${CONCURRENCY}, ${EVENTS_PER_CALL} events per call, ${where}`);
+    const baseline = await scenario(adminUrl, 'baseline: one transaction each', 1);
+    const grouped = await scenario(adminUrl, 'group commit (batch up to 500)', 500);
+    console.log(`group commit / baseline = ${(grouped / baseline).toFixed(2)}x`);
+  }),
+);

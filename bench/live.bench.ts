@@ -8,17 +8,13 @@
  *   DATABASE_URL=postgres://... BENCH_EVENTS=2000 npm run bench:live
  */
 import 'reflect-metadata';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import type { Logger } from 'typeorm';
 import WebSocket from 'ws';
 import { ApiKeyRepository } from '../src/calls/api-key.repository';
 import { loadConfig } from '../src/config';
-import { createDataSource, ensureDatabase, runMigrations } from '../src/db/database';
-import { startEmbeddedPostgres } from '../src/db/embedded';
 import { createApp } from '../src/http/app';
+import { freshDatabase, run, withPostgres } from './support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1000);
 const CONCURRENCY = 16;
@@ -39,14 +35,8 @@ class Counter implements Logger {
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
 async function scenario(adminUrl: string, label: string, matching: number, idle: number) {
-  const name = `calltrail_bench_live_${matching}_${idle}_${process.pid}`;
-  await ensureDatabase(adminUrl, name);
-  const url = adminUrl.replace(/\/[^/]*$/, `/${name}`);
   const counter = new Counter();
-  const dataSource = createDataSource(url, 10, counter);
-  await dataSource.initialize();
-  await runMigrations(dataSource, url);
-  await dataSource.query('TRUNCATE call_events, calls, call_participants, api_keys RESTART IDENTITY CASCADE');
+  const { url, dataSource } = await freshDatabase(adminUrl, `calltrail_bench_live_${matching}_${idle}_${process.pid}`, counter);
   const { key } = await new ApiKeyRepository(dataSource).create('bench', null);
   const config = loadConfig({ LOG_LEVEL: 'silent', LIVE_MAX_SUBSCRIPTIONS: '1000', LIVE_QUEUE_MAX: '100000', LIVE_POLL_MS: '1000' });
   const app = await createApp(config, { db: { dataSource, url, isReady: async () => true } });
@@ -108,28 +98,13 @@ async function scenario(adminUrl: string, label: string, matching: number, idle:
   return { p50: percentile(latencies, 0.5), statements };
 }
 
-async function main() {
-  let adminUrl = process.env.DATABASE_URL;
-  let stop = async () => undefined as unknown;
-  let dir: string | null = null;
-  if (!adminUrl) {
-    dir = await mkdtemp(join(tmpdir(), 'calltrail-bench-'));
-    await chmod(dir, 0o755);
-    const pg = await startEmbeddedPostgres(dir);
-    adminUrl = pg.url;
-    stop = pg.stop;
-  }
-  console.log(`live bench: ${EVENTS} callbacks (concurrency ${CONCURRENCY}), PostgreSQL ${process.env.DATABASE_URL ? 'at DATABASE_URL' : 'embedded'}`);
-  const base = await scenario(adminUrl, 'baseline: 1 subscriber', 1, 0);
-  const idle = await scenario(adminUrl, '1 subscriber + 500 idle (non-matching)', 1, 500);
-  const fan = await scenario(adminUrl, '100 subscribers, every event to each', 100, 0);
-  console.log(`idle 500 / baseline: latency ${(idle.p50 / base.p50).toFixed(2)}x, SQL ${(idle.statements / base.statements).toFixed(2)}x`);
-  console.log(`fan-out 100 / baseline: latency ${(fan.p50 / base.p50).toFixed(2)}x, SQL ${(fan.statements / base.statements).toFixed(2)}x`);
-  await stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-}
-
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+run(() =>
+  withPostgres(async (adminUrl, where) => {
+    console.log(`live bench: ${EVENTS} callbacks (concurrency ${CONCURRENCY}), ${where}`);
+    const base = await scenario(adminUrl, 'baseline: 1 subscriber', 1, 0);
+    const idle = await scenario(adminUrl, '1 subscriber + 500 idle (non-matching)', 1, 500);
+    const fan = await scenario(adminUrl, '100 subscribers, every event to each', 100, 0);
+    console.log(`idle 500 / baseline: latency ${(idle.p50 / base.p50).toFixed(2)}x, reads ${(idle.statements / base.statements).toFixed(2)}x`);
+    console.log(`fan-out 100 / baseline: latency ${(fan.p50 / base.p50).toFixed(2)}x, reads ${(fan.statements / base.statements).toFixed(2)}x`);
+  }),
+);

@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { ConnectionArgs } from './connection.args';
 import { Call, toCall } from './call.type';
 import { CallEvent, toCallEvent } from './call-event.type';
 import { CallEventConnection } from './connections';
@@ -10,14 +11,11 @@ export class CallEventResolver {
   @Query(() => CallEventConnection, { description: 'Stored events in commit (position) order' })
   async callEvents(
     @Ctx() ctx: GraphQLContext,
+    @Args(() => ConnectionArgs) pageArgs: ConnectionArgs,
     @Arg('filter', () => CallEventFilter, { nullable: true }) filter?: CallEventFilter | null,
-    @Arg('first', () => Int, { nullable: true }) first?: number | null,
-    @Arg('after', () => String, { nullable: true }) after?: string | null,
-    @Arg('last', () => Int, { nullable: true }) last?: number | null,
-    @Arg('before', () => String, { nullable: true }) before?: string | null,
   ): Promise<InstanceType<typeof CallEventConnection>> {
     const { events } = ctx.services;
-    const page = await events.list(ctx.scope, filter, { first, after, last, before });
+    const page = await events.list(ctx.scope, filter, pageArgs);
     return CallEventConnection.from({ page, count: () => events.count(ctx.scope, filter) }, toCallEvent);
   }
 

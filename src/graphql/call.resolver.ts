@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { ConnectionArgs } from './connection.args';
 import type { CallOrder } from '../calls/call.repository';
 import { Call, toCall } from './call.type';
 import { CallEvent, toCallEvent } from './call-event.type';
@@ -23,15 +24,12 @@ export class CallResolver {
   @Query(() => CallConnection, { description: 'Calls, newest first by default' })
   async calls(
     @Ctx() ctx: GraphQLContext,
+    @Args(() => ConnectionArgs) pageArgs: ConnectionArgs,
     @Arg('filter', () => CallFilter, { nullable: true }) filter?: CallFilter | null,
     @Arg('orderBy', () => CallOrderEnum, { nullable: true }) orderBy?: CallOrder | null,
-    @Arg('first', () => Int, { nullable: true }) first?: number | null,
-    @Arg('after', () => String, { nullable: true }) after?: string | null,
-    @Arg('last', () => Int, { nullable: true }) last?: number | null,
-    @Arg('before', () => String, { nullable: true }) before?: string | null,
   ): Promise<InstanceType<typeof CallConnection>> {
     const { calls } = ctx.services;
-    const page = await calls.list(ctx.scope, filter, orderBy ?? 'STARTED_AT_DESC', { first, after, last, before });
+    const page = await calls.list(ctx.scope, filter, orderBy ?? 'STARTED_AT_DESC', pageArgs);
     return CallConnection.from({ page, count: () => calls.count(ctx.scope, filter) }, toCall);
   }
 

@@ -28,16 +28,11 @@ export class TimeRange {
   to?: Date | null;
 }
 
-@InputType({ description: 'userId with role: calls in which that user took part in that role' })
-export class CallFilter {
+/** The fields every filter shares; type-graphql copies them into each subclass. */
+@InputType('AppUserFilter')
+abstract class AppUserFilter {
   @Field(() => String, { nullable: true })
   sdkAppId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  callId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  roomId?: string | null;
 
   @Field(() => String, { nullable: true })
   userId?: string | null;
@@ -50,6 +45,15 @@ export class CallFilter {
 
   @Field(() => CallTypeEnum, { nullable: true })
   callType?: CallType | null;
+}
+
+@InputType({ description: 'userId with role: calls in which that user took part in that role' })
+export class CallFilter extends AppUserFilter {
+  @Field(() => String, { nullable: true })
+  callId?: string | null;
+
+  @Field(() => String, { nullable: true })
+  roomId?: string | null;
 
   @Field(() => [CallStatusEnum], { nullable: true })
   status?: CallStatus[] | null;
@@ -62,22 +66,7 @@ export class CallFilter {
 }
 
 @InputType({ description: "A user's call history from their own side" })
-export class ParticipantFilter {
-  @Field(() => String, { nullable: true })
-  sdkAppId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  userId?: string | null;
-
-  @Field(() => RoleEnum, { nullable: true })
-  role?: Role | null;
-
-  @Field(() => MediaTypeEnum, { nullable: true })
-  mediaType?: MediaType | null;
-
-  @Field(() => CallTypeEnum, { nullable: true })
-  callType?: CallType | null;
-
+export class ParticipantFilter extends AppUserFilter {
   @Field(() => [ParticipantOutcomeEnum], { nullable: true })
   outcome?: ParticipantOutcome[] | null;
 
@@ -86,24 +75,9 @@ export class ParticipantFilter {
 }
 
 @InputType()
-export class CallEventFilter {
-  @Field(() => String, { nullable: true })
-  sdkAppId?: string | null;
-
+export class CallEventFilter extends AppUserFilter {
   @Field(() => String, { nullable: true })
   callId?: string | null;
-
-  @Field(() => String, { nullable: true })
-  userId?: string | null;
-
-  @Field(() => RoleEnum, { nullable: true })
-  role?: Role | null;
-
-  @Field(() => MediaTypeEnum, { nullable: true })
-  mediaType?: MediaType | null;
-
-  @Field(() => CallTypeEnum, { nullable: true })
-  callType?: CallType | null;
 
   @Field(() => [CallEventTypeEnum], { nullable: true })
   events?: CallEventType[] | null;

@@ -1,4 +1,5 @@
-import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { ConnectionArgs } from './connection.args';
 import { AppError } from '../domain/app-error';
 import { Call, toCall } from './call.type';
 import { ParticipantConnection } from './connections';
@@ -11,14 +12,11 @@ export class ParticipantResolver {
   @Query(() => ParticipantConnection, { description: "Participations, newest call first: a user's history from their own side" })
   async participants(
     @Ctx() ctx: GraphQLContext,
+    @Args(() => ConnectionArgs) pageArgs: ConnectionArgs,
     @Arg('filter', () => ParticipantFilter, { nullable: true }) filter?: ParticipantFilter | null,
-    @Arg('first', () => Int, { nullable: true }) first?: number | null,
-    @Arg('after', () => String, { nullable: true }) after?: string | null,
-    @Arg('last', () => Int, { nullable: true }) last?: number | null,
-    @Arg('before', () => String, { nullable: true }) before?: string | null,
   ): Promise<InstanceType<typeof ParticipantConnection>> {
     const { participants } = ctx.services;
-    const page = await participants.list(ctx.scope, filter, { first, after, last, before });
+    const page = await participants.list(ctx.scope, filter, pageArgs);
     return ParticipantConnection.from({ page, count: () => participants.count(ctx.scope, filter) }, toParticipant);
   }
 

@@ -1,4 +1,5 @@
-import { Arg, Ctx, Int, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Ctx, Query, Resolver } from 'type-graphql';
+import { ForwardArgs } from './connection.args';
 import type { StatsDimension, StatsInterval } from '../calls/stats.repository';
 import { AppError } from '../domain/app-error';
 import { RejectedCallbackConnection } from './connections';
@@ -23,12 +24,11 @@ export class StatsResolver {
   @Query(() => RejectedCallbackConnection, { description: 'The quarantine, newest first; keys with access to every app only' })
   async rejectedCallbacks(
     @Ctx() ctx: GraphQLContext,
-    @Arg('first', () => Int, { nullable: true }) first?: number | null,
-    @Arg('after', () => String, { nullable: true }) after?: string | null,
+    @Args(() => ForwardArgs) args: ForwardArgs,
   ): Promise<InstanceType<typeof RejectedCallbackConnection>> {
     if (!ctx.scope.all) throw new AppError('FORBIDDEN', 'rejectedCallbacks: expected an API key for all apps, got a key scoped to some apps');
     const { rejected } = ctx.services;
-    const page = await rejected.list({ first, after });
+    const page = await rejected.list(args);
     return RejectedCallbackConnection.from({ page, count: () => rejected.count() }, (r) => Object.assign(new RejectedCallback(), r));
   }
 }
