@@ -28,10 +28,15 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
     expect(message).toContain('PORT: expected an integer from 0 to 65535 (got "eighty")');
-    expect(message).toContain('DATABASE_URL: expected a postgres:// or postgresql:// URL (got "mysql://x")');
+    expect(message).toContain('DATABASE_URL: expected a postgres:// or postgresql:// URL (got a value of 9 characters)');
     expect(message).toContain('SDKAPPIDS: expected a comma-separated list of numeric SDKAppIDs (got "abc")');
     expect(message).toContain('NODE_ENV:');
     expect((error as ConfigError).problems).toHaveLength(4);
+  });
+
+  it('never prints a secret value', () => {
+    expect(() => loadConfig({ BOOTSTRAP_API_KEY: 'short-secret' })).toThrow('BOOTSTRAP_API_KEY: expected at least 16 characters (got a value of 12 characters)');
+    expect(() => loadConfig({ BOOTSTRAP_API_KEY: 'short-secret' })).not.toThrow(/short-secret/);
   });
 
   it('refuses to start in production without SDKAPPIDS', () => {

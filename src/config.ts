@@ -40,6 +40,8 @@ export interface Config {
   readonly liveMaxSubscriptions: number;
   /** Time a WebSocket has to send `connection_init`, in ms (`WS_INIT_TIMEOUT_MS`, default 3000). */
   readonly wsInitTimeoutMs: number;
+  /** How often open WebSocket connections' API keys are checked again, in ms (`WS_KEY_RECHECK_MS`, default 30000). */
+  readonly wsKeyRecheckMs: number;
 }
 
 const int = (min: number, max: number) =>
@@ -86,7 +88,11 @@ const envSchema = z.object({
   LIVE_QUEUE_MAX: int(1, 1000000).default(1000),
   LIVE_MAX_SUBSCRIPTIONS: int(1, 1000).default(20),
   WS_INIT_TIMEOUT_MS: int(100, 60000).default(3000),
+  WS_KEY_RECHECK_MS: int(100, 3600000).default(30000),
 });
+
+/** Variables whose values never appear in error messages. */
+const SECRETS = new Set(['DATABASE_URL', 'CALLBACK_SECRET', 'CALLBACK_SIGN_TOKEN', 'BOOTSTRAP_API_KEY']);
 
 /** Thrown when the environment is invalid; the message lists every bad variable. */
 export class ConfigError extends Error {
@@ -107,7 +113,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       parsed.error.issues.map((issue) => {
         const name = String(issue.path[0]);
         const got = env[name];
-        return `${name}: ${issue.message} (got ${got === undefined ? 'nothing' : JSON.stringify(got)})`;
+        const shown = got === undefined ? 'nothing' : SECRETS.has(name) ? `a value of ${got.length} characters` : JSON.stringify(got);
+        return `${name}: ${issue.message} (got ${shown})`;
       }),
     );
   }
@@ -138,5 +145,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     liveQueueMax: e.LIVE_QUEUE_MAX,
     liveMaxSubscriptions: e.LIVE_MAX_SUBSCRIPTIONS,
     wsInitTimeoutMs: e.WS_INIT_TIMEOUT_MS,
+    wsKeyRecheckMs: e.WS_KEY_RECHECK_MS,
   });
 }

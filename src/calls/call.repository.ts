@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { AppError } from '../domain/app-error';
 import { appsToRead, type AppScope } from '../domain/app-scope';
+import { checkCallFilter } from '../domain/live-filter';
 import { finishPage, planPage, type Keyset, type Page, type PageArgs } from './pagination';
 import { CALL_COLUMNS, type CallFilter, type CallKey, type CallRecord } from './records';
 import { appCondition, rangeConditions, SqlParams, whereClause } from './sql';
@@ -28,7 +29,7 @@ export function callConditions(scope: AppScope, filter: CallFilter | null | unde
   if (f.status?.length) out.push(`c.status = ANY(${params.add(f.status)}::text[])`);
   if (f.result?.length) out.push(`c.result = ANY(${params.add(f.result)}::text[])`);
   out.push(...rangeConditions('c.started_at', f.startedAt, params));
-  if (f.role && !f.userId) throw new AppError('BAD_USER_INPUT', 'filter.role: expected together with filter.userId (calls in which that user had that role), got role alone', 'filter.role');
+  checkCallFilter(f);
   if (f.userId) {
     const member = [`p.user_id = ${params.add(f.userId)}`, ...appCondition('p.sdk_app_id', apps, params)];
     if (f.role) member.push(`p.role = ${params.add(f.role)}`);

@@ -1,5 +1,5 @@
 import { AppError } from '../domain/app-error';
-import { decodeCursor, encodeCursor } from '../domain/cursor';
+import { decodeCursor, encodeCursor, isBigint } from '../domain/cursor';
 import type { SqlParams } from './sql';
 
 /** Relay arguments. */
@@ -46,6 +46,13 @@ function checkSize(field: string, value: number | null | undefined): number | nu
   return value;
 }
 
+/** A cursor value must fit the column it is compared with, or PostgreSQL would fail the query. */
+function isValid(cast: string, value: string): boolean {
+  if (cast === 'bigint') return isBigint(value);
+  if (cast === 'timestamptz') return /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value));
+  return true;
+}
+
 /** Turns Relay arguments into keyset conditions, an order and a limit (one extra row tells if more exist). */
 export function planPage<Row>(args: PageArgs, keyset: Keyset<Row>, params: SqlParams): PagePlan {
   const first = checkSize('first', args.first);
@@ -57,6 +64,9 @@ export function planPage<Row>(args: PageArgs, keyset: Keyset<Row>, params: SqlPa
   const row = `(${keyset.columns.join(', ')})`;
   const bound = (field: string, cursor: string) => {
     const values = decodeCursor(field, keyset.kind, keyset.columns.length, cursor);
+    if (!values.every((v, i) => isValid(keyset.casts[i], v))) {
+      throw new AppError('BAD_USER_INPUT', `${field}: expected a ${keyset.kind} cursor from this API, got one with values that do not fit`, field);
+    }
     return `(${values.map((v, i) => `${params.add(v)}::${keyset.casts[i]}`).join(', ')})`;
   };
   const forwardOp = keyset.direction === 'DESC' ? '<' : '>';

@@ -11,6 +11,6 @@ export const scopeAllows = (scope: AppScope, sdkAppId: string): boolean => scope
  * every app; an empty list means none (a request for an app outside the scope sees nothing).
  */
 export function appsToRead(scope: AppScope, requested?: string | null): readonly string[] | null {
-  if (requested !== undefined && requested !== null) return scopeAllows(scope, requested) ? [requested] : [];
+  if (requested !== undefined && requested !== null && requested !== '') return scopeAllows(scope, requested) ? [requested] : [];
   return scope.all ? null : scope.apps;
 }

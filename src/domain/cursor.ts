@@ -32,6 +32,11 @@ export const eventCursor = (position: string): string => encodeCursor('event', [
 /** The position inside an event cursor. */
 export function eventPosition(field: string, cursor: string): string {
   const [position] = decodeCursor(field, 'event', 1, cursor);
-  if (!/^\d{1,19}$/.test(position)) throw new AppError('BAD_USER_INPUT', `${field}: expected an event cursor, got "${cursor}"`, field);
+  if (!isBigint(position)) throw new AppError('BAD_USER_INPUT', `${field}: expected an event cursor, got "${cursor}"`, field);
   return position;
 }
+
+const MAX_BIGINT = 9223372036854775807n;
+
+/** True for a non-negative integer that fits PostgreSQL's bigint. */
+export const isBigint = (text: string): boolean => /^\d{1,19}$/.test(text) && BigInt(text) <= MAX_BIGINT;

@@ -72,9 +72,14 @@ describe('foldCall', () => {
     expect(call.participants[1]).toMatchObject({ userId: 'bob', role: 'CALLEE', invitedAt: T0 + 1, answeredAt: T0 + 5, leftAt: T0 + 65, platform: 'Android' });
   });
 
-  it("prefers Tencent's record timestamps on end and status events", () => {
+  it("prefers Tencent's record answer and end times on end and status events, and keeps start_call's start", () => {
     const call = foldCall([...answeredCall(), status('NORMAL_END', { eventTime: T0 + 70, startCallTs: T0 - 1, acceptTs: T0 + 4, endTs: T0 + 64 })]);
-    expect(call).toMatchObject({ startedAt: T0 - 1, acceptedAt: T0 + 4, endedAt: T0 + 64, ringSeconds: 5, talkSeconds: 60 });
+    expect(call).toMatchObject({ startedAt: T0, acceptedAt: T0 + 4, endedAt: T0 + 64, ringSeconds: 4, talkSeconds: 60 });
+  });
+
+  it("takes the start from Tencent's record when start_call never arrived", () => {
+    const call = foldCall([bob('receive_call', { eventTime: T0 + 1 }), status('NOT_ANSWER', { eventTime: T0 + 31, startCallTs: T0, endTs: T0 + 30 })]);
+    expect(call).toMatchObject({ startedAt: T0, endedAt: T0 + 30, ringSeconds: 30 });
   });
 
   it('ignores record timestamps on events that are not end events', () => {

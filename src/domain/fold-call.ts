@@ -222,7 +222,9 @@ export function foldCall(events: readonly FoldEvent[]): FoldedCall {
   };
   const answerEvent = sorted.find((e) => ANSWER_EVENTS.has(e.type));
   const startEvent = sorted.find((e) => e.type === 'START_CALL');
-  const startedAt = recordMin((e) => e.startCallTs) ?? startEvent?.eventTime ?? sorted[0].eventTime;
+  // The caller's own start_call comes first and fixes the start; Tencent's record (StartCallTs on the
+  // end events) only fills in when it never arrived. A start that rarely moves keeps pages stable.
+  const startedAt = startEvent?.eventTime ?? recordMin((e) => e.startCallTs) ?? sorted[0].eventTime;
   const acceptedAt = recordMin((e) => e.acceptTs) ?? answerEvent?.eventTime ?? null;
 
   const ended =

@@ -1,3 +1,4 @@
+import { AppError } from './app-error';
 import { scopeAllows, type AppScope } from './app-scope';
 import type { CallEventFilter, CallFilter, TimeRange } from './filters';
 import type { CallEventType, CallResult, CallStatus, CallType, MediaType, Role } from './vocabulary';
@@ -29,7 +30,8 @@ export interface MatchableCall {
 
 const inRange = (t: Date | null, range: TimeRange | null | undefined): boolean =>
   !range || (t !== null && (!range.from || t >= range.from) && (!range.to || t < range.to));
-const same = <T>(want: T | null | undefined, got: T | null): boolean => want === null || want === undefined || want === got;
+/** An absent or empty constraint matches everything, as in the SQL twins. */
+const same = <T>(want: T | null | undefined, got: T | null): boolean => want === null || want === undefined || want === '' || want === got;
 const oneOf = <T>(want: readonly T[] | null | undefined, got: T | null): boolean => !want?.length || (got !== null && want.includes(got));
 
 /** The in-memory twin of the SQL in CallEventRepository: same filter, same meaning. */
@@ -63,4 +65,11 @@ export function callMatches(c: MatchableCall, filter: CallFilter | null | undefi
     inRange(c.startedAt, f.startedAt) &&
     (!f.userId || c.participants.some((p) => p.userId === f.userId && same(f.role, p.role)))
   );
+}
+
+/** `role` narrows `userId` (calls in which that user had that role); alone it means nothing. */
+export function checkCallFilter(filter: CallFilter | null | undefined): void {
+  if (filter?.role && !filter.userId) {
+    throw new AppError('BAD_USER_INPUT', 'filter.role: expected together with filter.userId (calls in which that user had that role), got role alone', 'filter.role');
+  }
 }

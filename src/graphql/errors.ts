@@ -19,12 +19,16 @@ export function toGraphQLError(err: AppError): GraphQLError {
 /** Maps errors once for GraphQL: AppErrors keep their message and get a code; in production others are masked. */
 export function formatError(production: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    const unwrapped = unwrapResolverError(error);
+    // Apollo hands the original error; graphql-ws hands a GraphQLError wrapping it.
+    const original = unwrapped instanceof GraphQLError && unwrapped.originalError ? unwrapped.originalError : unwrapped;
     if (original instanceof AppError) {
       const [code] = GRAPHQL_CODE[original.code] ?? ['INTERNAL_SERVER_ERROR'];
       return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: { code, field: original.field } };
     }
-    if (production && formatted.extensions?.code === 'INTERNAL_SERVER_ERROR') {
+    const internal = formatted.extensions?.code === 'INTERNAL_SERVER_ERROR' || (formatted.extensions?.code === undefined && original instanceof Error && !(original instanceof GraphQLError));
+    if (internal && !production) return { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
+    if (internal) {
       return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
     }
     return formatted;

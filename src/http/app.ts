@@ -47,6 +47,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   const repository = new IngestRepository(deps.db.dataSource);
   const writer = new BatchWriter((events) => repository.writeBatch(events), {
     maxBatch: config.ingestBatchMax,
+    timeoutMs: config.ingestTimeoutMs,
+    maxPending: config.ingestBatchMax * 20,
     onError: (err, size) => server.log.error({ err, size }, 'ingest batch failed'),
     onBatch: (size, _stored, ms) => {
       metrics.batchSize.observe(size);
@@ -57,7 +59,6 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     { sdkAppIds: config.sdkAppIds, secret: config.callbackSecret, signToken: config.callbackSignToken, signWindowSeconds: SIGN_WINDOW_SECONDS },
     writer,
     new QuarantineRepository(deps.db.dataSource),
-    config.ingestTimeoutMs,
   );
   const services = createCallServices(deps.db.dataSource);
   if (config.bootstrapApiKey !== null) await services.apiKeys.ensure(config.bootstrapApiKey, 'bootstrap');
@@ -91,6 +92,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     validationRules: createArmor(production).validationRules,
     maxSubscriptions: config.liveMaxSubscriptions,
     initTimeoutMs: config.wsInitTimeoutMs,
+    keyRecheckMs: config.wsKeyRecheckMs,
   });
   metrics.live(() => ({ connections: ws.connections, subscriptions: hub.subscriptions }));
 

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import { GraphQLError, parse, specifiedRules, validate, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { AppError } from '../domain/app-error';
 import type { CallServices } from '../calls/services';
 import type { AppScope } from '../domain/app-scope';
 import { authenticateBearer, createLoaders, type GraphQLContext } from '../graphql/context';
@@ -30,9 +31,13 @@ export interface GraphQLWsOptions {
   readonly validationRules: readonly ValidationRule[];
   readonly maxSubscriptions: number;
   readonly initTimeoutMs: number;
+  /** How often open connections' keys are checked again (a revoked key is closed 4403). */
+  readonly keyRecheckMs: number;
 }
 
 type Extra = Record<PropertyKey, unknown> & { scope?: AppScope };
+
+const REVOKED = 'Forbidden: the API key is unknown or revoked';
 
 /** graphql-ws on `/graphql`, sharing the HTTP server; the same keys, scopes and query limits as HTTP. */
 export function attachGraphQLWs(opts: GraphQLWsOptions) {
@@ -41,8 +46,22 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
   let connections = 0;
   wss.on('connection', (socket) => {
     connections++;
-    socket.once('close', () => connections--);
+    socket.once('close', () => {
+      connections--;
+      keys.delete(socket);
+    });
   });
+  // The key of every authenticated socket, checked again periodically: revocation reaches open sockets.
+  const keys = new Map<WebSocket, string>();
+  const recheck = setInterval(async () => {
+    const byKey = new Map<string, WebSocket[]>();
+    for (const [socket, key] of keys) byKey.set(key, [...(byKey.get(key) ?? []), socket]);
+    for (const [key, sockets] of byKey) {
+      const valid = await authenticateBearer(key, opts.services).then(() => true, (err) => !(err instanceof AppError));
+      if (!valid) for (const socket of sockets) socket.close(CLOSE_CODES.FORBIDDEN, REVOKED);
+    }
+  }, opts.keyRecheckMs);
+  recheck.unref();
   const server = useServer<Record<string, unknown>, Extra>(
     {
       schema: opts.schema,
@@ -55,12 +74,13 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
         }
         try {
           ctx.extra.scope = await authenticateBearer(authorization, opts.services);
+          keys.set(ctx.extra.socket, String(authorization));
           return true;
         } catch {
           return false; // graphql-ws closes 4403 Forbidden
         }
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
         // graphql-ws has already reserved this id in ctx.subscriptions.
         if (Object.keys(ctx.subscriptions).length > opts.maxSubscriptions) {
           return [new GraphQLError(`subscriptions: expected at most ${opts.maxSubscriptions} per connection, got one more`, { extensions: { code: 'BAD_USER_INPUT' } })];
@@ -73,8 +93,14 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
         }
         const errors = validate(opts.schema, document, [...specifiedRules, ...opts.validationRules]);
         if (errors.length > 0) return errors;
-        const scope = ctx.extra.scope as AppScope;
         const socket = ctx.extra.socket;
+        let scope: AppScope;
+        try {
+          scope = await authenticateBearer(keys.get(socket), opts.services); // the key may have been revoked since connection_init
+        } catch (err) {
+          socket.close(CLOSE_CODES.FORBIDDEN, REVOKED);
+          return [new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
         const contextValue: GraphQLContext = {
           scope,
           services: opts.services,
@@ -98,6 +124,7 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
       return connections;
     },
     async close() {
+      clearInterval(recheck);
       for (const client of wss.clients) client.close(1001, 'Server shutting down');
       await server.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -7,6 +7,9 @@ export type WriteResult = 'stored' | 'duplicate';
 
 interface Pending {
   readonly event: CallbackEvent;
+  /** Set when the caller was already answered 503: the event is then not written (Tencent retries it). */
+  expired: boolean;
+  readonly timer: NodeJS.Timeout;
   resolve(result: WriteResult): void;
   reject(err: unknown): void;
 }
@@ -17,6 +20,10 @@ export type WriteBatch = (events: readonly CallbackEvent[]) => Promise<BatchOutc
 export interface BatchWriterOptions {
   /** Largest number of events in one transaction. */
   readonly maxBatch: number;
+  /** A callback not committed within this time is answered UNAVAILABLE (and, if still queued, dropped). */
+  readonly timeoutMs: number;
+  /** Most callbacks waiting at once; beyond it new ones are answered UNAVAILABLE at once. */
+  readonly maxPending: number;
   readonly onError?: (err: unknown, batchSize: number) => void;
   readonly onBatch?: (size: number, stored: number, ms: number) => void;
 }
@@ -24,10 +31,13 @@ export interface BatchWriterOptions {
 /** SQLSTATE class 22 (data exception): one row is at fault, not the database. */
 const isDataError = (err: unknown): boolean => /^22/.test(String((err as { code?: unknown }).code ?? ''));
 
+const unavailable = (reason: string) => new AppError('UNAVAILABLE', `database: expected ${reason}; retry later`);
+
 /**
  * Group commit (DESIGN principle 4): callbacks that arrive while a transaction is in flight are
  * written together in the next one. A request is settled only after its transaction committed
- * (or failed); a failed transaction fails only the requests in it.
+ * (or failed); a failed transaction fails only the requests in it. The queue is bounded, and a
+ * callback whose caller already got 503 is not written later, so an outage cannot pile up a backlog.
  */
 export class BatchWriter {
   private queue: Pending[] = [];
@@ -45,9 +55,22 @@ export class BatchWriter {
   }
 
   submit(event: CallbackEvent): Promise<WriteResult> {
-    if (this.closed) return Promise.reject(new AppError('UNAVAILABLE', 'server: expected to be running, got shutting down'));
+    if (this.closed) return Promise.reject(new AppError('UNAVAILABLE', 'server: expected to be running, got shutting down; retry later'));
+    if (this.queue.length >= this.options.maxPending) {
+      return Promise.reject(unavailable(`fewer than ${this.options.maxPending} callbacks waiting, got a full queue`));
+    }
     return new Promise<WriteResult>((resolve, reject) => {
-      this.queue.push({ event, resolve, reject });
+      const pending: Pending = {
+        event,
+        expired: false,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          pending.expired = true;
+          reject(unavailable(`a commit within ${this.options.timeoutMs} ms, got none`));
+        }, this.options.timeoutMs),
+      };
+      this.queue.push(pending);
       // setImmediate gathers every callback that arrived in this turn of the event loop.
       this.draining ??= new Promise<void>((r) => setImmediate(r)).then(() => this.drain());
     });
@@ -61,10 +84,16 @@ export class BatchWriter {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.maxBatch);
-      await this.flush(batch);
+      const batch = this.queue.splice(0, this.options.maxBatch).filter((p) => !p.expired);
+      if (batch.length > 0) await this.flush(batch);
     }
     this.draining = null;
+  }
+
+  private settle(p: Pending, outcome: { result?: WriteResult; error?: unknown }): void {
+    clearTimeout(p.timer);
+    if (outcome.error !== undefined) p.reject(outcome.error);
+    else p.resolve(outcome.result as WriteResult);
   }
 
   private async flush(batch: Pending[]): Promise<void> {
@@ -72,16 +101,16 @@ export class BatchWriter {
     try {
       const outcome = await this.writeBatch(batch.map((p) => p.event));
       this.options.onBatch?.(batch.length, outcome.stored.size, performance.now() - started);
-      for (const p of batch) p.resolve(outcome.stored.has(eventKey(p.event)) ? 'stored' : 'duplicate');
+      for (const p of batch) this.settle(p, { result: outcome.stored.has(eventKey(p.event)) ? 'stored' : 'duplicate' });
     } catch (err) {
       this.options.onError?.(err, batch.length);
-      if (batch.length > 1 && isDataError(err)) {
-        // Isolate the row at fault so it does not fail its batch-mates on every retry.
-        for (const p of batch) await this.flush([p]);
+      if (isDataError(err)) {
+        // Isolate the row at fault so it does not fail its batch-mates; alone, it is refused for good.
+        if (batch.length > 1) for (const p of batch) await this.flush([p]);
+        else this.settle(batch[0], { error: new AppError('INVALID_FIELD', `body: expected values PostgreSQL can store, got one it refused (${(err as Error).message})`, 'body') });
         return;
       }
-      const failure = new AppError('UNAVAILABLE', 'database: expected to store the callback, got an error; retry later');
-      for (const p of batch) p.reject(failure);
+      for (const p of batch) this.settle(p, { error: unavailable('to store the callback, got a database error') });
     }
   }
 }

@@ -13,6 +13,10 @@ export interface IngestRequest {
   readonly rawBody: Buffer;
 }
 
+/** Refusals of callers that did not prove they are one of our apps. */
+const UNPROVEN: ReadonlySet<string> = new Set(['UNKNOWN_APP', 'BAD_TOKEN', 'BAD_SIGNATURE']);
+const UNPROVEN_BODY_BYTES = 4096;
+
 /**
  * Receives a callback: authenticates it, validates it, and hands it to the batch writer. A refusal
  * is kept in quarantine before it is answered; if even that cannot be stored, the callback is
@@ -23,44 +27,38 @@ export class IngestService {
     private readonly policy: CallbackAuthPolicy,
     private readonly writer: BatchWriter,
     private readonly quarantine: QuarantineRepository,
-    private readonly timeoutMs: number,
     private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
 
   async receive(req: IngestRequest): Promise<WriteResult> {
-    let event;
     try {
       const sdkAppId = authenticateCallback(req.query, this.policy, this.nowSeconds());
-      event = parseV1Callback(sdkAppId, req.query, parseJsonBody(req.rawBody));
+      const event = parseV1Callback(sdkAppId, req.query, parseJsonBody(req.rawBody));
+      return await this.writer.submit(event);
     } catch (err) {
-      if (err instanceof AppError) await this.refuse(req, err);
+      // Refusals (including a row PostgreSQL itself refused) are kept; UNAVAILABLE is retried by Tencent.
+      if (err instanceof AppError && err.code !== 'UNAVAILABLE') await this.refuse(req, err);
       throw err;
     }
-    return withTimeout(this.writer.submit(event), this.timeoutMs);
   }
 
-  /** Keeps a refused callback in quarantine; throws UNAVAILABLE if it cannot be kept. */
+  /**
+   * Keeps a refused callback in quarantine; throws UNAVAILABLE if it cannot be kept. Callers that did
+   * not prove they are one of our apps (wrong app, token or signature) get only their first 4 KiB kept.
+   */
   async refuse(req: IngestRequest, err: AppError, bodyBytes = req.rawBody.length): Promise<void> {
+    const kept = UNPROVEN.has(err.code) ? req.rawBody.subarray(0, UNPROVEN_BODY_BYTES) : req.rawBody;
     try {
       await this.quarantine.record({
         reason: err.message,
         errorCode: err.code,
         sdkAppId: /^\d+$/.test(req.query.sdkappid ?? '') ? (req.query.sdkappid as string) : null,
         queryString: req.queryString,
-        rawBody: req.rawBody.toString('utf8'),
+        rawBody: kept.toString('utf8'),
         bodyBytes,
       });
     } catch {
       throw new AppError('UNAVAILABLE', `database: expected to keep the refused callback (${err.code}) in quarantine, got an error; retry later`);
     }
   }
-}
-
-/** Settles with `work`, or rejects UNAVAILABLE after `ms`: a late commit is harmless (dedupe on retry). */
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppError('UNAVAILABLE', `database: expected a commit within ${ms} ms, got none; retry later`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

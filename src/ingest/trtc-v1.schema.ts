@@ -44,53 +44,57 @@ export interface CallbackEvent {
 /** Query parameters with lower-cased names (v1 sends `sdkappid`, v4 `SdkAppid`). */
 export type CallbackQuery = Readonly<Record<string, string | undefined>>;
 
-/** Integers arrive as numbers or numeric strings; bounded so every value fits its column. */
-const integer = z
-  .union([z.number().int(), z.string().trim().regex(/^-?\d+$/).transform(Number)])
-  .pipe(z.number().min(0).max(1e13));
+/** Integers arrive as numbers or numeric strings. */
+const integer = z.union([z.number().int(), z.string().trim().regex(/^-?\d+$/).transform(Number)]);
+
+/** Seconds from 2001 to 2060: every call time fits, and so does any difference of two (int4). */
+const EARLIEST = 978_307_200;
+const LATEST = 2_840_140_800;
+/** Milliseconds (v4 style) are scaled to seconds. */
+const toSeconds = (n: number) => (n >= 1e11 ? Math.floor(n / 1000) : n);
+const time = integer.transform(toSeconds).pipe(z.number().min(EARLIEST).max(LATEST));
+/** 0, empty or missing means unknown. */
+const optionalTime = z.union([z.literal(0), z.literal('0'), z.literal(''), z.null(), time]).optional();
 const text = z.union([z.string(), z.number().transform(String)]);
 const required = text.pipe(z.string().trim().min(1));
 const optionalText = z.union([text, z.null()]).optional();
-const optionalInt = z.union([integer, z.literal(''), z.null()]).optional();
+const optionalCount = z.union([integer.pipe(z.number().min(0).max(100_000)), z.literal(''), z.null()]).optional();
 
 /** What each field must be, in words for error messages. */
 const EXPECTED: Record<string, string> = {
   UserId: 'a non-empty string',
   CallId: 'a non-empty string',
-  EventTime: 'Unix seconds as a positive integer (milliseconds are accepted too)',
+  EventTime: 'Unix seconds from 2001 to 2060 (milliseconds are accepted too)',
   RoomId: 'a string',
-  TotalNum: 'a non-negative integer',
+  TotalNum: 'an integer from 0 to 100000',
   MediaType: 'a string such as "audio" or "video"',
   CallType: 'a string such as "single" or "group"',
   Role: 'a string such as "caller" or "callee"',
   Event: 'a string such as "start_call"',
   CallResult: 'a string such as "normal_end"',
-  StartCallTs: 'Unix seconds as an integer',
-  AcceptTs: 'Unix seconds as an integer',
-  EndTs: 'Unix seconds as an integer',
+  StartCallTs: 'Unix seconds from 2001 to 2060, or 0 for unknown',
+  AcceptTs: 'Unix seconds from 2001 to 2060, or 0 for unknown',
+  EndTs: 'Unix seconds from 2001 to 2060, or 0 for unknown',
 };
 
 const bodySchema = z.looseObject({
   UserId: required,
   CallId: required,
-  EventTime: integer.pipe(z.number().positive()),
+  EventTime: time,
   RoomId: optionalText,
-  TotalNum: optionalInt,
+  TotalNum: optionalCount,
   MediaType: optionalText,
   CallType: optionalText,
   Role: optionalText,
   Event: optionalText,
   CallResult: optionalText,
-  StartCallTs: optionalInt,
-  AcceptTs: optionalInt,
-  EndTs: optionalInt,
+  StartCallTs: optionalTime,
+  AcceptTs: optionalTime,
+  EndTs: optionalTime,
 });
 
-/** Seconds; a value in milliseconds (v4 style) is scaled; 0, empty or missing means unknown. */
-function seconds(value: number | '' | null | undefined): number | null {
-  if (value === '' || value === null || value === undefined || value <= 0) return null;
-  return value >= 1e12 ? Math.floor(value / 1000) : value;
-}
+/** A parsed optional time: 0, empty or missing is unknown (`null`). */
+const seconds = (value: number | string | null | undefined): number | null => (typeof value === 'number' && value > 0 ? value : null);
 
 const blank = (v: string | null | undefined): string | null => (v === null || v === undefined || v.trim() === '' ? null : v);
 
@@ -98,6 +102,14 @@ const blank = (v: string | null | undefined): string | null => (v === null || v 
 function roleFromCommand(command: string | null): Role | null {
   const prefix = command?.toLowerCase().split('_', 1)[0];
   return prefix === 'caller' || prefix === 'callee' ? toRole(prefix) : null;
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (value !== null && typeof value === 'object') return Object.entries(value).some(([k, v]) => LONE_SURROGATE.test(k) || hasLoneSurrogate(v));
+  return false;
 }
 
 /** Parses a raw body (whatever its Content-Type) as JSON. */
@@ -112,9 +124,12 @@ export function parseJsonBody(raw: Buffer): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw fieldError('INVALID_JSON', 'body', 'a JSON object', value);
   }
-  // PostgreSQL text and jsonb cannot hold U+0000.
+  // PostgreSQL text and jsonb cannot hold U+0000 or a lone UTF-16 surrogate.
   if (textBody.includes('\\u0000') || textBody.includes('\u0000')) {
     throw new AppError('INVALID_JSON', 'body: expected JSON without NUL (\\u0000) characters, got a body containing one', 'body');
+  }
+  if (hasLoneSurrogate(value)) {
+    throw new AppError('INVALID_JSON', 'body: expected JSON text of valid Unicode, got a lone surrogate escape (such as \\ud800)', 'body');
   }
   return value as Record<string, unknown>;
 }
@@ -153,7 +168,7 @@ export function parseV1Callback(sdkAppId: string, query: CallbackQuery, body: Re
     totalNum: typeof b.TotalNum === 'number' ? b.TotalNum : null,
     callResult: toCallResult(rawCallResult),
     rawCallResult,
-    eventTime: seconds(b.EventTime) as number,
+    eventTime: b.EventTime,
     startCallTs: seconds(b.StartCallTs),
     acceptTs: seconds(b.AcceptTs),
     endTs: seconds(b.EndTs),

@@ -3,7 +3,7 @@ import type { CallEventRecord, CallKey } from '../calls/records';
 import type { AppScope } from '../domain/app-scope';
 import { eventCursor } from '../domain/cursor';
 import type { CallEventFilter, CallFilter } from '../domain/filters';
-import { callMatches, eventMatches } from '../domain/live-filter';
+import { callMatches, checkCallFilter, eventMatches } from '../domain/live-filter';
 import { LiveQueue } from './live-queue';
 import { ResumedEvents } from './resumed-events';
 
@@ -36,7 +36,11 @@ interface CallSubscriber {
   readonly scope: AppScope;
   readonly filter: CallFilter | null | undefined;
   readonly queue: LiveQueue<LiveCallRecord>;
+  /** Calls this subscriber was sent and that still match: a change that makes one stop matching is sent too. */
+  readonly following: Set<string>;
 }
+
+const callKey = (c: CallKey) => `${c.sdkAppId}\n${c.callId}`;
 
 /**
  * One per process (DESIGN principle 6): on a wake-up (NOTIFY or the periodic poll) it reads the
@@ -50,6 +54,8 @@ export class LiveHub {
   private timer: NodeJS.Timeout | null = null;
   private readonly eventSubs = new Set<EventSubscriber>();
   private readonly callSubs = new Set<CallSubscriber>();
+  /** Calls changed by events already read whose new state has not been dispatched yet (retried after a failed read). */
+  private readonly pendingCalls = new Map<string, CallKey>();
 
   constructor(
     private readonly source: LiveSource,
@@ -111,9 +117,11 @@ export class LiveHub {
 
   /** The state of each matching call after each change. */
   subscribeCalls(scope: AppScope, filter: CallFilter | null | undefined, onSlow: () => void): LiveQueue<LiveCallRecord> {
+    checkCallFilter(filter);
     const sub: CallSubscriber = {
       scope,
       filter,
+      following: new Set(),
       queue: new LiveQueue<LiveCallRecord>(this.options.queueMax, onSlow, () => this.callSubs.delete(sub)),
     };
     this.callSubs.add(sub);
@@ -128,16 +136,30 @@ export class LiveHub {
         if (rows.length === 0) break;
         this.last = rows[rows.length - 1].position;
         for (const e of rows) for (const s of this.eventSubs) if (eventMatches(e, s.filter, s.scope)) s.queue.push(e);
-        if (this.callSubs.size > 0) await this.dispatchCalls(rows);
+        if (this.callSubs.size > 0) for (const e of rows) this.pendingCalls.set(callKey(e), { sdkAppId: e.sdkAppId, callId: e.callId });
+        await this.dispatchCalls();
         if (rows.length < this.options.readBatch) break;
       }
+      await this.dispatchCalls(); // calls left over from a failed read
     } while (this.again);
   }
 
-  private async dispatchCalls(rows: readonly CallEventRecord[]): Promise<void> {
-    const keys = new Map<string, CallKey>(rows.map((e) => [`${e.sdkAppId}\n${e.callId}`, { sdkAppId: e.sdkAppId, callId: e.callId }]));
-    const calls = await this.source.callsWithParticipants([...keys.values()]);
+  private async dispatchCalls(): Promise<void> {
+    if (this.pendingCalls.size === 0 || this.callSubs.size === 0) return;
+    const calls = await this.source.callsWithParticipants([...this.pendingCalls.values()]); // on failure they stay pending
+    this.pendingCalls.clear();
     calls.sort((a, b) => (BigInt(a.lastPosition) < BigInt(b.lastPosition) ? -1 : 1));
-    for (const c of calls) for (const s of this.callSubs) if (callMatches(c, s.filter, s.scope)) s.queue.push(c);
+    for (const c of calls) {
+      const key = callKey(c);
+      for (const s of this.callSubs) {
+        if (callMatches(c, s.filter, s.scope)) {
+          s.queue.push(c);
+          if (c.status === 'ENDED') s.following.delete(key);
+          else s.following.add(key);
+        } else if (s.following.delete(key)) {
+          s.queue.push(c); // the update that takes it out of the filter (e.g. it ended)
+        }
+      }
+    }
   }
 }

@@ -28,7 +28,14 @@ export class ResumedEvents implements AsyncIterableIterator<CallEventRecord> {
     while (this.replay !== null) {
       const event = this.page.shift();
       if (event) return this.deliver(event);
-      const page = await this.replay(this.last);
+      let page: readonly CallEventRecord[];
+      try {
+        page = await this.replay(this.last);
+      } catch (err) {
+        // graphql-ws does not call return() after next() throws: leave the hub ourselves.
+        this.live.end();
+        throw err;
+      }
       this.page = [...page];
       if (page.length < this.pageSize) this.replay = null;
     }

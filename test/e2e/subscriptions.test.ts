@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import type { Client } from 'graphql-ws';
+import { ApiKeyRepository } from '../../src/calls/api-key.repository';
 import { startTestApp, type TestApp } from '../support/app';
 import { postCallback, T0 } from '../support/callbacks';
 import { callEvents } from '../support/dataset';
@@ -22,7 +23,7 @@ const EVENTS = `subscription($f: CallEventFilter, $after: String) {
   callEventAdded(filter: $f, after: $after) { sdkAppId callId userId role event mediaType callType cursor } }`;
 
 beforeAll(async () => {
-  t = await startTestApp({ LIVE_MAX_SUBSCRIPTIONS: '3', WS_INIT_TIMEOUT_MS: '400', LIVE_POLL_MS: '200' });
+  t = await startTestApp({ LIVE_MAX_SUBSCRIPTIONS: '3', WS_INIT_TIMEOUT_MS: '400', LIVE_POLL_MS: '200', WS_KEY_RECHECK_MS: '200' });
   keyA = await createKey(t.db.dataSource, 'a', [A]);
   keyB = await createKey(t.db.dataSource, 'b', [B]);
 });
@@ -98,10 +99,16 @@ describe('callEventAdded', () => {
     expect(new Set([...first.items, ...resumed.items].map((e) => e.cursor)).size).toBe(7);
   });
 
-  it('refuses a malformed resume cursor with a clear error', async () => {
-    const sub = collect(client(keyA), EVENTS, { after: 'nope' });
+  it('refuses a malformed resume cursor with a clear error and keeps no subscription behind', async () => {
+    const before = t.app.hub.subscriptions;
+    const c = client(keyA);
+    const sub = collect(c, EVENTS, { after: 'nope' });
+    const huge = collect(c, EVENTS, { after: Buffer.from(JSON.stringify(['event', '9999999999999999999'])).toString('base64url') });
     await settle(300);
     expect(JSON.stringify(sub.errors)).toContain('after: expected an event cursor from this API, got \\"nope\\"');
+    expect(JSON.stringify(huge.errors)).toContain('after: expected an event cursor');
+    expect(JSON.stringify(huge.errors)).toContain('BAD_USER_INPUT');
+    expect(t.app.hub.subscriptions).toBe(before);
   });
 });
 
@@ -126,6 +133,28 @@ describe('callUpdated', () => {
   });
 });
 
+describe('callUpdated board', () => {
+  it('sends the update that takes a call out of a status filter, then nothing more about it', async () => {
+    const board = collect(client(keyA), `subscription { callUpdated(filter: { status: [RINGING, ONGOING] }) { callId status } }`);
+    await settle(300);
+    const bodies = callEvents({ callId: 'board-1', caller: 'Ivy', callees: ['Jon'], start: T0, outcome: 'missed' });
+    await post(A, bodies.slice(0, 2));
+    await board.waitFor(1);
+    await post(A, bodies.slice(2));
+    await settle(500);
+    const states = board.items.filter((c) => c.callId === 'board-1').map((c) => c.status);
+    expect(states[0]).toBe('RINGING');
+    expect(states.at(-1)).toBe('ENDED');
+    expect(states.filter((st) => st === 'ENDED')).toHaveLength(1);
+  });
+
+  it('refuses role without userId, as queries do', async () => {
+    const sub = collect(client(keyA), `subscription { callUpdated(filter: { role: CALLER }) { callId } }`);
+    await settle(300);
+    expect(JSON.stringify(sub.errors)).toContain('filter.role: expected together with filter.userId');
+  });
+});
+
 describe('connection rules', () => {
   const closeOf = (key: string | null) =>
     new Promise<{ code: number; reason: string }>((resolve) => {
@@ -136,6 +165,17 @@ describe('connection rules', () => {
   it('closes 4401 without a key and 4403 with a bad or revoked key', async () => {
     expect(await closeOf(null)).toMatchObject({ code: 4401, reason: expect.stringContaining('authorization') });
     expect((await closeOf('ctk_wrong')).code).toBe(4403);
+  });
+
+  it('closes an open connection 4403 once its key is revoked', async () => {
+    const key = await createKey(t.db.dataSource, 'revoked-live', [A]);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+      const c = client(key, (code, reason) => resolve({ code, reason }));
+      collect(c, EVENTS);
+    });
+    await settle(300);
+    await new ApiKeyRepository(t.db.dataSource).revoke('revoked-live');
+    expect(await closed).toEqual({ code: 4403, reason: 'Forbidden: the API key is unknown or revoked' });
   });
 
   it('closes 4408 when connection_init does not arrive in time', async () => {

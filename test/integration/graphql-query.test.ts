@@ -135,6 +135,19 @@ describe('calls', () => {
     const res = await gql(t.baseUrl, keyA, `{ calls(after: "garbage") { totalCount } }`);
     expect(res.errors?.[0]).toMatchObject({ message: 'after: expected a call cursor from this API, got "garbage"', extensions: { code: 'BAD_USER_INPUT' } });
   });
+
+  it.each([
+    ['a bad time', ['call', 'yesterday', '1']],
+    ['an id beyond bigint', ['call', '2024-03-10T00:00:00.000Z', '99999999999999999999']],
+  ])('refuses a forged cursor with %s as BAD_USER_INPUT, not an internal error', async (_name, values) => {
+    const cursor = Buffer.from(JSON.stringify(values)).toString('base64url');
+    const res = await gql(t.baseUrl, keyA, `query($c: String) { calls(before: $c) { totalCount } }`, { c: cursor });
+    expect(res.errors?.[0]).toMatchObject({ message: 'before: expected a call cursor from this API, got one with values that do not fit', extensions: { code: 'BAD_USER_INPUT' } });
+  });
+
+  it('treats an empty string filter as no constraint', async () => {
+    expect(await callIds({ userId: '', sdkAppId: '' })).toHaveLength(7);
+  });
 });
 
 describe('participants', () => {

@@ -43,8 +43,12 @@ describe('refused callbacks', () => {
     ['a JSON array', () => open, {}, { rawBody: '[1,2]' }, 400, 'INVALID_JSON', 'body: expected a JSON object, got [1,2]'],
     ['a missing CallId', () => open, without('CallId'), {}, 400, 'INVALID_FIELD', 'CallId: expected a non-empty string, got nothing'],
     ['a missing UserId', () => open, without('UserId'), {}, 400, 'INVALID_FIELD', 'UserId: expected a non-empty string, got nothing'],
-    ['a missing EventTime', () => open, without('EventTime'), {}, 400, 'INVALID_FIELD', 'EventTime: expected Unix seconds as a positive integer (milliseconds are accepted too), got nothing'],
-    ['a non-numeric EventTime', () => open, makeCallback({ EventTime: 'yesterday' }), {}, 400, 'INVALID_FIELD', 'EventTime: expected Unix seconds as a positive integer (milliseconds are accepted too), got "yesterday"'],
+    ['a missing EventTime', () => open, without('EventTime'), {}, 400, 'INVALID_FIELD', 'EventTime: expected Unix seconds from 2001 to 2060 (milliseconds are accepted too), got nothing'],
+    ['a non-numeric EventTime', () => open, makeCallback({ EventTime: 'yesterday' }), {}, 400, 'INVALID_FIELD', 'EventTime: expected Unix seconds from 2001 to 2060 (milliseconds are accepted too), got "yesterday"'],
+    ['an EventTime in 2200', () => open, makeCallback({ EventTime: 7258118400 }), {}, 400, 'INVALID_FIELD', 'EventTime: expected Unix seconds from 2001 to 2060 (milliseconds are accepted too), got 7258118400'],
+    ['an EndTs out of range', () => open, makeCallback({ EndTs: 99999999999 }), {}, 400, 'INVALID_FIELD', 'EndTs: expected Unix seconds from 2001 to 2060, or 0 for unknown, got 99999999999'],
+    ['a TotalNum too large', () => open, makeCallback({ TotalNum: 3000000000 }), {}, 400, 'INVALID_FIELD', 'TotalNum: expected an integer from 0 to 100000, got 3000000000'],
+    ['a lone surrogate', () => open, {}, { rawBody: JSON.stringify(makeCallback()).replace('Alice"', 'Alice\\ud800"') }, 400, 'INVALID_JSON', 'body: expected JSON text of valid Unicode, got a lone surrogate escape'],
     ['neither Event nor CallResult', () => open, without('Event'), {}, 400, 'INVALID_FIELD', 'Event: expected an event name, or a CallResult for a status callback, got nothing'],
     ['a NUL character', () => open, {}, { rawBody: JSON.stringify(makeCallback({ UserId: 'a\u0000b' })) }, 400, 'INVALID_JSON', 'body: expected JSON without NUL'],
     ['a v4 callback', () => open, { CallbackCommand: 'Call.CallbackAfterEndCall' }, {}, 400, 'UNSUPPORTED_CALLBACK', 'CallbackCommand: expected a v1 TRTC Call callback'],
@@ -77,6 +81,14 @@ describe('refused callbacks', () => {
     expect(row.query_string).toContain('token=***');
     expect(row.query_string).toContain('Sign=***');
     expect(row.query_string).not.toContain(SECRET);
+  });
+
+  it('keeps only the first 4 KiB of a body from a caller that is not one of our apps', async () => {
+    await postCallback(open.baseUrl, makeCallback({ Padding: 'y'.repeat(20000) }), { sdkAppId: '1499999999' });
+    const [row] = await quarantine();
+    expect(row).toMatchObject({ error_code: 'UNKNOWN_APP', sdk_app_id: '1499999999' });
+    expect(row.raw_body).toHaveLength(4096);
+    expect(row.body_bytes).toBeGreaterThan(20000);
   });
 
   it('accepts a callback with the right token and a fresh signature', async () => {
