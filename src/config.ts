@@ -30,6 +30,8 @@ export interface Config {
   readonly ingestBatchMax: number;
   /** A callback not committed within this many ms is answered 503 (`INGEST_TIMEOUT_MS`, default 1000). */
   readonly ingestTimeoutMs: number;
+  /** Most callbacks waiting for a transaction at once; more are answered 503 (`INGEST_MAX_PENDING`, default 10000). */
+  readonly ingestMaxPending: number;
   /** Size of the PostgreSQL connection pool (`DB_POOL_SIZE`, default 10). */
   readonly dbPoolSize: number;
   /** Catch-up read interval of the live hub in ms (`LIVE_POLL_MS`, default 1000). */
@@ -83,6 +85,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   INGEST_BATCH_MAX: int(1, 5000).default(500),
   INGEST_TIMEOUT_MS: int(50, 60000).default(1000),
+  INGEST_MAX_PENDING: int(1, 1000000).default(10000),
   DB_POOL_SIZE: int(2, 200).default(10),
   LIVE_POLL_MS: int(50, 60000).default(1000),
   LIVE_QUEUE_MAX: int(1, 1000000).default(1000),
@@ -140,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     ingestBatchMax: e.INGEST_BATCH_MAX,
     ingestTimeoutMs: e.INGEST_TIMEOUT_MS,
+    ingestMaxPending: e.INGEST_MAX_PENDING,
     dbPoolSize: e.DB_POOL_SIZE,
     livePollMs: e.LIVE_POLL_MS,
     liveQueueMax: e.LIVE_QUEUE_MAX,

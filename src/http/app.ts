@@ -48,7 +48,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   const writer = new BatchWriter((events) => repository.writeBatch(events), {
     maxBatch: config.ingestBatchMax,
     timeoutMs: config.ingestTimeoutMs,
-    maxPending: config.ingestBatchMax * 20,
+    maxPending: config.ingestMaxPending,
     onError: (err, size) => server.log.error({ err, size }, 'ingest batch failed'),
     onBatch: (size, _stored, ms) => {
       metrics.batchSize.observe(size);
