@@ -92,13 +92,45 @@ export class IngestRepository {
    * NOTIFY that PostgreSQL delivers on commit.
    */
   async writeBatch(events: readonly CallbackEvent[]): Promise<BatchOutcome> {
+    return this.inTransaction((runner) => this.writeInTransaction(runner, events));
+  }
+
+  /**
+   * Recomputes the projection of every call from its stored events (DESIGN principle 2), a page of
+   * calls per transaction, under the same lock as writers. Participants no longer derived are removed.
+   * Returns the number of calls refolded.
+   */
+  async rebuildProjection(pageSize = 500, onPage?: (done: number) => void): Promise<number> {
+    let after: CallRef = { a: '', c: '' };
+    let done = 0;
+    for (;;) {
+      const page: CallRef[] = await this.dataSource.query(
+        `SELECT DISTINCT sdk_app_id AS a, call_id AS c FROM call_events WHERE (sdk_app_id, call_id) > ($1, $2) ORDER BY 1, 2 LIMIT $3`,
+        [after.a, after.c, pageSize],
+      );
+      if (page.length === 0) return done;
+      await this.inTransaction(async (runner) => {
+        await runner.query('SELECT pg_advisory_xact_lock($1)', [POSITION_LOCK]);
+        await runner.query(
+          `DELETE FROM call_participants p USING jsonb_to_recordset($1::jsonb) AS k(a text, c text) WHERE p.sdk_app_id = k.a AND p.call_id = k.c`,
+          [JSON.stringify(page)],
+        );
+        await this.refold(runner, page);
+      });
+      done += page.length;
+      onPage?.(done);
+      after = page[page.length - 1];
+    }
+  }
+
+  private async inTransaction<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {
       await runner.startTransaction();
-      const outcome = await this.writeInTransaction(runner, events);
+      const result = await work(runner);
       await runner.commitTransaction();
-      return outcome;
+      return result;
     } catch (err) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
       throw err;
@@ -114,9 +146,16 @@ export class IngestRepository {
       [JSON.stringify(events)],
     );
     if (inserted.length === 0) return { stored: new Set(), maxPosition: null };
-
     const calls = new Map(inserted.map((r) => [`${r.sdk_app_id}\n${r.call_id}`, { a: r.sdk_app_id, c: r.call_id }]));
-    const rows: StoredFoldEvent[] = await runner.query(SELECT_CALL_EVENTS, [JSON.stringify([...calls.values()])]);
+    await this.refold(runner, [...calls.values()]);
+    const maxPosition = maxOf(inserted.map((r) => r.position));
+    await runner.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, maxPosition]);
+    return { stored: new Set(inserted.map((r) => `${r.sdk_app_id}\n${r.dedupe_key}`)), maxPosition };
+  }
+
+  /** Folds each call from all its stored events and upserts calls and participants. */
+  private async refold(runner: QueryRunner, calls: readonly CallRef[]): Promise<void> {
+    const rows: StoredFoldEvent[] = await runner.query(SELECT_CALL_EVENTS, [JSON.stringify(calls)]);
     const byCall = new Map<string, StoredFoldEvent[]>();
     for (const row of rows) {
       const key = `${row.sdk_app_id}\n${row.call_id}`;
@@ -126,17 +165,20 @@ export class IngestRepository {
     }
     const callRows: object[] = [];
     const participantRows: object[] = [];
-    for (const [key, callEvents] of byCall) {
-      const { a, c } = calls.get(key)!;
-      const folded: FoldedCall = foldCall(callEvents);
-      const lastPosition = callEvents.reduce((max, e) => (BigInt(e.position) > BigInt(max) ? e.position : max), '0');
-      const { participants, ...call } = folded;
-      callRows.push({ a, c, ...call, participantCount: participants.length, lastPosition });
+    for (const callEvents of byCall.values()) {
+      const { sdk_app_id: a, call_id: c } = callEvents[0];
+      const { participants, ...call }: FoldedCall = foldCall(callEvents);
+      callRows.push({ a, c, ...call, participantCount: participants.length, lastPosition: maxOf(callEvents.map((e) => e.position)) });
       for (const p of participants) participantRows.push({ a, c, ...p });
     }
     await runner.query(UPSERT_PROJECTION, [JSON.stringify(callRows), JSON.stringify(participantRows)]);
-    const maxPosition = inserted.reduce((max, r) => (BigInt(r.position) > BigInt(max) ? r.position : max), '0');
-    await runner.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, maxPosition]);
-    return { stored: new Set(inserted.map((r) => `${r.sdk_app_id}\n${r.dedupe_key}`)), maxPosition };
   }
 }
+
+/** A call's key as the SQL of this file names it. */
+interface CallRef {
+  readonly a: string;
+  readonly c: string;
+}
+
+const maxOf = (positions: readonly string[]): string => positions.reduce((max, p) => (BigInt(p) > BigInt(max) ? p : max), '0');
