@@ -1,3 +1,4 @@
+import { ANSWER_EVENTS, finalOutcome, foldParticipants, LIVE_OUTCOMES } from './fold-participants';
 import type {
   CallEventType,
   CallResult,
@@ -81,23 +82,6 @@ const RANK: Record<CallEventType, number> = {
   CALL_RESULT: 7,
 };
 
-const OUTCOME_OF: Partial<Record<CallEventType, ParticipantOutcome>> = {
-  ACCEPT_CALL: 'ACCEPTED',
-  CALL_ACCEPTED: 'ACCEPTED',
-  JOIN_IN_GROUP_CALL: 'JOINED',
-  IGNORE_CALL: 'IGNORED',
-  NOT_ANSWER_CALL: 'NO_ANSWER',
-  CALL_MISSED: 'NO_ANSWER',
-  REJECT_CALL: 'REJECTED',
-  CALL_REJECTED: 'REJECTED',
-  CALL_BUSY: 'BUSY',
-  CANCEL_CALL: 'CANCELED',
-  CALL_CANCELED: 'CANCELED',
-  CALL_FAILED: 'FAILED',
-  CALL_END: 'ENDED',
-  CALL_INTERRUPTED: 'INTERRUPTED',
-};
-
 /** Events that end a one-to-one call, with the result they imply. */
 const ENDING_RESULT: Partial<Record<CallEventType, CallResult>> = {
   NOT_ANSWER_CALL: 'NOT_ANSWER',
@@ -114,10 +98,8 @@ const ENDING_RESULT: Partial<Record<CallEventType, CallResult>> = {
 
 /** Events whose StartCallTs/AcceptTs/EndTs are Tencent's record of the call (spec section 2). */
 const RECORD_EVENTS: ReadonlySet<CallEventType> = new Set(['CALL_END', 'CALL_INTERRUPTED', 'CALL_RESULT']);
-const ANSWER_EVENTS: ReadonlySet<CallEventType> = new Set(['ACCEPT_CALL', 'CALL_ACCEPTED', 'JOIN_IN_GROUP_CALL']);
-const LIVE_OUTCOMES: ReadonlySet<ParticipantOutcome> = new Set(['INVITED', 'ACCEPTED', 'JOINED']);
 
-const cmp = (a: string | null, b: string | null): number => ((a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0);
+export const cmp = (a: string | null, b: string | null): number => ((a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0);
 
 /** The total order the fold applies events in (see {@link RANK}). */
 export function compareEvents(a: FoldEvent, b: FoldEvent): number {
@@ -138,59 +120,6 @@ const firstOf = <T>(events: readonly FoldEvent[], pick: (e: FoldEvent) => T | nu
   }
   return null;
 };
-
-interface ParticipantDraft {
-  userId: string;
-  role: Role | null;
-  outcome: ParticipantOutcome;
-  platform: string | null;
-  invitedAt: number;
-  answeredAt: number | null;
-  leftAt: number | null;
-}
-
-function foldParticipants(sorted: readonly FoldEvent[]): Map<string, ParticipantDraft> {
-  const byUser = new Map<string, ParticipantDraft>();
-  for (const e of sorted) {
-    if (e.userId === null) continue;
-    let p = byUser.get(e.userId);
-    if (p === undefined) {
-      p = { userId: e.userId, role: null, outcome: 'INVITED', platform: null, invitedAt: e.eventTime, answeredAt: null, leftAt: null };
-      byUser.set(e.userId, p);
-    }
-    p.role ??= e.type === 'START_CALL' ? 'CALLER' : e.role;
-    p.platform = e.platform ?? p.platform;
-    const outcome = OUTCOME_OF[e.type];
-    if (outcome === undefined) continue;
-    p.outcome = outcome;
-    if (ANSWER_EVENTS.has(e.type)) {
-      p.answeredAt ??= e.eventTime;
-      p.leftAt = null;
-    } else {
-      p.leftAt = LIVE_OUTCOMES.has(outcome) ? null : e.eventTime;
-    }
-  }
-  return byUser;
-}
-
-/** What an ended call leaves a participant who had not left yet. */
-function finalOutcome(p: ParticipantDraft, result: CallResult, callType: CallType | null): ParticipantOutcome {
-  if (p.outcome !== 'INVITED') return result === 'INTERRUPT' ? 'INTERRUPTED' : 'ENDED';
-  switch (result) {
-    case 'REJECT':
-      return 'REJECTED';
-    case 'CALL_BUSY':
-      return 'BUSY';
-    case 'CANCEL':
-      return 'CANCELED';
-    case 'FAILED':
-      return 'FAILED';
-    case 'NORMAL_END':
-      return callType === 'GROUP' ? 'NO_ANSWER' : 'ENDED';
-    default:
-      return 'NO_ANSWER';
-  }
-}
 
 function inferResult(sorted: readonly FoldEvent[], callType: CallType | null, answered: boolean): CallResult {
   const status = sorted.filter((e) => e.type === 'CALL_RESULT' && e.callResult !== null).at(-1);
