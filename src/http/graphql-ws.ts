@@ -20,6 +20,8 @@ export const CLOSE_CODES = {
   INIT_TIMEOUT: 4408,
   /** The subscriber fell more than LIVE_QUEUE_MAX events behind; the reason carries the resume cursor. */
   SLOW_CONSUMER: 4290,
+  /** The key could not be checked (database unavailable): reconnect later. */
+  TRY_AGAIN_LATER: 1013,
 } as const;
 
 export interface GraphQLWsOptions {
@@ -34,8 +36,6 @@ export interface GraphQLWsOptions {
   /** How often open connections' keys are checked again (a revoked key is closed 4403). */
   readonly keyRecheckMs: number;
 }
-
-type Extra = Record<PropertyKey, unknown> & { scope?: AppScope };
 
 const REVOKED = 'Forbidden: the API key is unknown or revoked';
 
@@ -62,7 +62,7 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
     }
   }, opts.keyRecheckMs);
   recheck.unref();
-  const server = useServer<Record<string, unknown>, Extra>(
+  const server = useServer<Record<string, unknown>>(
     {
       schema: opts.schema,
       connectionInitWaitTimeout: opts.initTimeoutMs,
@@ -73,11 +73,12 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
           return false;
         }
         try {
-          ctx.extra.scope = await authenticateBearer(authorization, opts.services);
+          await authenticateBearer(authorization, opts.services);
           keys.set(ctx.extra.socket, String(authorization));
           return true;
-        } catch {
-          return false; // graphql-ws closes 4403 Forbidden
+        } catch (err) {
+          if (!(err instanceof AppError)) ctx.extra.socket.close(CLOSE_CODES.TRY_AGAIN_LATER, 'Try again later: the database is unavailable');
+          return false; // otherwise graphql-ws closes 4403 Forbidden
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
@@ -98,8 +99,11 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
         try {
           scope = await authenticateBearer(keys.get(socket), opts.services); // the key may have been revoked since connection_init
         } catch (err) {
+          if (!(err instanceof AppError)) {
+            return [new GraphQLError('database: expected to check the API key, got an error; retry later', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
+          }
           socket.close(CLOSE_CODES.FORBIDDEN, REVOKED);
-          return [new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: 'UNAUTHENTICATED' } })];
+          return [new GraphQLError(err.message, { extensions: { code: 'UNAUTHENTICATED' } })];
         }
         const contextValue: GraphQLContext = {
           scope,
