@@ -145,7 +145,8 @@ export class LiveHub {
   }
 
   private async dispatchCalls(): Promise<void> {
-    if (this.pendingCalls.size === 0 || this.callSubs.size === 0) return;
+    if (this.callSubs.size === 0) this.pendingCalls.clear();
+    if (this.pendingCalls.size === 0) return;
     const calls = await this.source.callsWithParticipants([...this.pendingCalls.values()]); // on failure they stay pending
     this.pendingCalls.clear();
     calls.sort((a, b) => (BigInt(a.lastPosition) < BigInt(b.lastPosition) ? -1 : 1));
