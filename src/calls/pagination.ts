@@ -49,8 +49,9 @@ function checkSize(field: string, value: number | null | undefined): number | nu
 /** A cursor value must fit the column it is compared with, or PostgreSQL would fail the query. */
 function isValid(cast: string, value: string): boolean {
   if (cast === 'bigint') return isBigint(value);
-  if (cast === 'timestamptz') return /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value));
-  return true;
+  // Only what this API itself writes: toISOString() of a real date (JS accepts Feb 30, PostgreSQL does not).
+  if (cast === 'timestamptz') return !Number.isNaN(Date.parse(value)) && new Date(value).toISOString() === value && !value.startsWith('0000');
+  return !value.includes('\u0000');
 }
 
 /** Turns Relay arguments into keyset conditions, an order and a limit (one extra row tells if more exist). */

@@ -110,8 +110,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
       await ws.close();
       await server.close();
       await writer.close();
-      await hub.stop();
       await listener.stop();
+      await hub.stop();
     },
   };
 }

@@ -74,6 +74,8 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
         }
         try {
           await authenticateBearer(authorization, opts.services);
+          // A socket that closed while its key was being checked must not be remembered.
+          if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
           keys.set(ctx.extra.socket, String(authorization));
           return true;
         } catch (err) {
@@ -130,8 +132,11 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
     async close() {
       clearInterval(recheck);
       for (const client of wss.clients) client.close(1001, 'Server shutting down');
+      // Clients that do not answer the close handshake within a second are cut.
+      const cut = setTimeout(() => wss.clients.forEach((client) => client.terminate()), 1000);
       await server.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      clearTimeout(cut);
     },
   };
 }

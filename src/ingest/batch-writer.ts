@@ -28,8 +28,8 @@ export interface BatchWriterOptions {
   readonly onBatch?: (size: number, stored: number, ms: number) => void;
 }
 
-/** SQLSTATE class 22 (data exception): one row is at fault, not the database. */
-const isDataError = (err: unknown): boolean => /^22/.test(String((err as { code?: unknown }).code ?? ''));
+/** SQLSTATE class 22 (data exception) or 54 (a limit, e.g. index row size): one row is at fault, not the database. */
+const isDataError = (err: unknown): boolean => /^(22|54)/.test(String((err as { code?: unknown } | null)?.code ?? ''));
 
 const unavailable = (reason: string) => new AppError('UNAVAILABLE', `database: expected ${reason}; retry later`);
 
@@ -83,11 +83,14 @@ export class BatchWriter {
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.maxBatch).filter((p) => !p.expired);
-      if (batch.length > 0) await this.flush(batch);
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.options.maxBatch).filter((p) => !p.expired);
+        if (batch.length > 0) await this.flush(batch);
+      }
+    } finally {
+      this.draining = null; // whatever happened, the next callback starts a new drain
     }
-    this.draining = null;
   }
 
   private settle(p: Pending, outcome: { result?: WriteResult; error?: unknown }): void {

@@ -22,7 +22,7 @@ const sameText = (a: string, b: string) => timingSafeEqual(digest(a), digest(b))
  */
 export function authenticateCallback(query: CallbackQuery, policy: CallbackAuthPolicy, nowSeconds: number): string {
   const sdkAppId = query.sdkappid?.trim();
-  if (sdkAppId === undefined || !/^\d+$/.test(sdkAppId)) {
+  if (sdkAppId === undefined || !/^\d{1,20}$/.test(sdkAppId)) {
     throw fieldError('INVALID_FIELD', 'sdkappid', 'the numeric SDKAppID as a query parameter', query.sdkappid);
   }
   if (policy.sdkAppIds !== null && !policy.sdkAppIds.includes(sdkAppId)) {

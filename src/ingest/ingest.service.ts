@@ -13,8 +13,7 @@ export interface IngestRequest {
   readonly rawBody: Buffer;
 }
 
-/** Refusals of callers that did not prove they are one of our apps. */
-const UNPROVEN: ReadonlySet<string> = new Set(['UNKNOWN_APP', 'BAD_TOKEN', 'BAD_SIGNATURE']);
+/** What is kept of a body from a caller that did not pass the callback checks. */
 const UNPROVEN_BODY_BYTES = 4096;
 
 /**
@@ -43,11 +42,11 @@ export class IngestService {
   }
 
   /**
-   * Keeps a refused callback in quarantine; throws UNAVAILABLE if it cannot be kept. Callers that did
-   * not prove they are one of our apps (wrong app, token or signature) get only their first 4 KiB kept.
+   * Keeps a refused callback in quarantine; throws UNAVAILABLE if it cannot be kept. A caller that
+   * does not pass the callback checks (app, token, signature) gets only its first 4 KiB kept.
    */
   async refuse(req: IngestRequest, err: AppError, bodyBytes = req.rawBody.length): Promise<void> {
-    const kept = UNPROVEN.has(err.code) ? req.rawBody.subarray(0, UNPROVEN_BODY_BYTES) : req.rawBody;
+    const kept = this.proves(req) ? req.rawBody : req.rawBody.subarray(0, UNPROVEN_BODY_BYTES);
     try {
       await this.quarantine.record({
         reason: err.message,
@@ -59,6 +58,15 @@ export class IngestService {
       });
     } catch {
       throw new AppError('UNAVAILABLE', `database: expected to keep the refused callback (${err.code}) in quarantine, got an error; retry later`);
+    }
+  }
+
+  private proves(req: IngestRequest): boolean {
+    try {
+      authenticateCallback(req.query, this.policy, this.nowSeconds());
+      return true;
+    } catch {
+      return false;
     }
   }
 }

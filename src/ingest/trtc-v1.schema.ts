@@ -56,38 +56,39 @@ const time = integer.transform(toSeconds).pipe(z.number().min(EARLIEST).max(LATE
 /** 0, empty or missing means unknown. */
 const optionalTime = z.union([z.literal(0), z.literal('0'), z.literal(''), z.null(), time]).optional();
 const text = z.union([z.string(), z.number().transform(String)]);
-const required = text.pipe(z.string().trim().min(1));
-const optionalText = z.union([text, z.null()]).optional();
+/** Ids are indexed: bounded well below PostgreSQL's index row limit. */
+const id = text.pipe(z.string().trim().min(1).max(256));
+const optionalText = (max: number) => z.union([text.pipe(z.string().max(max)), z.null()]).optional();
 const optionalCount = z.union([integer.pipe(z.number().min(0).max(100_000)), z.literal(''), z.null()]).optional();
 
 /** What each field must be, in words for error messages. */
 const EXPECTED: Record<string, string> = {
-  UserId: 'a non-empty string',
-  CallId: 'a non-empty string',
+  UserId: 'a non-empty string of at most 256 characters',
+  CallId: 'a non-empty string of at most 256 characters',
   EventTime: 'Unix seconds from 2001 to 2060 (milliseconds are accepted too)',
-  RoomId: 'a string',
+  RoomId: 'a string of at most 1024 characters',
   TotalNum: 'an integer from 0 to 100000',
-  MediaType: 'a string such as "audio" or "video"',
-  CallType: 'a string such as "single" or "group"',
-  Role: 'a string such as "caller" or "callee"',
-  Event: 'a string such as "start_call"',
-  CallResult: 'a string such as "normal_end"',
+  MediaType: 'a short string such as "audio" or "video"',
+  CallType: 'a short string such as "single" or "group"',
+  Role: 'a short string such as "caller" or "callee"',
+  Event: 'a short string such as "start_call"',
+  CallResult: 'a short string such as "normal_end"',
   StartCallTs: 'Unix seconds from 2001 to 2060, or 0 for unknown',
   AcceptTs: 'Unix seconds from 2001 to 2060, or 0 for unknown',
   EndTs: 'Unix seconds from 2001 to 2060, or 0 for unknown',
 };
 
 const bodySchema = z.looseObject({
-  UserId: required,
-  CallId: required,
+  UserId: id,
+  CallId: id,
   EventTime: time,
-  RoomId: optionalText,
+  RoomId: optionalText(1024),
   TotalNum: optionalCount,
-  MediaType: optionalText,
-  CallType: optionalText,
-  Role: optionalText,
-  Event: optionalText,
-  CallResult: optionalText,
+  MediaType: optionalText(64),
+  CallType: optionalText(64),
+  Role: optionalText(64),
+  Event: optionalText(64),
+  CallResult: optionalText(64),
   StartCallTs: optionalTime,
   AcceptTs: optionalTime,
   EndTs: optionalTime,
@@ -104,6 +105,26 @@ function roleFromCommand(command: string | null): Role | null {
   return prefix === 'caller' || prefix === 'callee' ? toRole(prefix) : null;
 }
 
+/** Deeper bodies are refused before anything recursive walks them. */
+const MAX_DEPTH = 32;
+
+/** The deepest nesting of objects and arrays in a JSON text, counted without parsing it. */
+function nestingDepth(json: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const ch = json[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === '{' || ch === '[') max = Math.max(max, ++depth);
+    else if (ch === '}' || ch === ']') depth--;
+  }
+  return max;
+}
+
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function hasLoneSurrogate(value: unknown): boolean {
@@ -115,6 +136,9 @@ function hasLoneSurrogate(value: unknown): boolean {
 /** Parses a raw body (whatever its Content-Type) as JSON. */
 export function parseJsonBody(raw: Buffer): Record<string, unknown> {
   const textBody = raw.toString('utf8');
+  if (nestingDepth(textBody) > MAX_DEPTH) {
+    throw new AppError('INVALID_JSON', `body: expected JSON nested at most ${MAX_DEPTH} levels deep, got deeper`, 'body');
+  }
   let value: unknown;
   try {
     value = JSON.parse(textBody);
@@ -153,6 +177,10 @@ export function parseV1Callback(sdkAppId: string, query: CallbackQuery, body: Re
   const rawCallResult = blank(b.CallResult);
   if (rawEvent === null && rawCallResult === null) {
     throw fieldError('INVALID_FIELD', 'Event', 'an event name, or a CallResult for a status callback', body.Event);
+  }
+  for (const name of ['command', 'clientip', 'optplatform'] as const) {
+    const value = query[name];
+    if (value !== undefined && value.length > 256) throw fieldError('INVALID_FIELD', name, 'a query parameter of at most 256 characters', value);
   }
   const command = blank(query.command);
   return {

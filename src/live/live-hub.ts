@@ -52,6 +52,7 @@ export class LiveHub {
   private pumping: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
   private readonly eventSubs = new Set<EventSubscriber>();
   private readonly callSubs = new Set<CallSubscriber>();
   /** Calls changed by events already read whose new state has not been dispatched yet (retried after a failed read). */
@@ -80,6 +81,7 @@ export class LiveHub {
 
   /** Ends every subscription and stops polling. */
   stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     for (const s of [...this.eventSubs, ...this.callSubs]) s.queue.end();
     return this.pumping ?? Promise.resolve();
@@ -87,6 +89,7 @@ export class LiveHub {
 
   /** Something may have been committed: read it (coalesced while a read is in flight). */
   wake(): void {
+    if (this.stopped) return;
     if (this.pumping) {
       this.again = true;
       return;
@@ -107,7 +110,7 @@ export class LiveHub {
     const sub: EventSubscriber = {
       scope,
       filter,
-      queue: new LiveQueue<CallEventRecord>(this.options.queueMax, () => onSlow(eventCursor(stream.lastPosition)), () => this.eventSubs.delete(sub)),
+      queue: new LiveQueue<CallEventRecord>(this.options.queueMax, () => onSlow(eventCursor(stream.resumePosition)), () => this.eventSubs.delete(sub)),
     };
     this.eventSubs.add(sub); // registered before `this.last` is read: every later event reaches the queue
     const replay = afterPosition === null ? null : (after: string) => this.source.replay(scope, filter, after, this.options.readBatch);

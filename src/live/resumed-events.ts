@@ -11,20 +11,28 @@ export type ReplayPage = (afterPosition: string) => Promise<readonly CallEventRe
  */
 export class ResumedEvents implements AsyncIterableIterator<CallEventRecord> {
   private page: CallEventRecord[] = [];
+  /** The last event the transport surely sent: it asks for the next one only after sending the previous. */
+  private sent: string;
 
   constructor(
     private readonly live: LiveQueue<CallEventRecord>,
     private replay: ReplayPage | null,
     private last: string,
     private readonly pageSize: number,
-  ) {}
+  ) {
+    this.sent = last;
+  }
 
-  /** The position of the last event handed out. */
-  get lastPosition(): string {
-    return this.last;
+  /**
+   * Where a cut-off subscriber resumes: after the last event surely sent. The event in flight when it
+   * was cut off may then come twice (never not at all); its cursor tells.
+   */
+  get resumePosition(): string {
+    return this.sent;
   }
 
   async next(): Promise<IteratorResult<CallEventRecord>> {
+    this.sent = this.last;
     while (this.replay !== null) {
       const event = this.page.shift();
       if (event) return this.deliver(event);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { AppError } from '../../src/domain/app-error';
 import { BatchWriter } from '../../src/ingest/batch-writer';
@@ -42,6 +43,14 @@ describe('BatchWriter on PostgreSQL', () => {
     expect(error).toMatchObject({ code: 'INVALID_FIELD', field: 'body' });
     expect(error.message).toMatch(/^body: expected values PostgreSQL can store, got one it refused \(.*out of range/);
     expect(await stored()).toEqual(['bw-1', 'bw-2']);
+  });
+
+  it('refuses for good a row too large for an index (SQLSTATE 54000), past validation', async () => {
+    const w = writer();
+    const outcomes = await Promise.allSettled([w.submit(event(1)), w.submit(event(2, { callId: randomBytes(6000).toString('hex') }))]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'INVALID_FIELD' });
+    expect(await stored()).toEqual(['bw-1']);
   });
 
   it('answers UNAVAILABLE at once when the queue is full', async () => {

@@ -138,6 +138,7 @@ describe('calls', () => {
 
   it.each([
     ['a bad time', ['call', 'yesterday', '1']],
+    ['a date PostgreSQL rejects', ['call', '2024-02-30T00:00:00.000Z', '1']],
     ['an id beyond bigint', ['call', '2024-03-10T00:00:00.000Z', '99999999999999999999']],
   ])('refuses a forged cursor with %s as BAD_USER_INPUT, not an internal error', async (_name, values) => {
     const cursor = Buffer.from(JSON.stringify(values)).toString('base64url');

@@ -41,8 +41,8 @@ describe('refused callbacks', () => {
   it.each<[string, () => TestApp, CallbackBody, PostOptions, number, string, string]>([
     ['invalid JSON', () => open, {}, { rawBody: '{"UserId": "Alice",' }, 400, 'INVALID_JSON', 'body: expected a JSON object, got invalid JSON'],
     ['a JSON array', () => open, {}, { rawBody: '[1,2]' }, 400, 'INVALID_JSON', 'body: expected a JSON object, got [1,2]'],
-    ['a missing CallId', () => open, without('CallId'), {}, 400, 'INVALID_FIELD', 'CallId: expected a non-empty string, got nothing'],
-    ['a missing UserId', () => open, without('UserId'), {}, 400, 'INVALID_FIELD', 'UserId: expected a non-empty string, got nothing'],
+    ['a missing CallId', () => open, without('CallId'), {}, 400, 'INVALID_FIELD', 'CallId: expected a non-empty string of at most 256 characters, got nothing'],
+    ['a missing UserId', () => open, without('UserId'), {}, 400, 'INVALID_FIELD', 'UserId: expected a non-empty string of at most 256 characters, got nothing'],
     ['a missing EventTime', () => open, without('EventTime'), {}, 400, 'INVALID_FIELD', 'EventTime: expected Unix seconds from 2001 to 2060 (milliseconds are accepted too), got nothing'],
     ['a non-numeric EventTime', () => open, makeCallback({ EventTime: 'yesterday' }), {}, 400, 'INVALID_FIELD', 'EventTime: expected Unix seconds from 2001 to 2060 (milliseconds are accepted too), got "yesterday"'],
     ['an EventTime in 2200', () => open, makeCallback({ EventTime: 7258118400 }), {}, 400, 'INVALID_FIELD', 'EventTime: expected Unix seconds from 2001 to 2060 (milliseconds are accepted too), got 7258118400'],
@@ -51,6 +51,9 @@ describe('refused callbacks', () => {
     ['a lone surrogate', () => open, {}, { rawBody: JSON.stringify(makeCallback()).replace('Alice"', 'Alice\\ud800"') }, 400, 'INVALID_JSON', 'body: expected JSON text of valid Unicode, got a lone surrogate escape'],
     ['neither Event nor CallResult', () => open, without('Event'), {}, 400, 'INVALID_FIELD', 'Event: expected an event name, or a CallResult for a status callback, got nothing'],
     ['a NUL character', () => open, {}, { rawBody: JSON.stringify(makeCallback({ UserId: 'a\u0000b' })) }, 400, 'INVALID_JSON', 'body: expected JSON without NUL'],
+    ['a CallId too long to index', () => open, makeCallback({ CallId: 'c'.repeat(300) }), {}, 400, 'INVALID_FIELD', 'CallId: expected a non-empty string of at most 256 characters, got "ccc'],
+    ['a body nested too deep', () => open, {}, { rawBody: `{"UserId":"a","Deep":${'['.repeat(40)}${']'.repeat(40)}}` }, 400, 'INVALID_JSON', 'body: expected JSON nested at most 32 levels deep, got deeper'],
+    ['a command too long', () => open, makeCallback(), { query: { command: 'x'.repeat(300) } }, 400, 'INVALID_FIELD', 'command: expected a query parameter of at most 256 characters'],
     ['a v4 callback', () => open, { CallbackCommand: 'Call.CallbackAfterEndCall' }, {}, 400, 'UNSUPPORTED_CALLBACK', 'CallbackCommand: expected a v1 TRTC Call callback'],
     ['no sdkappid', () => open, makeCallback(), { query: { sdkappid: '' } }, 400, 'INVALID_FIELD', 'sdkappid: expected the numeric SDKAppID as a query parameter, got ""'],
     ['another app', () => open, makeCallback(), { sdkAppId: '1499999999' }, 403, 'UNKNOWN_APP', 'sdkappid: expected an SDKAppID this server accepts, got "1499999999"'],
@@ -83,12 +86,24 @@ describe('refused callbacks', () => {
     expect(row.query_string).not.toContain(SECRET);
   });
 
-  it('keeps only the first 4 KiB of a body from a caller that is not one of our apps', async () => {
-    await postCallback(open.baseUrl, makeCallback({ Padding: 'y'.repeat(20000) }), { sdkAppId: '1499999999' });
+  it.each([
+    ['another app', { sdkAppId: '1499999999' }, 'UNKNOWN_APP'],
+    ['no sdkappid', { query: { sdkappid: '' } }, 'INVALID_FIELD'],
+    ['a body over 64 KiB from another app', { sdkAppId: '1499999999', big: true }, 'BODY_TOO_LARGE'],
+  ])('keeps only the first 4 KiB of a body that fails the callback checks (%s)', async (_name, opts, code) => {
+    const { big, ...post } = opts as PostOptions & { big?: boolean };
+    await postCallback(open.baseUrl, makeCallback({ Padding: 'y'.repeat(big ? 70000 : 20000) }), post);
     const [row] = await quarantine();
-    expect(row).toMatchObject({ error_code: 'UNKNOWN_APP', sdk_app_id: '1499999999' });
+    expect(row.error_code).toBe(code);
     expect(row.raw_body).toHaveLength(4096);
     expect(row.body_bytes).toBeGreaterThan(20000);
+  });
+
+  it('keeps the whole body of a callback that passes the checks but is refused', async () => {
+    await postCallback(open.baseUrl, makeCallback({ Padding: 'y'.repeat(20000), CallId: '' }));
+    const [row] = await quarantine();
+    expect(row.error_code).toBe('INVALID_FIELD');
+    expect(row.raw_body.length).toBe(row.body_bytes);
   });
 
   it('accepts a callback with the right token and a fresh signature', async () => {
