@@ -22,11 +22,6 @@ export class PgListener {
 
   constructor(private readonly options: ListenerOptions) {}
 
-  /** True while a LISTEN connection is up. */
-  get connected(): boolean {
-    return this.client !== null;
-  }
-
   async start(): Promise<void> {
     await this.connect().catch((err) => this.retry(err));
   }

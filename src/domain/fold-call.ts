@@ -99,7 +99,7 @@ const ENDING_RESULT: Partial<Record<CallEventType, CallResult>> = {
 /** Events whose StartCallTs/AcceptTs/EndTs are Tencent's record of the call (spec section 2). */
 const RECORD_EVENTS: ReadonlySet<CallEventType> = new Set(['CALL_END', 'CALL_INTERRUPTED', 'CALL_RESULT']);
 
-export const cmp = (a: string | null, b: string | null): number => ((a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0);
+const cmp = (a: string | null, b: string | null): number => ((a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0);
 
 /** The total order the fold applies events in (see {@link RANK}). */
 export function compareEvents(a: FoldEvent, b: FoldEvent): number {

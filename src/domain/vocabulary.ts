@@ -96,15 +96,3 @@ export function toCallResult(word: string | null | undefined): CallResult | null
   if (word === null || word === undefined || word.trim() === '') return null;
   return lookup(CALL_RESULTS, word) ?? 'UNKNOWN';
 }
-
-/** The v1 status-callback result words (spec section 3), which may also arrive as `command`. */
-export const STATUS_COMMANDS = [
-  'normal_end',
-  'not_answer',
-  'reject',
-  'call_busy',
-  'cancel',
-  'interrupt',
-  'offline',
-  'call_end',
-] as const;

@@ -4,15 +4,19 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { GraphQLContext } from './context';
 import { formatError } from './errors';
-import { createArmor, QUERY_LIMITS } from './limits';
+import { QUERY_LIMITS, type createArmor } from './limits';
 
 /**
  * Apollo Server for `/graphql`. Production: no introspection, no landing page, no field
  * suggestions, internal errors masked. Development: the Apollo Sandbox landing page. CSRF
  * prevention is always on.
  */
-export function createApolloServer(schema: GraphQLSchema, production: boolean, plugins: ApolloServerPlugin<GraphQLContext>[] = []) {
-  const armor = createArmor(production);
+export function createApolloServer(
+  schema: GraphQLSchema,
+  production: boolean,
+  armor: ReturnType<typeof createArmor>,
+  plugins: ApolloServerPlugin<GraphQLContext>[] = [],
+) {
   return new ApolloServer<GraphQLContext>({
     schema,
     introspection: !production,

@@ -64,7 +64,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   if (config.bootstrapApiKey !== null) await services.apiKeys.ensure(config.bootstrapApiKey, 'bootstrap');
   const production = config.nodeEnv === 'production';
   const schema = await buildCalltrailSchema();
-  const apollo = createApolloServer(schema, production, [fastifyApolloDrainPlugin(server)]);
+  const armor = createArmor(production); // the same limits for HTTP queries and WebSocket subscriptions
+  const apollo = createApolloServer(schema, production, armor, [fastifyApolloDrainPlugin(server)]);
   await apollo.start();
 
   const hub = new LiveHub(new LiveRepository(deps.db.dataSource), {
@@ -89,7 +90,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     services,
     hub,
     production,
-    validationRules: createArmor(production).validationRules,
+    validationRules: armor.validationRules,
     maxSubscriptions: config.liveMaxSubscriptions,
     initTimeoutMs: config.wsInitTimeoutMs,
     keyRecheckMs: config.wsKeyRecheckMs,

@@ -49,11 +49,6 @@ export class BatchWriter {
     private readonly options: BatchWriterOptions,
   ) {}
 
-  /** Number of callbacks waiting for a transaction. */
-  get pending(): number {
-    return this.queue.length;
-  }
-
   submit(event: CallbackEvent): Promise<WriteResult> {
     if (this.closed) return Promise.reject(new AppError('UNAVAILABLE', 'server: expected to be running, got shutting down; retry later'));
     if (this.queue.length >= this.options.maxPending) {

@@ -68,11 +68,6 @@ export class LiveHub {
     return this.eventSubs.size + this.callSubs.size;
   }
 
-  /** The last position read. */
-  get position(): string {
-    return this.last;
-  }
-
   async start(): Promise<void> {
     this.last = await this.source.headPosition();
     this.timer = setInterval(() => this.wake(), this.options.pollMs);
