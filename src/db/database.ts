@@ -64,7 +64,7 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
 
 /**
  * Opens the database of `config`: the server at `DATABASE_URL`, or an embedded PostgreSQL in
- * `DATA_DIR` when none is set (DESIGN principle 9); then applies migrations.
+ * `DATA_DIR` when none is set (docs/design.md, principle 9); then applies migrations.
  */
 export async function openDatabase(
   config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort' | 'dbPoolSize'>,

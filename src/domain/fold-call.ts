@@ -55,7 +55,7 @@ export interface FoldedCall {
 }
 
 /**
- * Lifecycle rank: the order of events that share the same `EventTime` second (spec section 4 says
+ * Lifecycle rank: the order of events that share the same `EventTime` second (docs/trtc-callbacks.md, section 4, says
  * several events can). Invitations come before answers, answers before refusals, refusals before
  * ends, and a status callback (CALL_RESULT) last. Remaining ties sort by user id, event as sent,
  * then dedupe key, so the order is total and independent of arrival order.
@@ -96,7 +96,7 @@ const ENDING_RESULT: Partial<Record<CallEventType, CallResult>> = {
   CALL_INTERRUPTED: 'INTERRUPT',
 };
 
-/** Events whose StartCallTs/AcceptTs/EndTs are Tencent's record of the call (spec section 2). */
+/** Events whose StartCallTs/AcceptTs/EndTs are Tencent's record of the call (docs/trtc-callbacks.md, section 2). */
 const RECORD_EVENTS: ReadonlySet<CallEventType> = new Set(['CALL_END', 'CALL_INTERRUPTED', 'CALL_RESULT']);
 
 const cmp = (a: string | null, b: string | null): number => ((a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0);

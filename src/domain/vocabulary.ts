@@ -1,5 +1,5 @@
 /**
- * The call vocabulary: Tencent's lowercase words (shared spec sections 2 and 3) mapped to the
+ * The call vocabulary: Tencent's lowercase words (docs/trtc-callbacks.md, sections 2 and 3) mapped to the
  * UPPER_SNAKE values calltrail stores and serves. Pure; no I/O.
  */
 

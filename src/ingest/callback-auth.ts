@@ -17,7 +17,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 const sameText = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
 
 /**
- * Checks the URL of a callback (shared spec section 4): the app is ours, the optional secret
+ * Checks the URL of a callback (docs/trtc-callbacks.md, section 4): the app is ours, the optional secret
  * `token` matches, the optional Chat-style `Sign` is valid and fresh. Returns the SDKAppID.
  */
 export function authenticateCallback(query: CallbackQuery, policy: CallbackAuthPolicy, nowSeconds: number): string {

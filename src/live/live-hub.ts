@@ -1,5 +1,6 @@
 import type { LiveCallRecord } from '../calls/live.repository';
-import type { CallEventRecord, CallKey } from '../calls/records';
+import type { CallEventRecord } from '../calls/records';
+import { callKeyText, type CallKey } from '../domain/call-key';
 import type { AppScope } from '../domain/app-scope';
 import { eventCursor } from '../domain/cursor';
 import type { CallEventFilter, CallFilter } from '../domain/filters';
@@ -40,10 +41,8 @@ interface CallSubscriber {
   readonly following: Set<string>;
 }
 
-const callKey = (c: CallKey) => `${c.sdkAppId}\n${c.callId}`;
-
 /**
- * One per process (DESIGN principle 6): on a wake-up (NOTIFY or the periodic poll) it reads the
+ * One per process (docs/design.md, principle 6): on a wake-up (NOTIFY or the periodic poll) it reads the
  * events after the last position it saw, once, and dispatches them in memory to every subscriber
  * whose filter and scope match. Idle subscribers cost no database work.
  */
@@ -134,7 +133,7 @@ export class LiveHub {
         if (rows.length === 0) break;
         this.last = rows[rows.length - 1].position;
         for (const e of rows) for (const s of this.eventSubs) if (eventMatches(e, s.filter, s.scope)) s.queue.push(e);
-        if (this.callSubs.size > 0) for (const e of rows) this.pendingCalls.set(callKey(e), { sdkAppId: e.sdkAppId, callId: e.callId });
+        if (this.callSubs.size > 0) for (const e of rows) this.pendingCalls.set(callKeyText(e), { sdkAppId: e.sdkAppId, callId: e.callId });
         await this.dispatchCalls();
         if (rows.length < this.options.readBatch) break;
       }
@@ -149,7 +148,7 @@ export class LiveHub {
     this.pendingCalls.clear();
     calls.sort((a, b) => (BigInt(a.lastPosition) < BigInt(b.lastPosition) ? -1 : 1));
     for (const c of calls) {
-      const key = callKey(c);
+      const key = callKeyText(c);
       for (const s of this.callSubs) {
         if (callMatches(c, s.filter, s.scope)) {
           s.queue.push(c);

@@ -15,7 +15,7 @@ beforeEach(async () => {
 
 const q = <T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> => t.db.dataSource.query(sql, params);
 
-/** Every v1 event command of shared spec section 2, with its role, event and stored type. */
+/** Every v1 event command of docs/trtc-callbacks.md, section 2, with its role, event and stored type. */
 const EVENT_COMMANDS: [role: string, event: string, type: string][] = [
   ['caller', 'start_call', 'START_CALL'],
   ['caller', 'call_accepted', 'CALL_ACCEPTED'],
