@@ -126,10 +126,12 @@ function nestingDepth(json: string): number {
 }
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const NUL = /\u0000/;
 
-function hasLoneSurrogate(value: unknown): boolean {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value);
-  if (value !== null && typeof value === 'object') return Object.entries(value).some(([k, v]) => LONE_SURROGATE.test(k) || hasLoneSurrogate(v));
+/** True when a string or key anywhere in the parsed value matches `pattern`. */
+function anyText(value: unknown, pattern: RegExp): boolean {
+  if (typeof value === 'string') return pattern.test(value);
+  if (value !== null && typeof value === 'object') return Object.entries(value).some(([k, v]) => pattern.test(k) || anyText(v, pattern));
   return false;
 }
 
@@ -149,17 +151,17 @@ export function parseJsonBody(raw: Buffer): Record<string, unknown> {
     throw fieldError('INVALID_JSON', 'body', 'a JSON object', value);
   }
   // PostgreSQL text and jsonb cannot hold U+0000 or a lone UTF-16 surrogate.
-  if (textBody.includes('\\u0000') || textBody.includes('\u0000')) {
+  if (anyText(value, NUL)) {
     throw new AppError('INVALID_JSON', 'body: expected JSON without NUL (\\u0000) characters, got a body containing one', 'body');
   }
-  if (hasLoneSurrogate(value)) {
+  if (anyText(value, LONE_SURROGATE)) {
     throw new AppError('INVALID_JSON', 'body: expected JSON text of valid Unicode, got a lone surrogate escape (such as \\ud800)', 'body');
   }
   return value as Record<string, unknown>;
 }
 
 /**
- * Validates a v1 event or status callback (shared spec sections 2 and 3) and normalises it.
+ * Validates a v1 event or status callback (docs/trtc-callbacks.md, sections 2 and 3) and normalises it.
  * Throws an {@link AppError} naming the first bad field, what was expected and what arrived.
  */
 export function parseV1Callback(sdkAppId: string, query: CallbackQuery, body: Record<string, unknown>): CallbackEvent {
