@@ -11,7 +11,7 @@ import 'reflect-metadata';
 import { createClient, type Client } from 'graphql-ws';
 import type { Logger } from 'typeorm';
 import WebSocket from 'ws';
-import { ApiKeyRepository } from '../src/calls/api-key.repository';
+import { ApiKeyRepository } from '../src/api-keys/api-key.repository';
 import { loadConfig } from '../src/config';
 import { createApp } from '../src/http/app';
 import { freshDatabase, run, withPostgres } from './support';

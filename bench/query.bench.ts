@@ -7,7 +7,7 @@
  *   DATABASE_URL=postgres://... BENCH_CALLS=200000 npm run bench:query
  */
 import 'reflect-metadata';
-import { ApiKeyRepository } from '../src/calls/api-key.repository';
+import { ApiKeyRepository } from '../src/api-keys/api-key.repository';
 import { loadConfig } from '../src/config';
 import { createApp } from '../src/http/app';
 import { freshDatabase, run, withPostgres } from './support';

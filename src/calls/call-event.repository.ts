@@ -1,8 +1,9 @@
 import type { DataSource } from 'typeorm';
 import { appsToRead, type AppScope } from '../domain/app-scope';
-import { finishPage, planPage, type Keyset, type Page, type PageArgs } from './pagination';
-import { EVENT_COLUMNS, type CallEventFilter, type CallEventRecord, type CallKey } from './records';
-import { appCondition, rangeConditions, SqlParams, whereClause } from './sql';
+import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../db/pagination';
+import { groupByCall, type CallKey } from '../domain/call-key';
+import { EVENT_COLUMNS, type CallEventFilter, type CallEventRecord } from './records';
+import { appCondition, rangeConditions, SqlParams, whereClause } from '../db/sql';
 
 /** Events are listed in position (commit) order; the cursor is the one subscriptions resume from. */
 const KEYSET: Keyset<CallEventRecord> = {
@@ -30,24 +31,15 @@ export function eventConditions(scope: AppScope, filter: CallEventFilter | null 
 export class CallEventRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async list(scope: AppScope, filter: CallEventFilter | null | undefined, args: PageArgs): Promise<Page<CallEventRecord>> {
+  list(scope: AppScope, filter: CallEventFilter | null | undefined, args: PageArgs): Promise<Page<CallEventRecord>> {
     const params = new SqlParams();
     const conditions = eventConditions(scope, filter, params);
-    const plan = planPage(args, KEYSET, params);
-    const rows: CallEventRecord[] = await this.dataSource.query(
-      `SELECT ${EVENT_COLUMNS} FROM call_events e ${whereClause([...conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT ${plan.limit}`,
-      params.values,
-    );
-    return finishPage(rows, plan, KEYSET, args);
+    return queryPage(this.dataSource, { columns: EVENT_COLUMNS, source: 'call_events e', conditions, params }, KEYSET, args);
   }
 
-  async count(scope: AppScope, filter: CallEventFilter | null | undefined): Promise<number> {
+  count(scope: AppScope, filter: CallEventFilter | null | undefined): Promise<number> {
     const params = new SqlParams();
-    const rows: { n: number }[] = await this.dataSource.query(
-      `SELECT count(*)::int AS n FROM call_events e ${whereClause(eventConditions(scope, filter, params))}`,
-      params.values,
-    );
-    return rows[0].n;
+    return countRows(this.dataSource, { source: 'call_events e', conditions: eventConditions(scope, filter, params), params });
   }
 
   /** Events of many calls at once, each list in position order, in the order of `keys`. */
@@ -62,8 +54,6 @@ export class CallEventRepository {
        ORDER BY e.position`,
       params.values,
     );
-    const byKey = new Map<string, CallEventRecord[]>(keys.map((k) => [`${k.sdkAppId}\n${k.callId}`, []]));
-    for (const row of rows) byKey.get(`${row.sdkAppId}\n${row.callId}`)?.push(row);
-    return keys.map((k) => byKey.get(`${k.sdkAppId}\n${k.callId}`) ?? []);
+    return groupByCall(keys, rows);
   }
 }

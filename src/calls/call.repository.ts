@@ -2,9 +2,10 @@ import type { DataSource } from 'typeorm';
 import { AppError } from '../domain/app-error';
 import { appsToRead, type AppScope } from '../domain/app-scope';
 import { checkCallFilter } from '../domain/live-filter';
-import { finishPage, planPage, type Keyset, type Page, type PageArgs } from './pagination';
-import { CALL_COLUMNS, type CallFilter, type CallKey, type CallRecord } from './records';
-import { appCondition, rangeConditions, SqlParams, whereClause } from './sql';
+import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../db/pagination';
+import { callKeyText, type CallKey } from '../domain/call-key';
+import { CALL_COLUMNS, type CallFilter, type CallRecord } from './records';
+import { appCondition, rangeConditions, SqlParams, whereClause } from '../db/sql';
 
 /** Orders of a call listing. */
 export type CallOrder = 'STARTED_AT_DESC' | 'STARTED_AT_ASC';
@@ -17,7 +18,7 @@ const keyset = (order: CallOrder): Keyset<CallRecord> => ({
   values: (r) => [r.startedAt?.toISOString() ?? '', r.ref],
 });
 
-/** Compiles a call filter, always limited to the apps of `scope` (DESIGN principle 8). */
+/** Compiles a call filter, always limited to the apps of `scope` (docs/design.md, principle 8). */
 export function callConditions(scope: AppScope, filter: CallFilter | null | undefined, params: SqlParams): string[] {
   const f = filter ?? {};
   const apps = appsToRead(scope, f.sdkAppId);
@@ -42,25 +43,15 @@ export function callConditions(scope: AppScope, filter: CallFilter | null | unde
 export class CallRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async list(scope: AppScope, filter: CallFilter | null | undefined, order: CallOrder, args: PageArgs): Promise<Page<CallRecord>> {
+  list(scope: AppScope, filter: CallFilter | null | undefined, order: CallOrder, args: PageArgs): Promise<Page<CallRecord>> {
     const params = new SqlParams();
     const conditions = callConditions(scope, filter, params);
-    const ks = keyset(order);
-    const plan = planPage(args, ks, params);
-    const rows: CallRecord[] = await this.dataSource.query(
-      `SELECT ${CALL_COLUMNS} FROM calls c ${whereClause([...conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT ${plan.limit}`,
-      params.values,
-    );
-    return finishPage(rows, plan, ks, args);
+    return queryPage(this.dataSource, { columns: CALL_COLUMNS, source: 'calls c', conditions, params }, keyset(order), args);
   }
 
-  async count(scope: AppScope, filter: CallFilter | null | undefined): Promise<number> {
+  count(scope: AppScope, filter: CallFilter | null | undefined): Promise<number> {
     const params = new SqlParams();
-    const rows: { n: number }[] = await this.dataSource.query(
-      `SELECT count(*)::int AS n FROM calls c ${whereClause(callConditions(scope, filter, params))}`,
-      params.values,
-    );
-    return rows[0].n;
+    return countRows(this.dataSource, { source: 'calls c', conditions: callConditions(scope, filter, params), params });
   }
 
   /** One call by its TRTC id; `sdkAppId` is needed only when the id exists in several visible apps. */
@@ -88,7 +79,7 @@ export class CallRepository {
        ${whereClause(appCondition('c.sdk_app_id', appsToRead(scope), params))}`,
       params.values,
     );
-    const byKey = new Map(rows.map((r) => [`${r.sdkAppId}\n${r.callId}`, r]));
-    return keys.map((k) => byKey.get(`${k.sdkAppId}\n${k.callId}`) ?? null);
+    const byKey = new Map(rows.map((r) => [callKeyText(r), r]));
+    return keys.map((k) => byKey.get(callKeyText(k)) ?? null);
   }
 }

@@ -5,7 +5,8 @@ import type { CallEventFilter } from '../domain/filters';
 import { CallEventRepository } from './call-event.repository';
 import { CallRepository } from './call.repository';
 import { ParticipantRepository } from './participant.repository';
-import { EVENT_COLUMNS, type CallEventRecord, type CallKey, type CallRecord, type ParticipantRecord } from './records';
+import type { CallKey } from '../domain/call-key';
+import { EVENT_COLUMNS, type CallEventRecord, type CallRecord, type ParticipantRecord } from './records';
 
 /** A call with its participants, as pushed to `callUpdated` subscribers. */
 export interface LiveCallRecord extends CallRecord {

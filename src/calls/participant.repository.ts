@@ -1,8 +1,8 @@
 import type { DataSource } from 'typeorm';
 import { appsToRead, type AppScope } from '../domain/app-scope';
-import { finishPage, planPage, type Keyset, type Page, type PageArgs } from './pagination';
+import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../db/pagination';
 import { PARTICIPANT_COLUMNS, type ParticipantFilter, type ParticipantRecord } from './records';
-import { appCondition, rangeConditions, SqlParams, whereClause } from './sql';
+import { appCondition, rangeConditions, SqlParams, whereClause } from '../db/sql';
 
 const KEYSET: Keyset<ParticipantRecord> = {
   kind: 'participant',
@@ -28,24 +28,15 @@ function participantConditions(scope: AppScope, filter: ParticipantFilter | null
 export class ParticipantRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async list(scope: AppScope, filter: ParticipantFilter | null | undefined, args: PageArgs): Promise<Page<ParticipantRecord>> {
+  list(scope: AppScope, filter: ParticipantFilter | null | undefined, args: PageArgs): Promise<Page<ParticipantRecord>> {
     const params = new SqlParams();
     const conditions = participantConditions(scope, filter, params);
-    const plan = planPage(args, KEYSET, params);
-    const rows: ParticipantRecord[] = await this.dataSource.query(
-      `SELECT ${PARTICIPANT_COLUMNS} FROM call_participants p ${whereClause([...conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT ${plan.limit}`,
-      params.values,
-    );
-    return finishPage(rows, plan, KEYSET, args);
+    return queryPage(this.dataSource, { columns: PARTICIPANT_COLUMNS, source: 'call_participants p', conditions, params }, KEYSET, args);
   }
 
-  async count(scope: AppScope, filter: ParticipantFilter | null | undefined): Promise<number> {
+  count(scope: AppScope, filter: ParticipantFilter | null | undefined): Promise<number> {
     const params = new SqlParams();
-    const rows: { n: number }[] = await this.dataSource.query(
-      `SELECT count(*)::int AS n FROM call_participants p ${whereClause(participantConditions(scope, filter, params))}`,
-      params.values,
-    );
-    return rows[0].n;
+    return countRows(this.dataSource, { source: 'call_participants p', conditions: participantConditions(scope, filter, params), params });
   }
 
   /** Participants of many calls at once (by call ref), grouped in the order of `refs`. */

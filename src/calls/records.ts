@@ -64,12 +64,6 @@ export interface CallEventRecord {
   readonly clientIp: string | null;
 }
 
-/** Identifies a call across apps. */
-export interface CallKey {
-  readonly sdkAppId: string;
-  readonly callId: string;
-}
-
 export const CALL_COLUMNS = `c.id::text AS "ref", c.sdk_app_id AS "sdkAppId", c.call_id AS "callId", c.room_id AS "roomId",
   c.call_type AS "callType", c.media_type AS "mediaType", c.status, c.result, c.caller_id AS "callerId",
   c.started_at AS "startedAt", c.accepted_at AS "acceptedAt", c.ended_at AS "endedAt", c.ring_seconds AS "ringSeconds",

@@ -4,7 +4,7 @@ import type { AppScope } from '../domain/app-scope';
 import type { CallResult, CallStatus, CallType, MediaType } from '../domain/vocabulary';
 import { callConditions } from './call.repository';
 import type { CallFilter } from './records';
-import { SqlParams, whereClause } from './sql';
+import { SqlParams, whereClause } from '../db/sql';
 
 export type StatsDimension = 'MEDIA_TYPE' | 'CALL_TYPE' | 'RESULT' | 'STATUS';
 export type StatsInterval = 'HOUR' | 'DAY' | 'WEEK' | 'MONTH';

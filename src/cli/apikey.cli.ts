@@ -1,8 +1,6 @@
-import 'reflect-metadata';
 import { parseArgs } from 'node:util';
-import { ApiKeyRepository } from '../calls/api-key.repository';
-import { loadConfig } from '../config';
-import { openDatabase } from '../db/database';
+import { ApiKeyRepository } from '../api-keys/api-key.repository';
+import { runCli } from './run-cli';
 
 const USAGE = `usage:
   npm run --silent apikey -- create --name NAME [--apps ID,ID]   prints the new key (only the key) on stdout
@@ -35,17 +33,11 @@ async function run(repo: ApiKeyRepository, argv: string[]): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  const db = await openDatabase(loadConfig());
+runCli(async (db) => {
   try {
     await run(new ApiKeyRepository(db.dataSource), process.argv.slice(2));
-  } finally {
-    await db.close();
+  } catch (err) {
+    if (err instanceof Error && /uq_api_keys_active_name/.test(err.message)) throw new Error('--name: expected a name no active key has, got one in use');
+    throw err;
   }
-}
-
-main().catch((err: unknown) => {
-  const message = err instanceof Error ? err.message : String(err);
-  console.error(/uq_api_keys_active_name/.test(message) ? '--name: expected a name no active key has, got one in use' : message);
-  process.exit(1);
 });

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCalltrailSchema, printCalltrailSchema } from './schema';
+import { buildCalltrailSchema, printCalltrailSchema } from '../graphql/schema';
 
 /** `npm run schema:emit`: writes schema/schema.graphql from the type-graphql classes. */
 buildCalltrailSchema().then((schema) => {

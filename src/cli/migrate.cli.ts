@@ -1,25 +1,19 @@
-import 'reflect-metadata';
-import { loadConfig } from '../config';
-import { openDatabase, runMigrations } from './database';
+import { runMigrations } from '../db/database';
+import { runCli } from './run-cli';
 
 /** `npm run migrate` (apply pending migrations) and `npm run migrate:revert` (revert the last one). */
-async function main(command: string | undefined): Promise<void> {
-  if (command !== 'up' && command !== 'revert') throw new Error(`command: expected "up" or "revert", got ${JSON.stringify(command)}`);
-  const db = await openDatabase(loadConfig(), undefined, { migrate: false });
-  try {
+const command = process.argv[2];
+runCli(
+  async (db) => {
     if (command === 'up') {
       await runMigrations(db.dataSource, db.url);
       console.log('migrations applied');
-    } else {
+    } else if (command === 'revert') {
       await db.dataSource.undoLastMigration({ transaction: 'each' });
       console.log('last migration reverted');
+    } else {
+      throw new Error(`command: expected "up" or "revert", got ${JSON.stringify(command)}`);
     }
-  } finally {
-    await db.close();
-  }
-}
-
-main(process.argv[2]).catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+  },
+  { migrate: false },
+);

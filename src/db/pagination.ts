@@ -1,6 +1,10 @@
 import { AppError } from '../domain/app-error';
 import { decodeCursor, encodeCursor, isBigint } from '../domain/cursor';
-import type { SqlParams } from './sql';
+import type { DataSource } from 'typeorm';
+import { whereClause, type SqlParams } from './sql';
+
+/** Anything that runs SQL: a DataSource or a transaction's EntityManager. */
+export type Queryable = Pick<DataSource, 'query'>;
 
 /** Relay arguments. */
 export interface PageArgs {
@@ -89,4 +93,28 @@ export function finishPage<Row>(rows: Row[], plan: PagePlan, keyset: Keyset<Row>
     hasNextPage: plan.backward ? args.before != null : more,
     hasPreviousPage: plan.backward ? more : args.after != null,
   };
+}
+
+/** Where a listing reads from: `SELECT columns FROM source WHERE conditions`, its parameters collected in `params`. */
+export interface ListingQuery {
+  readonly columns: string;
+  readonly source: string;
+  readonly conditions: readonly string[];
+  readonly params: SqlParams;
+}
+
+/** Reads one page of a listing in keyset order. */
+export async function queryPage<Row>(db: Queryable, q: ListingQuery, keyset: Keyset<Row>, args: PageArgs): Promise<Page<Row>> {
+  const plan = planPage(args, keyset, q.params);
+  const rows: Row[] = await db.query(
+    `SELECT ${q.columns} FROM ${q.source} ${whereClause([...q.conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT ${plan.limit}`,
+    q.params.values,
+  );
+  return finishPage(rows, plan, keyset, args);
+}
+
+/** Counts the rows of a listing (its `totalCount`). */
+export async function countRows(db: Queryable, q: Omit<ListingQuery, 'columns'>): Promise<number> {
+  const rows: { n: number }[] = await db.query(`SELECT count(*)::int AS n FROM ${q.source} ${whereClause(q.conditions)}`, q.params.values);
+  return rows[0].n;
 }

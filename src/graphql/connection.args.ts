@@ -1,5 +1,5 @@
 import { ArgsType, Field, Int } from 'type-graphql';
-import type { PageArgs } from '../calls/pagination';
+import type { PageArgs } from '../db/pagination';
 
 /** Forward pages: `first` after the cursor `after` (at most 500 per page). */
 @ArgsType()

@@ -1,5 +1,5 @@
 import { Field, Int, ObjectType, type ClassType } from 'type-graphql';
-import type { Page } from '../calls/pagination';
+import type { Page } from '../db/pagination';
 import { PageInfo } from './page-info.type';
 
 /** What a resolver hands a connection: the page, and how to count the whole listing. */

@@ -1,8 +1,9 @@
 import DataLoader from 'dataloader';
-import type { CallEventRecord, CallKey, CallRecord, ParticipantRecord } from '../calls/records';
-import type { CallServices } from '../calls/services';
+import type { CallEventRecord, CallRecord, ParticipantRecord } from '../calls/records';
+import type { Services } from './services';
 import { AppError } from '../domain/app-error';
 import type { AppScope } from '../domain/app-scope';
+import { callKeyText, type CallKey } from '../domain/call-key';
 import type { LiveHub } from '../live/live-hub';
 
 /** Per-request batch loaders: nested fields cost one statement per level, not one per parent. */
@@ -15,7 +16,7 @@ export interface Loaders {
 /** What every resolver receives. */
 export interface GraphQLContext {
   readonly scope: AppScope;
-  readonly services: CallServices;
+  readonly services: Services;
   readonly loaders: Loaders;
   /** Present on WebSocket operations. */
   readonly live?: LiveContext;
@@ -28,19 +29,17 @@ export interface LiveContext {
   readonly onSlowConsumer: (cursor: string | null) => void;
 }
 
-const keyOf = (k: CallKey) => `${k.sdkAppId}\n${k.callId}`;
-
 /** `cache: false` for long-lived (subscription) contexts, where cached rows would go stale. */
-export function createLoaders(scope: AppScope, services: CallServices, cache = true): Loaders {
+export function createLoaders(scope: AppScope, services: Services, cache = true): Loaders {
   return {
     participantsByCallRef: new DataLoader((refs) => services.participants.byCallRefs(scope, refs), { cache }),
-    eventsByCall: new DataLoader((keys) => services.events.byCalls(scope, keys), { cacheKeyFn: keyOf, cache }),
-    callByKey: new DataLoader((keys) => services.calls.findByKeys(scope, keys), { cacheKeyFn: keyOf, cache }),
+    eventsByCall: new DataLoader((keys) => services.events.byCalls(scope, keys), { cacheKeyFn: callKeyText, cache }),
+    callByKey: new DataLoader((keys) => services.calls.findByKeys(scope, keys), { cacheKeyFn: callKeyText, cache }),
   };
 }
 
 /** Reads `Bearer <key>` and returns the key's app scope; UNAUTHENTICATED otherwise. */
-export async function authenticateBearer(authorization: unknown, services: CallServices): Promise<AppScope> {
+export async function authenticateBearer(authorization: unknown, services: Services): Promise<AppScope> {
   if (typeof authorization !== 'string' || authorization.trim() === '') {
     throw new AppError('UNAUTHENTICATED', 'authorization: expected "Bearer <api key>", got nothing', 'authorization');
   }
@@ -52,7 +51,7 @@ export async function authenticateBearer(authorization: unknown, services: CallS
 }
 
 /** Builds the context of one authenticated operation. */
-export async function createContext(authorization: unknown, services: CallServices): Promise<GraphQLContext> {
+export async function createContext(authorization: unknown, services: Services): Promise<GraphQLContext> {
   const scope = await authenticateBearer(authorization, services);
   return { scope, services, loaders: createLoaders(scope, services) };
 }

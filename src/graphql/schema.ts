@@ -4,13 +4,14 @@ import { CallEventResolver } from './call-event.resolver';
 import { CallResolver } from './call.resolver';
 import { LiveResolver } from './live.resolver';
 import { ParticipantResolver } from './participant.resolver';
+import { QuarantineResolver } from './quarantine.resolver';
 import { DateTimeScalar } from './scalars';
 import { StatsResolver } from './stats.resolver';
 
 /** Builds the executable schema. */
 export function buildCalltrailSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [CallResolver, ParticipantResolver, CallEventResolver, StatsResolver, LiveResolver],
+    resolvers: [CallResolver, ParticipantResolver, CallEventResolver, StatsResolver, QuarantineResolver, LiveResolver],
     // Subscriptions here return the live hub's iterators (`subscribe`), never pub/sub topics; type-graphql
     // still requires a PubSub, so this one refuses to be used.
     pubSub: {

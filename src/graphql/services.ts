@@ -1,28 +1,28 @@
 import type { DataSource } from 'typeorm';
-import { ApiKeyRepository } from './api-key.repository';
-import { CallEventRepository } from './call-event.repository';
-import { CallRepository } from './call.repository';
-import { ParticipantRepository } from './participant.repository';
-import { RejectedCallbackRepository } from './rejected-callback.repository';
-import { StatsRepository } from './stats.repository';
+import { ApiKeyRepository } from '../api-keys/api-key.repository';
+import { CallEventRepository } from '../calls/call-event.repository';
+import { CallRepository } from '../calls/call.repository';
+import { ParticipantRepository } from '../calls/participant.repository';
+import { StatsRepository } from '../calls/stats.repository';
+import { QuarantineRepository } from '../quarantine/quarantine.repository';
 
-/** The read side's repositories, built once per process. */
-export interface CallServices {
+/** The repositories the GraphQL side reads through, built once per process. */
+export interface Services {
   readonly calls: CallRepository;
   readonly participants: ParticipantRepository;
   readonly events: CallEventRepository;
   readonly stats: StatsRepository;
-  readonly rejected: RejectedCallbackRepository;
+  readonly quarantine: QuarantineRepository;
   readonly apiKeys: ApiKeyRepository;
 }
 
-export function createCallServices(dataSource: DataSource): CallServices {
+export function createServices(dataSource: DataSource): Services {
   return {
     calls: new CallRepository(dataSource),
     participants: new ParticipantRepository(dataSource),
     events: new CallEventRepository(dataSource),
     stats: new StatsRepository(dataSource),
-    rejected: new RejectedCallbackRepository(dataSource),
+    quarantine: new QuarantineRepository(dataSource),
     apiKeys: new ApiKeyRepository(dataSource),
   };
 }

@@ -1,13 +1,14 @@
 import type { Server } from 'node:http';
-import { GraphQLError, parse, specifiedRules, validate, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError } from '../domain/app-error';
-import type { CallServices } from '../calls/services';
+import type { Services } from '../graphql/services';
 import type { AppScope } from '../domain/app-scope';
 import { authenticateBearer, createLoaders, type GraphQLContext } from '../graphql/context';
 import { formatError } from '../graphql/errors';
 import { QUERY_LIMITS } from '../graphql/limits';
+import { REVOKED, SocketKeys } from './ws-keys';
 import type { LiveHub } from '../live/live-hub';
 
 /** WebSocket close codes of calltrail (4400–4499 are graphql-ws's own). */
@@ -27,7 +28,7 @@ export const CLOSE_CODES = {
 export interface GraphQLWsOptions {
   readonly server: Server;
   readonly schema: GraphQLSchema;
-  readonly services: CallServices;
+  readonly services: Services;
   readonly hub: LiveHub;
   readonly production: boolean;
   readonly validationRules: readonly ValidationRule[];
@@ -37,87 +38,86 @@ export interface GraphQLWsOptions {
   readonly keyRecheckMs: number;
 }
 
-const REVOKED = 'Forbidden: the API key is unknown or revoked';
+/** Parses (with the token limit) and validates (with the query limits) one operation. */
+function checkOperation(schema: GraphQLSchema, rules: readonly ValidationRule[], query: string): DocumentNode | readonly GraphQLError[] {
+  let document: DocumentNode;
+  try {
+    document = parse(query, { maxTokens: QUERY_LIMITS.maxTokens });
+  } catch (err) {
+    return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+  }
+  const errors = validate(schema, document, [...specifiedRules, ...rules]);
+  return errors.length > 0 ? errors : document;
+}
 
-/** graphql-ws on `/graphql`, sharing the HTTP server; the same keys, scopes and query limits as HTTP. */
+/** The scope of the socket's key, checked again at every subscribe; errors for the client otherwise. */
+async function scopeAtSubscribe(socket: WebSocket, keys: SocketKeys, services: Services): Promise<AppScope | readonly GraphQLError[]> {
+  try {
+    return await authenticateBearer(keys.keyOf(socket), services);
+  } catch (err) {
+    if (!(err instanceof AppError)) {
+      return [new GraphQLError('database: expected to check the API key, got an error; retry later', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
+    }
+    socket.close(CLOSE_CODES.FORBIDDEN, REVOKED);
+    return [new GraphQLError(err.message, { extensions: { code: 'UNAUTHENTICATED' } })];
+  }
+}
+
+/**
+ * graphql-ws on `/graphql`, sharing the HTTP server; the same keys, scopes and query limits as HTTP.
+ * Parsing, validation and the key check stay in `onSubscribe`: graphql-ws's own `parse` hook would
+ * close the socket on a parse error, and its `context` hook cannot answer an error to the client.
+ */
 export function attachGraphQLWs(opts: GraphQLWsOptions) {
   const wss = new WebSocketServer({ server: opts.server, path: '/graphql', maxPayload: 64 * 1024 });
   const format = formatError(opts.production);
+  const keys = new SocketKeys(opts.services, opts.keyRecheckMs);
   let connections = 0;
   wss.on('connection', (socket) => {
     connections++;
-    socket.once('close', () => {
-      connections--;
-      keys.delete(socket);
-    });
+    socket.once('close', () => connections--);
   });
-  // The key of every authenticated socket, checked again periodically: revocation reaches open sockets.
-  const keys = new Map<WebSocket, string>();
-  const recheck = setInterval(async () => {
-    const byKey = new Map<string, WebSocket[]>();
-    for (const [socket, key] of keys) byKey.set(key, [...(byKey.get(key) ?? []), socket]);
-    for (const [key, sockets] of byKey) {
-      const valid = await authenticateBearer(key, opts.services).then(() => true, (err) => !(err instanceof AppError));
-      if (!valid) for (const socket of sockets) socket.close(CLOSE_CODES.FORBIDDEN, REVOKED);
-    }
-  }, opts.keyRecheckMs);
-  recheck.unref();
   const server = useServer<Record<string, unknown>>(
     {
       schema: opts.schema,
       connectionInitWaitTimeout: opts.initTimeoutMs,
       onConnect: async (ctx) => {
+        const { socket } = ctx.extra;
         const authorization = ctx.connectionParams?.authorization;
         if (authorization === undefined) {
-          ctx.extra.socket.close(CLOSE_CODES.UNAUTHORIZED, 'Unauthorized: send {"authorization":"Bearer <api key>"} in connection_init');
+          socket.close(CLOSE_CODES.UNAUTHORIZED, 'Unauthorized: send {"authorization":"Bearer <api key>"} in connection_init');
           return false;
         }
         try {
           await authenticateBearer(authorization, opts.services);
-          // A socket that closed while its key was being checked must not be remembered.
-          if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
-          keys.set(ctx.extra.socket, String(authorization));
-          return true;
         } catch (err) {
-          if (!(err instanceof AppError)) ctx.extra.socket.close(CLOSE_CODES.TRY_AGAIN_LATER, 'Try again later: the database is unavailable');
+          if (!(err instanceof AppError)) socket.close(CLOSE_CODES.TRY_AGAIN_LATER, 'Try again later: the database is unavailable');
           return false; // otherwise graphql-ws closes 4403 Forbidden
         }
+        // A socket that closed while its key was being checked must not be remembered.
+        if (socket.readyState !== socket.OPEN) return false;
+        keys.remember(socket, String(authorization));
+        return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
         // graphql-ws has already reserved this id in ctx.subscriptions.
         if (Object.keys(ctx.subscriptions).length > opts.maxSubscriptions) {
           return [new GraphQLError(`subscriptions: expected at most ${opts.maxSubscriptions} per connection, got one more`, { extensions: { code: 'BAD_USER_INPUT' } })];
         }
-        let document;
-        try {
-          document = parse(payload.query, { maxTokens: QUERY_LIMITS.maxTokens });
-        } catch (err) {
-          return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
-        }
-        const errors = validate(opts.schema, document, [...specifiedRules, ...opts.validationRules]);
-        if (errors.length > 0) return errors;
-        const socket = ctx.extra.socket;
-        let scope: AppScope;
-        try {
-          scope = await authenticateBearer(keys.get(socket), opts.services); // the key may have been revoked since connection_init
-        } catch (err) {
-          if (!(err instanceof AppError)) {
-            return [new GraphQLError('database: expected to check the API key, got an error; retry later', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
-          }
-          socket.close(CLOSE_CODES.FORBIDDEN, REVOKED);
-          return [new GraphQLError(err.message, { extensions: { code: 'UNAUTHENTICATED' } })];
-        }
+        const document = checkOperation(opts.schema, opts.validationRules, payload.query);
+        if (Array.isArray(document)) return document;
+        const { socket } = ctx.extra;
+        const scope = await scopeAtSubscribe(socket, keys, opts.services);
+        if (Array.isArray(scope)) return scope;
+        const onSlowConsumer = (cursor: string | null) =>
+          socket.close(CLOSE_CODES.SLOW_CONSUMER, cursor ? `Slow consumer: resume with after=${cursor}` : 'Slow consumer: subscribe again');
         const contextValue: GraphQLContext = {
-          scope,
+          scope: scope as AppScope,
           services: opts.services,
-          loaders: createLoaders(scope, opts.services, false),
-          live: {
-            hub: opts.hub,
-            onSlowConsumer: (cursor) =>
-              socket.close(CLOSE_CODES.SLOW_CONSUMER, cursor ? `Slow consumer: resume with after=${cursor}` : 'Slow consumer: subscribe again'),
-          },
+          loaders: createLoaders(scope as AppScope, opts.services, false),
+          live: { hub: opts.hub, onSlowConsumer },
         };
-        return { schema: opts.schema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };
+        return { schema: opts.schema, document: document as DocumentNode, variableValues: payload.variables, operationName: payload.operationName, contextValue };
       },
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((e) => format(e.toJSON(), e)) } : undefined,
@@ -130,7 +130,7 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
       return connections;
     },
     async close() {
-      clearInterval(recheck);
+      keys.stop();
       for (const client of wss.clients) client.close(1001, 'Server shutting down');
       // Clients that do not answer the close handshake within a second are cut.
       const cut = setTimeout(() => wss.clients.forEach((client) => client.terminate()), 1000);

@@ -1,13 +1,13 @@
 import fastifyApollo from '@as-integrations/fastify';
 import type { ApolloServer } from '@apollo/server';
 import type { FastifyInstance } from 'fastify';
-import type { CallServices } from '../calls/services';
+import type { Services } from '../graphql/services';
 import { AppError } from '../domain/app-error';
 import { createContext, type GraphQLContext } from '../graphql/context';
 import { toGraphQLError } from '../graphql/errors';
 
 /** `/graphql` over HTTP: every operation needs `Authorization: Bearer <api key>`. */
-export async function graphqlRoutes(app: FastifyInstance, opts: { apollo: ApolloServer<GraphQLContext>; services: CallServices }) {
+export async function graphqlRoutes(app: FastifyInstance, opts: { apollo: ApolloServer<GraphQLContext>; services: Services }) {
   await app.register(fastifyApollo(opts.apollo), {
     path: '/graphql',
     context: async (request) => {

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import type { Client } from 'graphql-ws';
-import { ApiKeyRepository } from '../../src/calls/api-key.repository';
+import { ApiKeyRepository } from '../../src/api-keys/api-key.repository';
 import { startTestApp, type TestApp } from '../support/app';
 import { postCallback, T0 } from '../support/callbacks';
 import { callEvents } from '../support/dataset';

@@ -60,7 +60,7 @@ describe('CSRF prevention', () => {
 
 describe('npm run apikey', () => {
   const cli = (args: string[]) =>
-    promisify(execFile)(process.execPath, [require.resolve('tsx/cli'), 'src/graphql/apikey.cli.ts', ...args], {
+    promisify(execFile)(process.execPath, [require.resolve('tsx/cli'), 'src/cli/apikey.cli.ts', ...args], {
       env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'silent' },
     });
 

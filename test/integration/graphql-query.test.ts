@@ -1,4 +1,4 @@
-import { ApiKeyRepository } from '../../src/calls/api-key.repository';
+import { ApiKeyRepository } from '../../src/api-keys/api-key.repository';
 import { startTestApp, type TestApp } from '../support/app';
 import { CountingLogger, openTestDatabase, type TestDatabase } from '../support/database';
 import { callEvents } from '../support/dataset';

@@ -2,7 +2,7 @@ import type { Logger } from 'typeorm';
 import { CallEventRepository } from '../../src/calls/call-event.repository';
 import { CallRepository } from '../../src/calls/call.repository';
 import { ParticipantRepository } from '../../src/calls/participant.repository';
-import { scopeOf } from '../../src/calls/api-key.repository';
+import { scopeOf } from '../../src/api-keys/api-key.repository';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 
 /** Remembers the last statement sent, so the test can EXPLAIN exactly what a repository ran. */
