@@ -1,15 +1,14 @@
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { LiveRepository } from '../calls/live.repository';
-import { createCallServices } from '../calls/services';
 import { PgListener } from '../db/listener';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import { BatchWriter } from '../ingest/batch-writer';
 import { EVENTS_CHANNEL, IngestRepository } from '../ingest/ingest.repository';
 import { IngestService } from '../ingest/ingest.service';
-import { QuarantineRepository } from '../ingest/quarantine.repository';
 import { createApolloServer } from '../graphql/apollo';
+import { createServices } from '../graphql/services';
 import { createArmor } from '../graphql/limits';
 import { buildCalltrailSchema } from '../graphql/schema';
 import { LiveHub } from '../live/live-hub';
@@ -33,7 +32,7 @@ export interface AppDeps {
   readonly db: Pick<Database, 'dataSource' | 'isReady' | 'url'>;
 }
 
-/** Seconds a `Sign`ed callback's RequestTime may differ from now (shared spec section 4). */
+/** Seconds a `Sign`ed callback's RequestTime may differ from now (docs/trtc-callbacks.md, section 4). */
 const SIGN_WINDOW_SECONDS = 300;
 
 /** Assembles the HTTP server without listening. */
@@ -44,13 +43,13 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     forceCloseConnections: 'idle',
   });
   const metrics = createMetrics();
-  const repository = new IngestRepository(deps.db.dataSource);
-  const writer = new BatchWriter((events) => repository.writeBatch(events), {
+  const services = createServices(deps.db.dataSource);
+  const writer = new BatchWriter(new IngestRepository(deps.db.dataSource), {
     maxBatch: config.ingestBatchMax,
     timeoutMs: config.ingestTimeoutMs,
     maxPending: config.ingestMaxPending,
     onError: (err, size) => server.log.error({ err, size }, 'ingest batch failed'),
-    onBatch: (size, _stored, ms) => {
+    onBatch: (size, ms) => {
       metrics.batchSize.observe(size);
       metrics.batchSeconds.observe(ms / 1000);
     },
@@ -58,9 +57,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   const ingest = new IngestService(
     { sdkAppIds: config.sdkAppIds, secret: config.callbackSecret, signToken: config.callbackSignToken, signWindowSeconds: SIGN_WINDOW_SECONDS },
     writer,
-    new QuarantineRepository(deps.db.dataSource),
+    services.quarantine,
   );
-  const services = createCallServices(deps.db.dataSource);
   if (config.bootstrapApiKey !== null) await services.apiKeys.ensure(config.bootstrapApiKey, 'bootstrap');
   const production = config.nodeEnv === 'production';
   const schema = await buildCalltrailSchema();

@@ -3,14 +3,12 @@ import { AppError, type AppErrorCode } from '../domain/app-error';
 import type { IngestRequest, IngestService } from '../ingest/ingest.service';
 import type { Metrics } from './metrics';
 
-/** Largest accepted callback body (64 KiB); larger ones are refused 413 and quarantined. */
-export const CALLBACK_BODY_LIMIT = 64 * 1024;
-/** Bodies up to this size are read so a too-large one can still be kept (truncated) in quarantine. */
+/** Bodies up to this size are read, so a too-large one can still be kept (truncated) in quarantine. */
 const READ_LIMIT = 1024 * 1024;
 
 const OK = { ActionStatus: 'OK', ErrorCode: 0, ErrorInfo: '', ErrorMessage: 'Success' } as const;
 
-/** HTTP status and Tencent `ErrorCode` of each refusal. Non-200 makes Tencent retry (spec section 4). */
+/** HTTP status and Tencent `ErrorCode` of each refusal. Non-200 makes Tencent retry (docs/trtc-callbacks.md, section 4). */
 const REPLY: Partial<Record<AppErrorCode, [status: number, errorCode: number]>> = {
   INVALID_JSON: [400, 4001],
   INVALID_FIELD: [400, 4002],
@@ -22,11 +20,22 @@ const REPLY: Partial<Record<AppErrorCode, [status: number, errorCode: number]>> 
   UNAVAILABLE: [503, 5030],
 };
 
-function toIngestRequest(req: FastifyRequest, body: Buffer): IngestRequest {
+function toIngestRequest(req: FastifyRequest, body: Buffer, bodyBytes = body.length): IngestRequest {
   const queryString = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
   const query: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(queryString)) query[k.toLowerCase()] ??= v;
-  return { query, queryString, rawBody: body };
+  return { query, queryString, rawBody: body, bodyBytes };
+}
+
+/** Answers a callback: 200 with the envelope both generations accept, or the refusal. */
+async function answer(reply: FastifyReply, ingest: IngestService, request: IngestRequest, metrics: Metrics): Promise<FastifyReply> {
+  try {
+    metrics.callbacks.inc({ outcome: await ingest.receive(request) });
+    return reply.code(200).send(OK);
+  } catch (err) {
+    if (err instanceof AppError) return sendError(reply, err, metrics);
+    throw err;
+  }
 }
 
 function sendError(reply: FastifyReply, err: AppError, metrics: Metrics): FastifyReply {
@@ -49,31 +58,17 @@ export async function callbackRoutes(app: FastifyInstance, opts: { path: string;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: READ_LIMIT }, (_req, body, done) => done(null, body));
 
-  app.setErrorHandler(async (error: { code?: string; statusCode?: number }, req, reply) => {
+  app.setErrorHandler(async (error: { code?: string }, req, reply) => {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      const tooLarge = new AppError('BODY_TOO_LARGE', `body: expected at most ${CALLBACK_BODY_LIMIT} bytes, got more than ${READ_LIMIT}`, 'body');
-      const err = await ingest.refuse(toIngestRequest(req, Buffer.alloc(0)), tooLarge, Number(req.headers['content-length'] ?? 0)).then(() => tooLarge, (e: AppError) => e);
-      return sendError(reply, err, metrics);
+      // Not read at all: the service refuses it on its declared size.
+      const declared = Math.max(Number(req.headers['content-length'] ?? 0) || 0, READ_LIMIT + 1);
+      return answer(reply, ingest, toIngestRequest(req, Buffer.alloc(0), declared), metrics);
     }
     req.log.error({ err: error }, 'callback failed');
     return sendError(reply, new AppError('UNAVAILABLE', 'server: expected to handle the callback, got an internal error; retry later'), metrics);
   });
 
-  app.post(opts.path, { bodyLimit: READ_LIMIT }, async (req, reply) => {
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const request = toIngestRequest(req, body);
-    try {
-      if (body.length > CALLBACK_BODY_LIMIT) {
-        const tooLarge = new AppError('BODY_TOO_LARGE', `body: expected at most ${CALLBACK_BODY_LIMIT} bytes, got ${body.length}`, 'body');
-        await ingest.refuse({ ...request, rawBody: body.subarray(0, CALLBACK_BODY_LIMIT) }, tooLarge, body.length);
-        throw tooLarge;
-      }
-      const result = await ingest.receive(request);
-      metrics.callbacks.inc({ outcome: result });
-      return reply.code(200).send(OK);
-    } catch (err) {
-      if (err instanceof AppError) return sendError(reply, err, metrics);
-      throw err;
-    }
-  });
+  app.post(opts.path, { bodyLimit: READ_LIMIT }, async (req, reply) =>
+    answer(reply, ingest, toIngestRequest(req, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)), metrics),
+  );
 }

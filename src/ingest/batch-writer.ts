@@ -1,9 +1,8 @@
 import { AppError } from '../domain/app-error';
-import { eventKey, type BatchOutcome } from './ingest.repository';
+import type { WriteResult } from './ingest.repository';
 import type { CallbackEvent } from './trtc-v1.schema';
 
-/** What a submitted callback became once its transaction committed. */
-export type WriteResult = 'stored' | 'duplicate';
+export type { WriteResult };
 
 interface Pending {
   readonly event: CallbackEvent;
@@ -14,8 +13,11 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-/** The storage step the writer batches into; `IngestRepository.writeBatch` in production. */
-export type WriteBatch = (events: readonly CallbackEvent[]) => Promise<BatchOutcome>;
+/** Where the writer stores its batches: `IngestRepository` in production. */
+export interface EventStore {
+  /** Stores the events in one transaction; resolves with what each became, in input order. */
+  writeBatch(events: readonly CallbackEvent[]): Promise<WriteResult[]>;
+}
 
 export interface BatchWriterOptions {
   /** Largest number of events in one transaction. */
@@ -25,7 +27,7 @@ export interface BatchWriterOptions {
   /** Most callbacks waiting at once; beyond it new ones are answered UNAVAILABLE at once. */
   readonly maxPending: number;
   readonly onError?: (err: unknown, batchSize: number) => void;
-  readonly onBatch?: (size: number, stored: number, ms: number) => void;
+  readonly onBatch?: (size: number, ms: number) => void;
 }
 
 /** SQLSTATE class 22 (data exception) or 54 (a limit, e.g. index row size): one row is at fault, not the database. */
@@ -34,7 +36,7 @@ const isDataError = (err: unknown): boolean => /^(22|54)/.test(String((err as { 
 const unavailable = (reason: string) => new AppError('UNAVAILABLE', `database: expected ${reason}; retry later`);
 
 /**
- * Group commit (DESIGN principle 4): callbacks that arrive while a transaction is in flight are
+ * Group commit (docs/design.md, principle 4): callbacks that arrive while a transaction is in flight are
  * written together in the next one. A request is settled only after its transaction committed
  * (or failed); a failed transaction fails only the requests in it. The queue is bounded, and a
  * callback whose caller already got 503 is not written later, so an outage cannot pile up a backlog.
@@ -45,7 +47,7 @@ export class BatchWriter {
   private closed = false;
 
   constructor(
-    private readonly writeBatch: WriteBatch,
+    private readonly store: EventStore,
     private readonly options: BatchWriterOptions,
   ) {}
 
@@ -97,9 +99,9 @@ export class BatchWriter {
   private async flush(batch: Pending[]): Promise<void> {
     const started = performance.now();
     try {
-      const outcome = await this.writeBatch(batch.map((p) => p.event));
-      this.options.onBatch?.(batch.length, outcome.stored.size, performance.now() - started);
-      for (const p of batch) this.settle(p, { result: outcome.stored.has(eventKey(p.event)) ? 'stored' : 'duplicate' });
+      const results = await this.store.writeBatch(batch.map((p) => p.event));
+      this.options.onBatch?.(batch.length, performance.now() - started);
+      batch.forEach((p, i) => this.settle(p, { result: results[i] }));
     } catch (err) {
       this.options.onError?.(err, batch.length);
       if (isDataError(err)) {

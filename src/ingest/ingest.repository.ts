@@ -1,4 +1,5 @@
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import { callKeyText, groupByCall, type CallKey } from '../domain/call-key';
 import { foldCall, type FoldEvent, type FoldedCall } from '../domain/fold-call';
 import type { CallbackEvent } from './trtc-v1.schema';
 
@@ -7,17 +8,15 @@ export const EVENTS_CHANNEL = 'calltrail_events';
 
 /**
  * Serialises every writer of positions, across processes: positions are taken under this
- * transaction-level lock, so they increase in commit order (DESIGN principle 5).
+ * transaction-level lock, so they increase in commit order (docs/design.md, principle 5).
  */
 const POSITION_LOCK = 0x63616c6c; // "call"
 
-export interface BatchOutcome {
-  /** `sdkAppId\ndedupeKey` of each event this batch stored (the rest were already stored). */
-  readonly stored: ReadonlySet<string>;
-  readonly maxPosition: string | null;
-}
+/** What a submitted callback became once its transaction committed. */
+export type WriteResult = 'stored' | 'duplicate';
 
-export const eventKey = (e: { sdkAppId: string; dedupeKey: string }): string => `${e.sdkAppId}\n${e.dedupeKey}`;
+/** Identity of a stored body: the dedupe constraint is (app, dedupe key). */
+const dedupeText = (e: { sdkAppId: string; dedupeKey: string }): string => `${e.sdkAppId}\n${e.dedupeKey}`;
 
 const INSERT_EVENTS = `
   INSERT INTO call_events (sdk_app_id, call_id, room_id, user_id, role, raw_event, event_type, call_type,
@@ -32,17 +31,17 @@ const INSERT_EVENTS = `
     "callResult" text, "rawCallResult" text, "eventTime" float8, "startCallTs" float8, "acceptTs" float8,
     "endTs" float8, command text, "clientIp" text, platform text, body jsonb, "dedupeKey" text)
   ON CONFLICT ON CONSTRAINT uq_call_events_dedupe DO NOTHING
-  RETURNING sdk_app_id, call_id, dedupe_key, position`;
+  RETURNING sdk_app_id AS "sdkAppId", call_id AS "callId", dedupe_key AS "dedupeKey", position::text AS position`;
 
 const SELECT_CALL_EVENTS = `
-  SELECT e.sdk_app_id, e.call_id, e.user_id AS "userId", e.role, e.event_type AS type, e.raw_event AS "rawEvent",
+  SELECT e.sdk_app_id AS "sdkAppId", e.call_id AS "callId", e.user_id AS "userId", e.role, e.event_type AS type, e.raw_event AS "rawEvent",
     e.call_type AS "callType", e.media_type AS "mediaType", e.room_id AS "roomId", e.call_result AS "callResult",
     extract(epoch FROM e.event_time)::float8 AS "eventTime", extract(epoch FROM e.start_call_at)::float8 AS "startCallTs",
     extract(epoch FROM e.accept_at)::float8 AS "acceptTs", extract(epoch FROM e.end_at)::float8 AS "endTs",
-    e.platform, e.dedupe_key AS "dedupeKey", e.position
-  FROM jsonb_to_recordset($1::jsonb) AS k(a text, c text)
+    e.platform, e.dedupe_key AS "dedupeKey", e.position::text AS position
+  FROM jsonb_to_recordset($1::jsonb) AS k("sdkAppId" text, "callId" text)
   -- LATERAL makes it one index lookup per call (ix_call_events_call), whatever the table's size.
-  CROSS JOIN LATERAL (SELECT * FROM call_events WHERE sdk_app_id = k.a AND call_id = k.c) e`;
+  CROSS JOIN LATERAL (SELECT * FROM call_events WHERE sdk_app_id = k."sdkAppId" AND call_id = k."callId") e`;
 
 const UPSERT_PROJECTION = `
   WITH c AS (
@@ -76,9 +75,7 @@ const UPSERT_PROJECTION = `
     invited_at = EXCLUDED.invited_at, answered_at = EXCLUDED.answered_at, left_at = EXCLUDED.left_at,
     call_type = EXCLUDED.call_type, media_type = EXCLUDED.media_type, started_at = EXCLUDED.started_at`;
 
-interface StoredFoldEvent extends FoldEvent {
-  readonly sdk_app_id: string;
-  readonly call_id: string;
+interface StoredFoldEvent extends FoldEvent, CallKey {
   readonly position: string;
 }
 
@@ -89,33 +86,46 @@ export class IngestRepository {
   /**
    * Stores a batch in one transaction: inserts new events (duplicates skipped), refolds every
    * call that got a new event from all its stored events, upserts the projection, and queues a
-   * NOTIFY that PostgreSQL delivers on commit.
+   * NOTIFY that PostgreSQL delivers on commit. Returns what each event became, in input order;
+   * of two equal events in one batch, the first is `stored` and the second a `duplicate`.
    */
-  async writeBatch(events: readonly CallbackEvent[]): Promise<BatchOutcome> {
-    return this.inTransaction((runner) => this.writeInTransaction(runner, events));
+  async writeBatch(events: readonly CallbackEvent[]): Promise<WriteResult[]> {
+    const inserted = await this.dataSource.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [POSITION_LOCK]);
+      const rows: (CallKey & { dedupeKey: string; position: string })[] = await tx.query(INSERT_EVENTS, [JSON.stringify(events)]);
+      if (rows.length === 0) return rows;
+      const calls = new Map(rows.map((r) => [callKeyText(r), { sdkAppId: r.sdkAppId, callId: r.callId }]));
+      await this.refold(tx, [...calls.values()]);
+      await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, maxOf(rows.map((r) => r.position))]);
+      return rows;
+    });
+    const unclaimed = new Set(inserted.map(dedupeText));
+    return events.map((e) => (unclaimed.delete(dedupeText(e)) ? 'stored' : 'duplicate'));
   }
 
   /**
-   * Recomputes the projection of every call from its stored events (DESIGN principle 2), a page of
-   * calls per transaction, under the same lock as writers. Participants no longer derived are removed.
-   * Returns the number of calls refolded.
+   * Recomputes the projection of every call from its stored events (docs/design.md, principle 2),
+   * a page of calls per transaction, under the same lock as writers. Participants no longer derived
+   * are removed. Returns the number of calls refolded.
    */
   async rebuildProjection(pageSize = 500, onPage?: (done: number) => void): Promise<number> {
-    let after: CallRef = { a: '', c: '' };
+    let after: CallKey = { sdkAppId: '', callId: '' };
     let done = 0;
     for (;;) {
-      const page: CallRef[] = await this.dataSource.query(
-        `SELECT DISTINCT sdk_app_id AS a, call_id AS c FROM call_events WHERE (sdk_app_id, call_id) > ($1, $2) ORDER BY 1, 2 LIMIT $3`,
-        [after.a, after.c, pageSize],
+      const page: CallKey[] = await this.dataSource.query(
+        `SELECT DISTINCT sdk_app_id AS "sdkAppId", call_id AS "callId" FROM call_events
+         WHERE (sdk_app_id, call_id) > ($1, $2) ORDER BY 1, 2 LIMIT $3`,
+        [after.sdkAppId, after.callId, pageSize],
       );
       if (page.length === 0) return done;
-      await this.inTransaction(async (runner) => {
-        await runner.query('SELECT pg_advisory_xact_lock($1)', [POSITION_LOCK]);
-        await runner.query(
-          `DELETE FROM call_participants p USING jsonb_to_recordset($1::jsonb) AS k(a text, c text) WHERE p.sdk_app_id = k.a AND p.call_id = k.c`,
+      await this.dataSource.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [POSITION_LOCK]);
+        await tx.query(
+          `DELETE FROM call_participants p USING jsonb_to_recordset($1::jsonb) AS k("sdkAppId" text, "callId" text)
+           WHERE p.sdk_app_id = k."sdkAppId" AND p.call_id = k."callId"`,
           [JSON.stringify(page)],
         );
-        await this.refold(runner, page);
+        await this.refold(tx, page);
       });
       done += page.length;
       onPage?.(done);
@@ -123,62 +133,20 @@ export class IngestRepository {
     }
   }
 
-  private async inTransaction<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.startTransaction();
-      const result = await work(runner);
-      await runner.commitTransaction();
-      return result;
-    } catch (err) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-      throw err;
-    } finally {
-      await runner.release();
-    }
-  }
-
-  private async writeInTransaction(runner: QueryRunner, events: readonly CallbackEvent[]): Promise<BatchOutcome> {
-    await runner.query('SELECT pg_advisory_xact_lock($1)', [POSITION_LOCK]);
-    const inserted: { sdk_app_id: string; call_id: string; dedupe_key: string; position: string }[] = await runner.query(
-      INSERT_EVENTS,
-      [JSON.stringify(events)],
-    );
-    if (inserted.length === 0) return { stored: new Set(), maxPosition: null };
-    const calls = new Map(inserted.map((r) => [`${r.sdk_app_id}\n${r.call_id}`, { a: r.sdk_app_id, c: r.call_id }]));
-    await this.refold(runner, [...calls.values()]);
-    const maxPosition = maxOf(inserted.map((r) => r.position));
-    await runner.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, maxPosition]);
-    return { stored: new Set(inserted.map((r) => `${r.sdk_app_id}\n${r.dedupe_key}`)), maxPosition };
-  }
-
   /** Folds each call from all its stored events and upserts calls and participants. */
-  private async refold(runner: QueryRunner, calls: readonly CallRef[]): Promise<void> {
-    const rows: StoredFoldEvent[] = await runner.query(SELECT_CALL_EVENTS, [JSON.stringify(calls)]);
-    const byCall = new Map<string, StoredFoldEvent[]>();
-    for (const row of rows) {
-      const key = `${row.sdk_app_id}\n${row.call_id}`;
-      const list = byCall.get(key);
-      if (list) list.push(row);
-      else byCall.set(key, [row]);
-    }
+  private async refold(tx: EntityManager, calls: readonly CallKey[]): Promise<void> {
+    const rows: StoredFoldEvent[] = await tx.query(SELECT_CALL_EVENTS, [JSON.stringify(calls)]);
     const callRows: object[] = [];
     const participantRows: object[] = [];
-    for (const callEvents of byCall.values()) {
-      const { sdk_app_id: a, call_id: c } = callEvents[0];
+    for (const callEvents of groupByCall(calls, rows)) {
+      if (callEvents.length === 0) continue;
+      const { sdkAppId: a, callId: c } = callEvents[0];
       const { participants, ...call }: FoldedCall = foldCall(callEvents);
       callRows.push({ a, c, ...call, participantCount: participants.length, lastPosition: maxOf(callEvents.map((e) => e.position)) });
       for (const p of participants) participantRows.push({ a, c, ...p });
     }
-    await runner.query(UPSERT_PROJECTION, [JSON.stringify(callRows), JSON.stringify(participantRows)]);
+    await tx.query(UPSERT_PROJECTION, [JSON.stringify(callRows), JSON.stringify(participantRows)]);
   }
-}
-
-/** A call's key as the SQL of this file names it. */
-interface CallRef {
-  readonly a: string;
-  readonly c: string;
 }
 
 const maxOf = (positions: readonly string[]): string => positions.reduce((max, p) => (BigInt(p) > BigInt(max) ? p : max), '0');

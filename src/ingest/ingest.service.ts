@@ -1,8 +1,14 @@
 import { AppError } from '../domain/app-error';
+import type { QuarantineRepository } from '../quarantine/quarantine.repository';
 import { authenticateCallback, type CallbackAuthPolicy } from './callback-auth';
 import type { BatchWriter, WriteResult } from './batch-writer';
-import type { QuarantineRepository } from './quarantine.repository';
 import { parseJsonBody, parseV1Callback, type CallbackQuery } from './trtc-v1.schema';
+
+/** Largest accepted callback body (64 KiB); larger ones are refused 413 and quarantined. */
+export const CALLBACK_BODY_LIMIT = 64 * 1024;
+
+/** What is kept of a body from a caller that did not pass the callback checks. */
+const UNPROVEN_BODY_BYTES = 4096;
 
 /** One received callback, as the HTTP edge hands it over. */
 export interface IngestRequest {
@@ -10,16 +16,19 @@ export interface IngestRequest {
   readonly query: CallbackQuery;
   /** The raw query string, kept in quarantine. */
   readonly queryString: string;
+  /** The body as read: empty when it was too large to read at all. */
   readonly rawBody: Buffer;
+  /** The size of the body as sent. */
+  readonly bodyBytes: number;
 }
 
-/** What is kept of a body from a caller that did not pass the callback checks. */
-const UNPROVEN_BODY_BYTES = 4096;
+/** The outcome of the URL checks, kept so a refusal knows how much of the body to keep. */
+type AuthOutcome = { readonly sdkAppId: string } | { readonly error: AppError };
 
 /**
- * Receives a callback: authenticates it, validates it, and hands it to the batch writer. A refusal
- * is kept in quarantine before it is answered; if even that cannot be stored, the callback is
- * answered as unavailable so Tencent retries it.
+ * Decides what becomes of a callback: size, then the URL checks (app, token, signature), then the
+ * body (zod), then the batch writer. A refusal is kept in quarantine before it is answered; if
+ * even that cannot be stored, the callback is answered as unavailable so Tencent retries it.
  */
 export class IngestService {
   constructor(
@@ -30,23 +39,36 @@ export class IngestService {
   ) {}
 
   async receive(req: IngestRequest): Promise<WriteResult> {
+    const auth = this.authenticate(req);
     try {
-      const sdkAppId = authenticateCallback(req.query, this.policy, this.nowSeconds());
-      const event = parseV1Callback(sdkAppId, req.query, parseJsonBody(req.rawBody));
+      if (req.bodyBytes > CALLBACK_BODY_LIMIT) {
+        throw new AppError('BODY_TOO_LARGE', `body: expected at most ${CALLBACK_BODY_LIMIT} bytes, got ${req.bodyBytes}`, 'body');
+      }
+      if ('error' in auth) throw auth.error;
+      const event = parseV1Callback(auth.sdkAppId, req.query, parseJsonBody(req.rawBody));
       return await this.writer.submit(event);
     } catch (err) {
       // Refusals (including a row PostgreSQL itself refused) are kept; UNAVAILABLE is retried by Tencent.
-      if (err instanceof AppError && err.code !== 'UNAVAILABLE') await this.refuse(req, err);
+      if (err instanceof AppError && err.code !== 'UNAVAILABLE') await this.refuse(req, err, !('error' in auth));
+      throw err;
+    }
+  }
+
+  private authenticate(req: IngestRequest): AuthOutcome {
+    try {
+      return { sdkAppId: authenticateCallback(req.query, this.policy, this.nowSeconds()) };
+    } catch (err) {
+      if (err instanceof AppError) return { error: err };
       throw err;
     }
   }
 
   /**
-   * Keeps a refused callback in quarantine; throws UNAVAILABLE if it cannot be kept. A caller that
-   * does not pass the callback checks (app, token, signature) gets only its first 4 KiB kept.
+   * Keeps a refused callback in quarantine (up to 64 KiB of its body; 4 KiB for a caller that did
+   * not pass the URL checks); throws UNAVAILABLE if it cannot be kept.
    */
-  async refuse(req: IngestRequest, err: AppError, bodyBytes = req.rawBody.length): Promise<void> {
-    const kept = this.proves(req) ? req.rawBody : req.rawBody.subarray(0, UNPROVEN_BODY_BYTES);
+  private async refuse(req: IngestRequest, err: AppError, proven: boolean): Promise<void> {
+    const kept = req.rawBody.subarray(0, proven ? CALLBACK_BODY_LIMIT : UNPROVEN_BODY_BYTES);
     try {
       await this.quarantine.record({
         reason: err.message,
@@ -54,19 +76,10 @@ export class IngestService {
         sdkAppId: /^\d+$/.test(req.query.sdkappid ?? '') ? (req.query.sdkappid as string) : null,
         queryString: req.queryString,
         rawBody: kept.toString('utf8'),
-        bodyBytes,
+        bodyBytes: req.bodyBytes,
       });
     } catch {
       throw new AppError('UNAVAILABLE', `database: expected to keep the refused callback (${err.code}) in quarantine, got an error; retry later`);
-    }
-  }
-
-  private proves(req: IngestRequest): boolean {
-    try {
-      authenticateCallback(req.query, this.policy, this.nowSeconds());
-      return true;
-    } catch {
-      return false;
     }
   }
 }

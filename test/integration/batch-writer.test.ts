@@ -19,16 +19,15 @@ const event = (i: number, over: Partial<CallbackEvent> = {}): CallbackEvent => (
   ...over,
 });
 const writer = (options: Partial<ConstructorParameters<typeof BatchWriter>[1]> = {}) => {
-  const repo = new IngestRepository(db.dataSource);
-  return new BatchWriter((events) => repo.writeBatch(events), { maxBatch: 500, timeoutMs: 5000, maxPending: 1000, ...options });
+  return new BatchWriter(new IngestRepository(db.dataSource), { maxBatch: 500, timeoutMs: 5000, maxPending: 1000, ...options });
 };
 const stored = async () => (await db.dataSource.query(`SELECT call_id FROM call_events ORDER BY call_id`)).map((r: { call_id: string }) => r.call_id);
 
 describe('BatchWriter on PostgreSQL', () => {
-  it('writes concurrent callbacks together and tells stored from duplicate', async () => {
+  it('writes concurrent callbacks together and tells stored from duplicate, within a batch too', async () => {
     const w = writer();
     const results = await Promise.all([w.submit(event(1)), w.submit(event(2)), w.submit(event(1))]);
-    expect(results).toEqual(['stored', 'stored', 'stored']);
+    expect(results).toEqual(['stored', 'stored', 'duplicate']);
     expect(await w.submit(event(2))).toBe('duplicate');
     expect(await stored()).toEqual(['bw-1', 'bw-2']);
   });

@@ -1,0 +1,87 @@
+import { AppError } from '../domain/app-error';
+import { BatchWriter, type EventStore, type WriteResult } from './batch-writer';
+import type { CallbackEvent } from './trtc-v1.schema';
+
+const event = (id: string): CallbackEvent => ({ sdkAppId: '1', callId: id, dedupeKey: id }) as unknown as CallbackEvent;
+
+/** A store in memory: records every batch, dedupes on the key, and fails as told. */
+class FakeStore implements EventStore {
+  readonly batches: string[][] = [];
+  readonly keys = new Set<string>();
+  fail: ((events: readonly CallbackEvent[]) => unknown) | null = null;
+  gate: Promise<void> = Promise.resolve();
+
+  async writeBatch(events: readonly CallbackEvent[]): Promise<WriteResult[]> {
+    await this.gate;
+    this.batches.push(events.map((e) => e.callId));
+    const error = this.fail?.(events);
+    if (error) throw error;
+    return events.map((e) => (this.keys.has(e.dedupeKey) ? 'duplicate' : (this.keys.add(e.dedupeKey), 'stored')));
+  }
+}
+
+const options = { maxBatch: 3, timeoutMs: 1000, maxPending: 100 };
+
+describe('BatchWriter', () => {
+  it('writes callbacks submitted in the same turn together, at most maxBatch per transaction', async () => {
+    const store = new FakeStore();
+    const w = new BatchWriter(store, options);
+    await Promise.all(['a', 'b', 'c', 'd', 'e'].map((id) => w.submit(event(id))));
+    expect(store.batches).toEqual([['a', 'b', 'c'], ['d', 'e']]);
+  });
+
+  it("settles each caller with its own event's result, in input order", async () => {
+    const store = new FakeStore();
+    const w = new BatchWriter(store, options);
+    await w.submit(event('a'));
+    await expect(Promise.all([w.submit(event('b')), w.submit(event('a'))])).resolves.toEqual(['stored', 'duplicate']);
+  });
+
+  it('answers UNAVAILABLE to every caller of a batch the database failed', async () => {
+    const store = new FakeStore();
+    store.fail = () => Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+    const w = new BatchWriter(store, options);
+    const outcomes = await Promise.allSettled([w.submit(event('a')), w.submit(event('b'))]);
+    expect(outcomes.map((o) => (o as PromiseRejectedResult).reason.code)).toEqual(['UNAVAILABLE', 'UNAVAILABLE']);
+  });
+
+  it('retries a batch with a data error one event at a time and refuses only the row at fault', async () => {
+    const store = new FakeStore();
+    store.fail = (events) => (events.some((e) => e.callId === 'bad') ? Object.assign(new Error('out of range'), { code: '22003' }) : null);
+    const w = new BatchWriter(store, options);
+    const outcomes = await Promise.allSettled([w.submit(event('a')), w.submit(event('bad')), w.submit(event('c'))]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'INVALID_FIELD', field: 'body' });
+    expect(store.batches).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c']]);
+  });
+
+  it('answers UNAVAILABLE at once when maxPending callbacks are already waiting', async () => {
+    const store = new FakeStore();
+    const w = new BatchWriter(store, { ...options, maxPending: 2 });
+    const waiting = [w.submit(event('a')), w.submit(event('b'))];
+    await expect(w.submit(event('c'))).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('full queue') });
+    await Promise.all(waiting);
+  });
+
+  it('answers UNAVAILABLE after timeoutMs and does not write a queued callback whose caller was answered', async () => {
+    const store = new FakeStore();
+    let open!: () => void;
+    store.gate = new Promise((r) => (open = r));
+    const w = new BatchWriter(store, { ...options, maxBatch: 1, timeoutMs: 50 });
+    const outcomes = Promise.allSettled([w.submit(event('a')), w.submit(event('b'))]);
+    const settled = await outcomes;
+    expect(settled.map((o) => (o as PromiseRejectedResult).reason?.code)).toEqual(['UNAVAILABLE', 'UNAVAILABLE']);
+    open();
+    await w.close();
+    expect(store.batches).toEqual([['a']]); // 'a' was already in flight; 'b' was dropped from the queue
+  });
+
+  it('refuses new callbacks once closed, after settling the queued ones', async () => {
+    const store = new FakeStore();
+    const w = new BatchWriter(store, options);
+    const queued = w.submit(event('a'));
+    await w.close();
+    await expect(queued).resolves.toBe('stored');
+    await expect(w.submit(event('b'))).rejects.toBeInstanceOf(AppError);
+  });
+});
