@@ -7,6 +7,8 @@ import { adminQuery, withDatabase } from './pg-admin';
 
 declare global {
   var __calltrailEmbedded: EmbeddedServer | undefined;
+  /** The temporary folder of the embedded server, removed by the global teardown. */
+  var __calltrailEmbeddedDir: string | undefined;
 }
 
 /**
@@ -17,6 +19,7 @@ export default async function setup(): Promise<void> {
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
     const dir = await mkdtemp(join(tmpdir(), 'calltrail-test-'));
+    globalThis.__calltrailEmbeddedDir = dir;
     await chmod(dir, 0o755); // the embedded server runs as the postgres user when we are root
     globalThis.__calltrailEmbedded = await startEmbeddedPostgres(dir);
     adminUrl = globalThis.__calltrailEmbedded.url;
