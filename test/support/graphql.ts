@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { ApiKeyRepository } from '../../src/calls/api-key.repository';
+import { ApiKeyRepository } from '../../src/api-keys/api-key.repository';
 import { IngestRepository } from '../../src/ingest/ingest.repository';
 import { parseV1Callback } from '../../src/ingest/trtc-v1.schema';
 import { commandOf, type CallbackBody } from './callbacks';
