@@ -6,6 +6,7 @@ const tseslint = require('typescript-eslint');
 const READ_ONLY_PACKAGES = ['graphql', 'type-graphql', 'fastify'];
 const boundaries = {
   domain: { folders: ['db', 'ingest', 'quarantine', 'api-keys', 'calls', 'graphql', 'live', 'http', 'cli'], packages: ['typeorm', 'pg', ...READ_ONLY_PACKAGES] },
+  spool: { folders: ['domain', 'db', 'ingest', 'quarantine', 'api-keys', 'calls', 'graphql', 'live', 'http', 'cli'], packages: ['typeorm', 'pg', ...READ_ONLY_PACKAGES] },
   db: { folders: ['ingest', 'quarantine', 'api-keys', 'calls', 'graphql', 'live', 'http', 'cli'], packages: [] },
   quarantine: { folders: ['ingest', 'api-keys', 'calls', 'graphql', 'live', 'http', 'cli'], packages: READ_ONLY_PACKAGES },
   'api-keys': { folders: ['ingest', 'quarantine', 'calls', 'graphql', 'live', 'http', 'cli'], packages: READ_ONLY_PACKAGES },
