@@ -6,6 +6,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       port: 8080, host: '0.0.0.0', databaseUrl: null, dataDir: './.calltrail', sdkAppIds: null, callbackPath: '/callback',
       callbackSecret: null, callbackSignToken: null, bootstrapApiKey: null, nodeEnv: 'development', logLevel: 'info',
+      spool: true, spoolDir: 'calltrail/spool'.replace('calltrail', '.calltrail'), spoolMaxMb: 1024, dbIngestPoolSize: 4, quarantineRetentionDays: 30,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -16,6 +17,8 @@ describe('loadConfig', () => {
       CALLBACK_SECRET: 's', CALLBACK_SIGN_TOKEN: 't', BOOTSTRAP_API_KEY: 'k'.repeat(32), NODE_ENV: 'production', LOG_LEVEL: 'warn',
     });
     expect(config).toMatchObject({ port: 9000, databaseUrl: 'postgres://u@h/db', sdkAppIds: ['1400000001', '1400000002'], callbackPath: '/trtc', nodeEnv: 'production' });
+    expect(loadConfig({ SPOOL: 'off', DATA_DIR: '/var/lib/ct', SPOOL_MAX_MB: '5' })).toMatchObject({ spool: false, spoolDir: '/var/lib/ct/spool', spoolMaxMb: 5 });
+    expect(loadConfig({ SPOOL_DIR: '/mnt/spool' }).spoolDir).toBe('/mnt/spool');
   });
 
   it('lists every bad variable, what it expected and what it got, in one message', () => {

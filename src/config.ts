@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 
 /** Parsed, frozen configuration. The only reader of `process.env` in calltrail. */
@@ -44,6 +45,32 @@ export interface Config {
   readonly wsInitTimeoutMs: number;
   /** How often open WebSocket connections' API keys are checked again, in ms (`WS_KEY_RECHECK_MS`, default 30000). */
   readonly wsKeyRecheckMs: number;
+  /** Whether callbacks the database cannot take are kept in a local spool and answered 200 (`SPOOL`, `on` or `off`, default `on`). */
+  readonly spool: boolean;
+  /** Folder of the spool (`SPOOL_DIR`, default `<DATA_DIR>/spool`). */
+  readonly spoolDir: string;
+  /** Largest size of the spool in MiB; past it callbacks are answered 503 (`SPOOL_MAX_MB`, default 1024). */
+  readonly spoolMaxMb: number;
+  /** Connections reserved for ingest, apart from queries and subscriptions (`DB_INGEST_POOL_SIZE`, default 4). */
+  readonly dbIngestPoolSize: number;
+  /** `statement_timeout` of query connections in ms, shorter than ingest's 15 s (`DB_QUERY_TIMEOUT_MS`, default 5000). */
+  readonly dbQueryTimeoutMs: number;
+  /** Largest estimated row cost of one GraphQL operation, with its variables (`GRAPHQL_MAX_COST`, default 20000). */
+  readonly graphqlMaxCost: number;
+  /** GraphQL HTTP requests one API key may have in flight on one replica; more get 429 (`GRAPHQL_MAX_CONCURRENCY_PER_KEY`, default 4). */
+  readonly graphqlMaxConcurrencyPerKey: number;
+  /** Time a whole HTTP request may take to arrive, in ms (`HTTP_REQUEST_TIMEOUT_MS`, default 10000). */
+  readonly httpRequestTimeoutMs: number;
+  /** Idle time after which a keep-alive connection is closed, in ms (`HTTP_KEEPALIVE_TIMEOUT_MS`, default 5000). */
+  readonly httpKeepAliveTimeoutMs: number;
+  /** Largest size of the quarantine in MiB; past it refusals are only counted (`QUARANTINE_MAX_MB`, default 256). */
+  readonly quarantineMaxMb: number;
+  /** Refusals kept whole per source address and minute; past it they are only counted (`QUARANTINE_RATE_PER_MIN`, default 60). */
+  readonly quarantineRatePerMin: number;
+  /** Days a quarantined callback is kept (`QUARANTINE_RETENTION_DAYS`, default 30). */
+  readonly quarantineRetentionDays: number;
+  /** Time the live fan-out may use in one turn of the event loop before it yields to ingest, in ms (`LIVE_FANOUT_BUDGET_MS`, default 10). */
+  readonly liveFanoutBudgetMs: number;
 }
 
 const int = (min: number, max: number) =>
@@ -92,6 +119,19 @@ const envSchema = z.object({
   LIVE_MAX_SUBSCRIPTIONS: int(1, 1000).default(20),
   WS_INIT_TIMEOUT_MS: int(100, 60000).default(3000),
   WS_KEY_RECHECK_MS: int(100, 3600000).default(30000),
+  SPOOL: z.enum(['on', 'off']).default('on'),
+  SPOOL_DIR: z.string().min(1).optional(),
+  SPOOL_MAX_MB: int(1, 1048576).default(1024),
+  DB_INGEST_POOL_SIZE: int(1, 100).default(4),
+  DB_QUERY_TIMEOUT_MS: int(100, 600000).default(5000),
+  GRAPHQL_MAX_COST: int(1, 100000000).default(20000),
+  GRAPHQL_MAX_CONCURRENCY_PER_KEY: int(1, 10000).default(4),
+  HTTP_REQUEST_TIMEOUT_MS: int(1000, 600000).default(10000),
+  HTTP_KEEPALIVE_TIMEOUT_MS: int(100, 600000).default(5000),
+  QUARANTINE_MAX_MB: int(1, 1048576).default(256),
+  QUARANTINE_RATE_PER_MIN: int(1, 1000000).default(60),
+  QUARANTINE_RETENTION_DAYS: int(1, 36500).default(30),
+  LIVE_FANOUT_BUDGET_MS: int(1, 1000).default(10),
 });
 
 /** Variables whose values never appear in error messages. */
@@ -150,5 +190,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     liveMaxSubscriptions: e.LIVE_MAX_SUBSCRIPTIONS,
     wsInitTimeoutMs: e.WS_INIT_TIMEOUT_MS,
     wsKeyRecheckMs: e.WS_KEY_RECHECK_MS,
+    spool: e.SPOOL === 'on',
+    spoolDir: e.SPOOL_DIR ?? join(e.DATA_DIR, 'spool'),
+    spoolMaxMb: e.SPOOL_MAX_MB,
+    dbIngestPoolSize: e.DB_INGEST_POOL_SIZE,
+    dbQueryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,
+    graphqlMaxCost: e.GRAPHQL_MAX_COST,
+    graphqlMaxConcurrencyPerKey: e.GRAPHQL_MAX_CONCURRENCY_PER_KEY,
+    httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+    httpKeepAliveTimeoutMs: e.HTTP_KEEPALIVE_TIMEOUT_MS,
+    quarantineMaxMb: e.QUARANTINE_MAX_MB,
+    quarantineRatePerMin: e.QUARANTINE_RATE_PER_MIN,
+    quarantineRetentionDays: e.QUARANTINE_RETENTION_DAYS,
+    liveFanoutBudgetMs: e.LIVE_FANOUT_BUDGET_MS,
   });
 }
