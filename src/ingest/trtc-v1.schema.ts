@@ -126,6 +126,7 @@ function nestingDepth(json: string): number {
 }
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// eslint-disable-next-line no-control-regex -- PostgreSQL text cannot hold U+0000: it is what we look for.
 const NUL = /\u0000/;
 
 /** True when a string or key anywhere in the parsed value matches `pattern`. */
