@@ -69,7 +69,7 @@ async function run(root: string, ops: Op[], segmentBytes: number) {
       }
     }
     await replay(null, 100);
-    return { appended, firsts: deliveries.firsts, left: instances.at(-1)!.stats().records, files: await readdir(dir) };
+    return { appended, firsts: deliveries.firsts, left: instances.at(-1)!.stats().records, files: (await readdir(dir)).filter((name) => name.endsWith('.spool')) };
   } finally {
     for (const spool of instances) await spool.close();
   }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { segmentPath } from './files';
@@ -196,5 +196,16 @@ describe('Spool', () => {
     await expect(spool.replay(async () => undefined, 0)).rejects.toThrow(RangeError);
     await spool.close();
     await expect(spool.append(bufs('x'))).rejects.toThrow('closed');
+  });
+
+  it('refuses a directory locked by another running process, and takes over the lock of one that is gone', async () => {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'LOCK'), String(process.ppid)); // a process that is running: the test runner's parent
+    await expect(open()).rejects.toThrow(`locked by running process ${process.ppid}`);
+    await writeFile(join(dir, 'LOCK'), '4194303'); // above Linux's largest pid: no such process
+    const spool = await open();
+    expect(await readFile(join(dir, 'LOCK'), 'utf8')).toBe(String(process.pid));
+    await spool.close();
+    expect(existsSync(join(dir, 'LOCK'))).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { readFile, unlink } from 'node:fs/promises';
-import { listSegments, makeDirectory } from './files';
+import { listSegments, lockDirectory, makeDirectory } from './files';
 import { decodeRecords, encodedSize, encodeRecords, type SpooledRecord } from './record';
 import { newSegment, SegmentWriter, type Segment } from './writer';
 
@@ -55,6 +55,7 @@ export class Spool {
   private replays: Promise<unknown> = Promise.resolve();
   private closed = false;
   private torn = { tornTails: 0, tornBytes: 0 };
+  private unlock: () => Promise<void> = async () => undefined;
 
   private constructor(
     private readonly options: SpoolOptions,
@@ -71,8 +72,10 @@ export class Spool {
    */
   static async open(options: SpoolOptions): Promise<Spool> {
     await makeDirectory(options.dir);
+    const unlock = await lockDirectory(options.dir);
     const seqs = await listSegments(options.dir);
     const spool = new Spool(options, (seqs.at(-1) ?? 0) + 1);
+    spool.unlock = unlock;
     for (const seq of seqs) {
       const seg = newSegment(options.dir, seq);
       spool.readBack(seg, await readFile(seg.path));
@@ -129,6 +132,7 @@ export class Spool {
   async close(): Promise<void> {
     this.closed = true;
     await this.writer.close();
+    await this.unlock();
   }
 
   private async replayNow(handle: (batch: SpooledRecord[]) => Promise<void>, batchSize: number): Promise<number> {
