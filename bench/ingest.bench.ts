@@ -8,6 +8,9 @@
  *   BENCH_CALLBACKS=20000 BENCH_CONCURRENCY=128 npm run bench:ingest
  */
 import 'reflect-metadata';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent, setGlobalDispatcher } from 'undici';
 import { loadConfig } from '../src/config';
 import { createApp } from '../src/http/app';
@@ -32,8 +35,10 @@ function body(i: number) {
 
 async function scenario(adminUrl: string, label: string, batchMax: number) {
   const { url, dataSource } = await freshDatabase(adminUrl, `calltrail_bench_${batchMax}_${process.pid}`);
-  const config = loadConfig({ LOG_LEVEL: 'silent', INGEST_BATCH_MAX: String(batchMax), INGEST_TIMEOUT_MS: '60000' });
-  const app = await createApp(config, { db: { dataSource, url, isReady: async () => true } });
+  // The spool is on, as by default, in a folder of its own.
+  const spoolDir = await mkdtemp(join(tmpdir(), 'calltrail-bench-spool-'));
+  const config = loadConfig({ LOG_LEVEL: 'silent', INGEST_BATCH_MAX: String(batchMax), INGEST_TIMEOUT_MS: '60000', SPOOL_DIR: spoolDir });
+  const app = await createApp(config, { db: { dataSource, ingestDataSource: dataSource, url, isReady: async () => true } });
   await app.server.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.server.address() as { port: number }).port;
   const target = `http://127.0.0.1:${port}/callback?sdkappid=1400000001&contenttype=json`;
@@ -52,6 +57,7 @@ async function scenario(adminUrl: string, label: string, batchMax: number) {
   const seconds = (performance.now() - started) / 1000;
   const [{ n }] = await dataSource.query('SELECT count(*)::int AS n FROM call_events');
   await app.close();
+  await rm(spoolDir, { recursive: true, force: true });
   await dataSource.destroy();
   const perSecond = TOTAL / seconds;
   console.log(`${label.padEnd(34)} ${perSecond.toFixed(0).padStart(7)} callbacks/s  (${TOTAL} in ${seconds.toFixed(2)} s, stored ${n}, non-200 ${failures})`);

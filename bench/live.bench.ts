@@ -38,8 +38,8 @@ async function scenario(adminUrl: string, label: string, matching: number, idle:
   const counter = new Counter();
   const { url, dataSource } = await freshDatabase(adminUrl, `calltrail_bench_live_${matching}_${idle}_${process.pid}`, counter);
   const { key } = await new ApiKeyRepository(dataSource).create('bench', null);
-  const config = loadConfig({ LOG_LEVEL: 'silent', LIVE_MAX_SUBSCRIPTIONS: '1000', LIVE_QUEUE_MAX: '100000', LIVE_POLL_MS: '1000' });
-  const app = await createApp(config, { db: { dataSource, url, isReady: async () => true } });
+  const config = loadConfig({ LOG_LEVEL: 'silent', SPOOL: 'off', LIVE_MAX_SUBSCRIPTIONS: '1000', LIVE_QUEUE_MAX: '100000', LIVE_POLL_MS: '1000' });
+  const app = await createApp(config, { db: { dataSource, ingestDataSource: dataSource, url, isReady: async () => true } });
   await app.server.listen({ port: 0, host: '127.0.0.1' });
   const base = `127.0.0.1:${(app.server.server.address() as { port: number }).port}`;
 

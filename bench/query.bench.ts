@@ -55,7 +55,7 @@ run(() =>
     await seed(dataSource);
     console.log(`query bench: ${CALLS} calls over 10 apps, ${RUNS} runs each, key scoped to one app, ${where} (seeded in ${((performance.now() - seeded) / 1000).toFixed(1)} s)`);
     const { key } = await new ApiKeyRepository(dataSource).create('bench', ['1400000001']);
-    const app = await createApp(loadConfig({ LOG_LEVEL: 'silent', LIVE_POLL_MS: '60000' }), { db: { dataSource, url, isReady: async () => true } });
+    const app = await createApp(loadConfig({ LOG_LEVEL: 'silent', LIVE_POLL_MS: '60000', SPOOL: 'off' }), { db: { dataSource, ingestDataSource: dataSource, url, isReady: async () => true } });
     await app.server.listen({ port: 0, host: '127.0.0.1' });
     const endpoint = `http://127.0.0.1:${(app.server.server.address() as { port: number }).port}/graphql`;
     let baseline = 0;

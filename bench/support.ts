@@ -23,10 +23,10 @@ export async function withPostgres(bench: (adminUrl: string, where: string) => P
 export async function freshDatabase(adminUrl: string, name: string, logger?: Logger): Promise<{ url: string; dataSource: DataSource }> {
   await ensureDatabase(adminUrl, name);
   const url = adminUrl.replace(/\/[^/]*$/, `/${name}`);
-  const dataSource = createDataSource(url, 10, logger);
+  const dataSource = createDataSource(url, { size: 10, statementTimeoutMs: 15000, name: 'calltrail-bench' }, logger);
   await dataSource.initialize();
   await runMigrations(dataSource, url);
-  await dataSource.query('TRUNCATE call_events, calls, call_participants, rejected_callbacks, api_keys RESTART IDENTITY CASCADE');
+  await dataSource.query('TRUNCATE call_events, calls, call_participants, rejected_callbacks, rejected_callback_counts, api_keys RESTART IDENTITY CASCADE');
   return { url, dataSource };
 }
 

@@ -38,13 +38,20 @@ export class ApiKeyRepository {
     return { key, record };
   }
 
-  /** Makes sure `key` exists, active, with every app (`BOOTSTRAP_API_KEY`). */
+  /**
+   * Makes sure `key` is the one active key called `name`, with every app (`BOOTSTRAP_API_KEY`): a
+   * previous key of that name (the bootstrap key before it was changed) is revoked.
+   */
   async ensure(key: string, name: string): Promise<void> {
-    await this.dataSource.query(
-      `INSERT INTO api_keys (name, key_hash, sdk_app_ids) VALUES ($1, $2, NULL)
-       ON CONFLICT ON CONSTRAINT uq_api_keys_hash DO UPDATE SET sdk_app_ids = NULL, revoked_at = NULL`,
-      [name, hashApiKey(key)],
-    );
+    await this.dataSource.transaction(async (tx) => {
+      const hash = hashApiKey(key);
+      await tx.query(`UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND key_hash <> $2 AND revoked_at IS NULL`, [name, hash]);
+      await tx.query(
+        `INSERT INTO api_keys (name, key_hash, sdk_app_ids) VALUES ($1, $2, NULL)
+         ON CONFLICT ON CONSTRAINT uq_api_keys_hash DO UPDATE SET name = EXCLUDED.name, sdk_app_ids = NULL, revoked_at = NULL`,
+        [name, hash],
+      );
+    });
   }
 
   async list(): Promise<ApiKeyRecord[]> {

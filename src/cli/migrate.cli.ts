@@ -1,4 +1,4 @@
-import { runMigrations } from '../db/database';
+import { migrate } from '../db/database';
 import { runCli } from './run-cli';
 
 /** `npm run migrate` (apply pending migrations) and `npm run migrate:revert` (revert the last one). */
@@ -6,7 +6,7 @@ const command = process.argv[2];
 runCli(
   async (db) => {
     if (command === 'up') {
-      await runMigrations(db.dataSource, db.url);
+      await migrate(db.url);
       console.log('migrations applied');
     } else if (command === 'revert') {
       await db.dataSource.undoLastMigration({ transaction: 'each' });

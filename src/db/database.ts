@@ -4,9 +4,12 @@ import { MIGRATIONS } from '../../migrations';
 import type { Config } from '../config';
 import type { EmbeddedServer } from './embedded';
 
-/** An open database: the DataSource, and the embedded server behind it when there is one. */
+/** An open database: two pools, and the embedded server behind it when there is one. */
 export interface Database {
+  /** Queries, subscriptions' reads, CLIs, migrations. */
   readonly dataSource: DataSource;
+  /** Ingest only: connections no query can take (docs/design.md, principle 10). */
+  readonly ingestDataSource: DataSource;
   /** The URL the DataSource connects to. */
   readonly url: string;
   readonly embedded: EmbeddedServer | null;
@@ -18,8 +21,19 @@ export interface Database {
 /** Any constant: serialises migration runs of replicas starting together. */
 const MIGRATION_LOCK = 0x6d696772; // "migr"
 
-/** Builds the one DataSource of the process. Schema comes only from migrations. */
-export function createDataSource(url: string, poolSize = 10, logger?: Logger): DataSource {
+/** How long one statement may run on ingest connections, in ms: a commit must not be cut short by a slow disk. */
+export const INGEST_STATEMENT_TIMEOUT_MS = 15000;
+
+/** Settings of one pool. */
+export interface PoolOptions {
+  readonly size: number;
+  readonly statementTimeoutMs: number;
+  /** Shown in `pg_stat_activity`, so an operator sees which pool a connection belongs to. */
+  readonly name: string;
+}
+
+/** Builds a DataSource (one connection pool). Schema comes only from migrations. */
+export function createDataSource(url: string, pool: PoolOptions = { size: 10, statementTimeoutMs: INGEST_STATEMENT_TIMEOUT_MS, name: 'calltrail' }, logger?: Logger): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -29,11 +43,11 @@ export function createDataSource(url: string, poolSize = 10, logger?: Logger): D
     logging: logger ? ['query'] : false,
     logger,
     extra: {
-      max: poolSize,
+      max: pool.size,
       connectionTimeoutMillis: 2000,
       idleTimeoutMillis: 30000,
-      statement_timeout: 15000,
-      application_name: 'calltrail',
+      statement_timeout: pool.statementTimeoutMs,
+      application_name: pool.name,
     },
   });
 }
@@ -47,6 +61,17 @@ export async function ensureDatabase(adminUrl: string, name: string): Promise<vo
     if (found.rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
   } finally {
     await client.end();
+  }
+}
+
+/** Runs pending migrations on a connection of their own, with no statement timeout (a migration may rewrite a large table). */
+export async function migrate(url: string): Promise<void> {
+  const dataSource = createDataSource(url, { size: 1, statementTimeoutMs: 0, name: 'calltrail-migrate' });
+  await dataSource.initialize();
+  try {
+    await runMigrations(dataSource, url);
+  } finally {
+    await dataSource.destroy();
   }
 }
 
@@ -67,7 +92,7 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
  * `DATA_DIR` when none is set (docs/design.md, principle 9); then applies migrations.
  */
 export async function openDatabase(
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort' | 'dbPoolSize'>,
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort' | 'dbPoolSize' | 'dbIngestPoolSize' | 'dbQueryTimeoutMs'>,
   log: (line: string) => void = () => undefined,
   options: { migrate: boolean } = { migrate: true },
 ): Promise<Database> {
@@ -80,17 +105,23 @@ export async function openDatabase(
     await ensureDatabase(embedded.url, 'calltrail');
     url = embedded.url.replace(/\/postgres$/, '/calltrail');
   }
-  const dataSource = createDataSource(url, config.dbPoolSize);
+  const dataSource = createDataSource(url, { size: config.dbPoolSize, statementTimeoutMs: config.dbQueryTimeoutMs, name: 'calltrail' });
+  const ingestDataSource = createDataSource(url, { size: config.dbIngestPoolSize, statementTimeoutMs: INGEST_STATEMENT_TIMEOUT_MS, name: 'calltrail-ingest' });
+  const destroy = async () => {
+    for (const ds of [dataSource, ingestDataSource]) if (ds.isInitialized) await ds.destroy();
+  };
   try {
     await dataSource.initialize();
-    if (options.migrate) await runMigrations(dataSource, url);
+    await ingestDataSource.initialize();
+    if (options.migrate) await migrate(url);
   } catch (err) {
-    if (dataSource.isInitialized) await dataSource.destroy();
+    await destroy();
     await embedded?.stop();
     throw err;
   }
   return {
     dataSource,
+    ingestDataSource,
     url,
     embedded,
     async isReady() {
@@ -103,7 +134,7 @@ export async function openDatabase(
       }
     },
     async close() {
-      if (dataSource.isInitialized) await dataSource.destroy();
+      await destroy();
       await embedded?.stop();
     },
   };

@@ -7,6 +7,7 @@ export type AppErrorCode =
   | 'BAD_TOKEN'
   | 'BAD_SIGNATURE'
   | 'BODY_TOO_LARGE'
+  | 'UNSUPPORTED_ENCODING'
   | 'UNAVAILABLE'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'

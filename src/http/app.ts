@@ -4,9 +4,9 @@ import { LiveRepository } from '../calls/live.repository';
 import { PgListener } from '../db/listener';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
-import { BatchWriter } from '../ingest/batch-writer';
-import { EVENTS_CHANNEL, IngestRepository } from '../ingest/ingest.repository';
-import { IngestService } from '../ingest/ingest.service';
+import { maskUrl } from '../domain/secrets';
+import type { BatchWriter } from '../ingest/batch-writer';
+import { EVENTS_CHANNEL } from '../ingest/ingest.repository';
 import { createApolloServer } from '../graphql/apollo';
 import { createServices } from '../graphql/services';
 import { createArmor } from '../graphql/limits';
@@ -16,12 +16,14 @@ import { callbackRoutes } from './callback.route';
 import { graphqlRoutes } from './graphql.route';
 import { attachGraphQLWs } from './graphql-ws';
 import { healthRoutes } from './health.route';
+import { createIngest, type Ingest } from './ingest.assembly';
 import { createMetrics, type Metrics } from './metrics';
 
 /** Everything `createApp` builds; `listen` is left to the caller (tests use port 0). */
 export interface CalltrailApp {
   readonly server: FastifyInstance;
   readonly writer: BatchWriter;
+  readonly ingest: Ingest;
   readonly metrics: Metrics;
   readonly hub: LiveHub;
   /** Readiness off, stop accepting, flush the batch. The database is the caller's to close. */
@@ -29,36 +31,33 @@ export interface CalltrailApp {
 }
 
 export interface AppDeps {
-  readonly db: Pick<Database, 'dataSource' | 'isReady' | 'url'>;
+  readonly db: Pick<Database, 'dataSource' | 'ingestDataSource' | 'isReady' | 'url'>;
 }
-
-/** Seconds a `Sign`ed callback's RequestTime may differ from now (docs/trtc-callbacks.md, section 4). */
-const SIGN_WINDOW_SECONDS = 300;
 
 /** Assembles the HTTP server without listening. */
 export async function createApp(config: Config, deps: AppDeps): Promise<CalltrailApp> {
   const server = Fastify({
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logger:
+      config.logLevel === 'silent'
+        ? false
+        : {
+            level: config.logLevel,
+            // Callback URLs may carry `token` and `Sign`: logged masked (docs/security.md).
+            serializers: { req: (req) => ({ method: req.method, url: maskUrl(req.url), remoteAddress: req.ip }) },
+          },
     bodyLimit: 1024 * 1024,
     forceCloseConnections: 'idle',
+    // A request must arrive whole in time; slow senders cannot hold connections open (docs/security.md).
+    // Node checks request deadlines on this interval (30 s by default, too coarse for a 10 s deadline).
+    // No socket inactivity timeout: it would also cut idle WebSocket subscribers.
+    requestTimeout: config.httpRequestTimeoutMs,
+    http: { connectionsCheckingInterval: Math.min(1000, config.httpRequestTimeoutMs) },
+    keepAliveTimeout: config.httpKeepAliveTimeoutMs,
   });
+  server.server.headersTimeout = Math.min(config.httpRequestTimeoutMs, 60_000);
   const metrics = createMetrics();
   const services = createServices(deps.db.dataSource);
-  const writer = new BatchWriter(new IngestRepository(deps.db.dataSource), {
-    maxBatch: config.ingestBatchMax,
-    timeoutMs: config.ingestTimeoutMs,
-    maxPending: config.ingestMaxPending,
-    onError: (err, size) => server.log.error({ err, size }, 'ingest batch failed'),
-    onBatch: (size, ms) => {
-      metrics.batchSize.observe(size);
-      metrics.batchSeconds.observe(ms / 1000);
-    },
-  });
-  const ingest = new IngestService(
-    { sdkAppIds: config.sdkAppIds, secret: config.callbackSecret, signToken: config.callbackSignToken, signWindowSeconds: SIGN_WINDOW_SECONDS },
-    writer,
-    services.quarantine,
-  );
+  const ingest = await createIngest(config, deps.db, server.log, metrics);
   if (config.bootstrapApiKey !== null) await services.apiKeys.ensure(config.bootstrapApiKey, 'bootstrap');
   const production = config.nodeEnv === 'production';
   const schema = await buildCalltrailSchema();
@@ -96,19 +95,20 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   metrics.live(() => ({ connections: ws.connections, subscriptions: hub.subscriptions }));
 
   let accepting = true;
-  await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, metrics });
-  await server.register(callbackRoutes, { path: config.callbackPath, ingest, metrics });
+  await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics });
+  await server.register(callbackRoutes, { path: config.callbackPath, ingest: ingest.service, metrics });
   await server.register(graphqlRoutes, { apollo, services });
   return {
     server,
-    writer,
+    writer: ingest.writer,
+    ingest,
     metrics,
     hub,
     async close() {
       accepting = false;
       await ws.close();
       await server.close();
-      await writer.close();
+      await ingest.close();
       await listener.stop();
       await hub.stop();
     },

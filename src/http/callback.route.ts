@@ -17,6 +17,7 @@ const REPLY: Partial<Record<AppErrorCode, [status: number, errorCode: number]>> 
   BAD_SIGNATURE: [401, 4011],
   UNKNOWN_APP: [403, 4030],
   BODY_TOO_LARGE: [413, 4130],
+  UNSUPPORTED_ENCODING: [415, 4150],
   UNAVAILABLE: [503, 5030],
 };
 
@@ -24,7 +25,8 @@ function toIngestRequest(req: FastifyRequest, body: Buffer, bodyBytes = body.len
   const queryString = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
   const query: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(queryString)) query[k.toLowerCase()] ??= v;
-  return { query, queryString, rawBody: body, bodyBytes };
+  const encoding = req.headers['content-encoding'];
+  return { query, queryString, rawBody: body, bodyBytes, contentEncoding: encoding === undefined ? null : String(encoding), source: req.ip };
 }
 
 /** Answers a callback: 200 with the envelope both generations accept, or the refusal. */
@@ -55,6 +57,11 @@ function sendError(reply: FastifyReply, err: AppError, metrics: Metrics): Fastif
 /** `POST <CALLBACK_PATH>`: every callback body is read raw and parsed as JSON, whatever its Content-Type. */
 export async function callbackRoutes(app: FastifyInstance, opts: { path: string; ingest: IngestService; metrics: Metrics }) {
   const { ingest, metrics } = opts;
+  // Every body is read raw, so the Content-Type does not matter; one Fastify cannot parse
+  // (`json`, empty) must not fail the request before it reaches us.
+  app.addHook('onRequest', async (req) => {
+    req.headers['content-type'] = 'application/octet-stream';
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: READ_LIMIT }, (_req, body, done) => done(null, body));
 

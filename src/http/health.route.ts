@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { EventSpool } from '../ingest/event-spool';
 import type { Metrics } from './metrics';
 
 export interface HealthOptions {
@@ -6,16 +7,24 @@ export interface HealthOptions {
   readonly isReady: () => Promise<boolean>;
   /** False once shutdown has begun. */
   readonly isAccepting: () => boolean;
+  /** The outage spool, when on: while it has room, callbacks are still accepted with the database down. */
+  readonly spool: Pick<EventSpool, 'stats'> | null;
   readonly metrics: Metrics;
 }
 
-/** `/healthz` (process alive, no database), `/readyz` (database and migrations), `/metrics`. */
+/**
+ * `/healthz` (process alive, no database), `/readyz` (ready to take callbacks: the database answers
+ * with migrations applied, or the spool keeps them meanwhile; its depth is in the JSON), `/metrics`.
+ */
 export async function healthRoutes(app: FastifyInstance, opts: HealthOptions) {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     if (!opts.isAccepting()) return reply.code(503).send({ status: 'stopping' });
-    const ready = await opts.isReady();
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'database unavailable or migrations pending' });
+    const database = await opts.isReady();
+    const stats = opts.spool?.stats();
+    const spool = stats && { records: stats.records, bytes: stats.bytes, oldestAgeSeconds: stats.oldestAppendedAt === null ? 0 : (Date.now() - stats.oldestAppendedAt) / 1000 };
+    const status = database ? 'ready' : spool ? 'spooling: database unavailable, callbacks kept in the spool' : 'database unavailable or migrations pending';
+    return reply.code(database || spool ? 200 : 503).send({ status, database, ...(spool && { spool }) });
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', opts.metrics.registry.contentType);

@@ -11,9 +11,28 @@ export function createMetrics() {
       new Gauge({ name: 'calltrail_ws_connections', help: 'Open graphql-ws connections', registers: [registry], collect() { this.set(read().connections); } });
       new Gauge({ name: 'calltrail_subscriptions', help: 'Open subscriptions', registers: [registry], collect() { this.set(read().subscriptions); } });
     },
+    /** Registers gauges of the outage spool, read at scrape time. */
+    spool(read: () => { records: number; bytes: number; oldestAppendedAt: number | null }) {
+      new Gauge({ name: 'calltrail_spool_records', help: 'Callbacks in the outage spool, not yet stored in PostgreSQL', registers: [registry], collect() { this.set(read().records); } });
+      new Gauge({ name: 'calltrail_spool_bytes', help: 'Size of the outage spool on disk', registers: [registry], collect() { this.set(read().bytes); } });
+      new Gauge({
+        name: 'calltrail_spool_oldest_age_seconds',
+        help: 'Age of the oldest callback in the outage spool (0 when empty)',
+        registers: [registry],
+        collect() {
+          const oldest = read().oldestAppendedAt;
+          this.set(oldest === null ? 0 : (Date.now() - oldest) / 1000);
+        },
+      });
+    },
+    spoolReplayed: new Counter({
+      name: 'calltrail_spool_replayed_total',
+      help: 'Spooled callbacks handed back to PostgreSQL',
+      registers: [registry],
+    }),
     callbacks: new Counter({
       name: 'calltrail_callbacks_total',
-      help: 'Callbacks received, by outcome (stored, duplicate, or the refusal code)',
+      help: 'Callbacks received, by outcome (stored, duplicate, spooled, or the refusal code)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -1,5 +1,6 @@
 import { AppError } from '../domain/app-error';
-import { BatchWriter, type EventStore, type WriteResult } from './batch-writer';
+import { BatchWriter, type EventStore } from './batch-writer';
+import type { WriteResult } from './ingest.repository';
 import type { CallbackEvent } from './trtc-v1.schema';
 
 const event = (id: string): CallbackEvent => ({ sdkAppId: '1', callId: id, dedupeKey: id }) as unknown as CallbackEvent;

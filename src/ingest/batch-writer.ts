@@ -2,14 +2,26 @@ import { AppError } from '../domain/app-error';
 import type { WriteResult } from './ingest.repository';
 import type { CallbackEvent } from './trtc-v1.schema';
 
-export type { WriteResult };
+/** What a submitted callback became: committed now, or kept in the outage spool until the database is back. */
+export type SubmitResult = WriteResult | 'spooled';
+
+/** Where callbacks go when the database cannot take them (`EventSpool`). */
+export interface SpoolSink {
+  /** Resolves once the events are durable on local disk; rejects when they cannot be kept. */
+  append(events: readonly CallbackEvent[]): Promise<void>;
+}
+
+/** An event's outcome when its batch was written: its result, or the refusal of a row PostgreSQL would not store. */
+export type EventOutcome = WriteResult | AppError;
 
 interface Pending {
   readonly event: CallbackEvent;
-  /** Set when the caller was already answered 503: the event is then not written (Tencent retries it). */
+  /** Set when the caller was already answered (503, or spooled): the event is then not written from the queue. */
   expired: boolean;
+  /** Set once the caller has its answer. */
+  done: boolean;
   readonly timer: NodeJS.Timeout;
-  resolve(result: WriteResult): void;
+  resolve(result: SubmitResult): void;
   reject(err: unknown): void;
 }
 
@@ -22,12 +34,14 @@ export interface EventStore {
 export interface BatchWriterOptions {
   /** Largest number of events in one transaction. */
   readonly maxBatch: number;
-  /** A callback not committed within this time is answered UNAVAILABLE (and, if still queued, dropped). */
+  /** A callback not committed within this time is spooled, or without a spool answered UNAVAILABLE (and, if still queued, dropped). */
   readonly timeoutMs: number;
   /** Most callbacks waiting at once; beyond it new ones are answered UNAVAILABLE at once. */
   readonly maxPending: number;
   readonly onError?: (err: unknown, batchSize: number) => void;
   readonly onBatch?: (size: number, ms: number) => void;
+  /** The outage spool; without one, a callback the database cannot take is answered UNAVAILABLE. */
+  readonly spool?: SpoolSink | null;
 }
 
 /** SQLSTATE class 22 (data exception) or 54 (a limit, e.g. index row size): one row is at fault, not the database. */
@@ -38,8 +52,10 @@ const unavailable = (reason: string) => new AppError('UNAVAILABLE', `database: e
 /**
  * Group commit (docs/design.md, principle 4): callbacks that arrive while a transaction is in flight are
  * written together in the next one. A request is settled only after its transaction committed
- * (or failed); a failed transaction fails only the requests in it. The queue is bounded, and a
- * callback whose caller already got 503 is not written later, so an outage cannot pile up a backlog.
+ * (or failed); a failed transaction fails only the requests in it. When the database cannot take a
+ * batch (or a callback waits past its deadline), the callbacks go to the spool, and are answered only
+ * once it holds them durably (docs/design.md, principles 1 and 11); data errors are never spooled.
+ * The queue is bounded, and a callback already answered is not written from the queue later.
  */
 export class BatchWriter {
   private queue: Pending[] = [];
@@ -51,20 +67,21 @@ export class BatchWriter {
     private readonly options: BatchWriterOptions,
   ) {}
 
-  submit(event: CallbackEvent): Promise<WriteResult> {
+  submit(event: CallbackEvent): Promise<SubmitResult> {
     if (this.closed) return Promise.reject(new AppError('UNAVAILABLE', 'server: expected to be running, got shutting down; retry later'));
     if (this.queue.length >= this.options.maxPending) {
       return Promise.reject(unavailable(`fewer than ${this.options.maxPending} callbacks waiting, got a full queue`));
     }
-    return new Promise<WriteResult>((resolve, reject) => {
+    return new Promise<SubmitResult>((resolve, reject) => {
       const pending: Pending = {
         event,
         expired: false,
+        done: false,
         resolve,
         reject,
         timer: setTimeout(() => {
           pending.expired = true;
-          reject(unavailable(`a commit within ${this.options.timeoutMs} ms, got none`));
+          void this.spoolOrFail([pending], `a commit within ${this.options.timeoutMs} ms, got none`);
         }, this.options.timeoutMs),
       };
       this.queue.push(pending);
@@ -90,27 +107,62 @@ export class BatchWriter {
     }
   }
 
-  private settle(p: Pending, outcome: { result?: WriteResult; error?: unknown }): void {
+  /**
+   * Writes events in one transaction; if PostgreSQL refuses a row (a data error), writes them one by
+   * one so the row at fault does not fail the others, and returns its refusal in its place.
+   * Throws when the database cannot take them at all.
+   */
+  async writeIsolated(events: readonly CallbackEvent[]): Promise<EventOutcome[]> {
+    try {
+      return await this.store.writeBatch(events);
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      if (events.length === 1) {
+        return [new AppError('INVALID_FIELD', `body: expected values PostgreSQL can store, got one it refused (${(err as Error).message})`, 'body')];
+      }
+      const outcomes: EventOutcome[] = [];
+      for (const e of events) outcomes.push(...(await this.writeIsolated([e])));
+      return outcomes;
+    }
+  }
+
+  private settle(p: Pending, outcome: { result?: SubmitResult; error?: unknown }): void {
     clearTimeout(p.timer);
+    if (p.done) return;
+    p.done = true;
     if (outcome.error !== undefined) p.reject(outcome.error);
-    else p.resolve(outcome.result as WriteResult);
+    else p.resolve(outcome.result as SubmitResult);
   }
 
   private async flush(batch: Pending[]): Promise<void> {
     const started = performance.now();
+    let outcomes: EventOutcome[];
     try {
-      const results = await this.store.writeBatch(batch.map((p) => p.event));
-      this.options.onBatch?.(batch.length, performance.now() - started);
-      batch.forEach((p, i) => this.settle(p, { result: results[i] }));
+      outcomes = await this.writeIsolated(batch.map((p) => p.event));
     } catch (err) {
       this.options.onError?.(err, batch.length);
-      if (isDataError(err)) {
-        // Isolate the row at fault so it does not fail its batch-mates; alone, it is refused for good.
-        if (batch.length > 1) for (const p of batch) await this.flush([p]);
-        else this.settle(batch[0], { error: new AppError('INVALID_FIELD', `body: expected values PostgreSQL can store, got one it refused (${(err as Error).message})`, 'body') });
-        return;
-      }
-      for (const p of batch) this.settle(p, { error: unavailable('to store the callback, got a database error') });
+      return this.spoolOrFail(batch, 'to store the callback, got a database error');
     }
+    this.options.onBatch?.(batch.length, performance.now() - started);
+    batch.forEach((p, i) => {
+      const outcome = outcomes[i];
+      this.settle(p, outcome instanceof AppError ? { error: outcome } : { result: outcome });
+    });
+  }
+
+  /** Keeps the callbacks in the spool and answers them; without a spool (or if it fails), UNAVAILABLE. */
+  private async spoolOrFail(pendings: Pending[], reason: string): Promise<void> {
+    const waiting = pendings.filter((p) => !p.done);
+    if (waiting.length === 0) return;
+    if (this.options.spool) {
+      try {
+        await this.options.spool.append(waiting.map((p) => p.event));
+        for (const p of waiting) this.settle(p, { result: 'spooled' });
+        return;
+      } catch (err) {
+        this.options.onError?.(err, waiting.length);
+      }
+    }
+    for (const p of waiting) this.settle(p, { error: unavailable(reason) });
   }
 }

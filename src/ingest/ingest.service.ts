@@ -1,14 +1,12 @@
 import { AppError } from '../domain/app-error';
-import type { QuarantineRepository } from '../quarantine/quarantine.repository';
+import type { QuarantineService } from '../quarantine/quarantine.service';
 import { authenticateCallback, type CallbackAuthPolicy } from './callback-auth';
-import type { BatchWriter, WriteResult } from './batch-writer';
-import { parseJsonBody, parseV1Callback, type CallbackQuery } from './trtc-v1.schema';
+import type { BatchWriter, SubmitResult } from './batch-writer';
+import type { SpoolReplayTarget } from './event-spool';
+import { parseJsonBody, parseV1Callback, type CallbackEvent, type CallbackQuery } from './trtc-v1.schema';
 
 /** Largest accepted callback body (64 KiB); larger ones are refused 413 and quarantined. */
 export const CALLBACK_BODY_LIMIT = 64 * 1024;
-
-/** What is kept of a body from a caller that did not pass the callback checks. */
-const UNPROVEN_BODY_BYTES = 4096;
 
 /** One received callback, as the HTTP edge hands it over. */
 export interface IngestRequest {
@@ -20,6 +18,10 @@ export interface IngestRequest {
   readonly rawBody: Buffer;
   /** The size of the body as sent. */
   readonly bodyBytes: number;
+  /** `Content-Encoding` as sent; calltrail takes bodies as they are (Tencent sends plain JSON). */
+  readonly contentEncoding: string | null;
+  /** The address the request came from, for the quarantine's per-source bounds. */
+  readonly source: string;
 }
 
 /** The outcome of the URL checks, kept so a refusal knows how much of the body to keep. */
@@ -30,19 +32,23 @@ type AuthOutcome = { readonly sdkAppId: string } | { readonly error: AppError };
  * body (zod), then the batch writer. A refusal is kept in quarantine before it is answered; if
  * even that cannot be stored, the callback is answered as unavailable so Tencent retries it.
  */
-export class IngestService {
+export class IngestService implements SpoolReplayTarget {
   constructor(
     private readonly policy: CallbackAuthPolicy,
     private readonly writer: BatchWriter,
-    private readonly quarantine: QuarantineRepository,
+    private readonly quarantine: QuarantineService,
     private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
 
-  async receive(req: IngestRequest): Promise<WriteResult> {
+  async receive(req: IngestRequest): Promise<SubmitResult> {
     const auth = this.authenticate(req);
     try {
       if (req.bodyBytes > CALLBACK_BODY_LIMIT) {
         throw new AppError('BODY_TOO_LARGE', `body: expected at most ${CALLBACK_BODY_LIMIT} bytes, got ${req.bodyBytes}`, 'body');
+      }
+      const encoding = req.contentEncoding?.trim().toLowerCase();
+      if (encoding && encoding !== 'identity') {
+        throw new AppError('UNSUPPORTED_ENCODING', `Content-Encoding: expected none (plain JSON), got ${JSON.stringify(req.contentEncoding)}`, 'Content-Encoding');
       }
       if ('error' in auth) throw auth.error;
       const event = parseV1Callback(auth.sdkAppId, req.query, parseJsonBody(req.rawBody));
@@ -51,6 +57,30 @@ export class IngestService {
       // Refusals (including a row PostgreSQL itself refused) are kept; UNAVAILABLE is retried by Tencent.
       if (err instanceof AppError && err.code !== 'UNAVAILABLE') await this.refuse(req, err, !('error' in auth));
       throw err;
+    }
+  }
+
+  /**
+   * Stores callbacks replayed from the outage spool through the same path as live ones; a row
+   * PostgreSQL refuses is kept in quarantine instead. Throws while the database is away, so the
+   * spool keeps them for the next try.
+   */
+  async store(events: readonly CallbackEvent[]): Promise<void> {
+    const outcomes = await this.writer.writeIsolated(events);
+    for (const [i, outcome] of outcomes.entries()) {
+      if (!(outcome instanceof AppError)) continue;
+      const e = events[i];
+      const body = Buffer.from(JSON.stringify(e.body));
+      await this.quarantine.keep({
+        reason: outcome.message,
+        errorCode: outcome.code,
+        sdkAppId: e.sdkAppId,
+        queryString: new URLSearchParams({ sdkappid: e.sdkAppId, command: e.command ?? '', spooled: '1' }).toString(),
+        body,
+        bodyBytes: body.length,
+        source: 'spool',
+        proven: true,
+      });
     }
   }
 
@@ -63,20 +93,18 @@ export class IngestService {
     }
   }
 
-  /**
-   * Keeps a refused callback in quarantine (up to 64 KiB of its body; 4 KiB for a caller that did
-   * not pass the URL checks); throws UNAVAILABLE if it cannot be kept.
-   */
+  /** Keeps a refused callback in quarantine, or counts it (the policy is QuarantineService's); UNAVAILABLE if it cannot be kept. */
   private async refuse(req: IngestRequest, err: AppError, proven: boolean): Promise<void> {
-    const kept = req.rawBody.subarray(0, proven ? CALLBACK_BODY_LIMIT : UNPROVEN_BODY_BYTES);
     try {
-      await this.quarantine.record({
+      await this.quarantine.keep({
         reason: err.message,
         errorCode: err.code,
-        sdkAppId: /^\d+$/.test(req.query.sdkappid ?? '') ? (req.query.sdkappid as string) : null,
+        sdkAppId: /^\d{1,20}$/.test(req.query.sdkappid ?? '') ? (req.query.sdkappid as string) : null,
         queryString: req.queryString,
-        rawBody: kept.toString('utf8'),
+        body: req.rawBody.subarray(0, CALLBACK_BODY_LIMIT),
         bodyBytes: req.bodyBytes,
+        source: req.source,
+        proven,
       });
     } catch {
       throw new AppError('UNAVAILABLE', `database: expected to keep the refused callback (${err.code}) in quarantine, got an error; retry later`);

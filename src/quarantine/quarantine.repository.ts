@@ -3,14 +3,26 @@ import { sha256Hex } from '../domain/canonical-json';
 import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../db/pagination';
 import { SqlParams } from '../db/sql';
 
-/** A refused callback, as the ingest side hands it over. */
+/** A refused callback kept whole, as the quarantine policy hands it over (already masked and bounded). */
 export interface RejectedCallback {
   readonly reason: string;
   readonly errorCode: string;
   readonly sdkAppId: string | null;
   readonly queryString: string;
+  /** The body as text: UTF-8 as sent, or base64 when PostgreSQL text cannot hold it (`bodyEncoding`). */
   readonly rawBody: string;
+  readonly bodyEncoding: 'utf8' | 'base64';
   readonly bodyBytes: number;
+  /** The address it came from. */
+  readonly source: string | null;
+}
+
+/** Refusals only counted: one row per day, code and source. */
+export interface RefusalCount {
+  readonly errorCode: string;
+  readonly source: string;
+  readonly times: number;
+  readonly bytes: number;
 }
 
 /** A quarantined callback as served to operators. */
@@ -21,11 +33,9 @@ export interface RejectedCallbackRecord extends RejectedCallback {
   readonly lastSeenAt: Date;
 }
 
-/** Query parameters whose values are secrets: kept in quarantine as `***`. */
-const SECRET_PARAMS = /([?&]?(?:token|sign)=)[^&]*/gi;
-
 const COLUMNS = `r.id::text AS id, r.reason, r.error_code AS "errorCode", r.sdk_app_id AS "sdkAppId", r.query_string AS "queryString",
-  r.raw_body AS "rawBody", r.body_bytes AS "bodyBytes", r.times, r.first_seen_at AS "firstSeenAt", r.last_seen_at AS "lastSeenAt"`;
+  r.raw_body AS "rawBody", r.body_encoding AS "bodyEncoding", r.body_bytes AS "bodyBytes", r.source, r.times,
+  r.first_seen_at AS "firstSeenAt", r.last_seen_at AS "lastSeenAt"`;
 
 const KEYSET: Keyset<RejectedCallbackRecord> = {
   kind: 'rejected',
@@ -40,18 +50,47 @@ export class QuarantineRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /** Keeps a refusal; a repeat of the same one only counts up `times`. */
-  async record(rejected: RejectedCallback): Promise<void> {
-    const queryString = rejected.queryString.replace(SECRET_PARAMS, '$1***');
-    // PostgreSQL text cannot hold NUL; the byte count keeps the original size.
-    const rawBody = rejected.rawBody.split('\u0000').join('\uFFFD');
-    const fingerprint = sha256Hex(`${rejected.errorCode}\n${queryString}\n${rawBody}`);
+  async record(r: RejectedCallback): Promise<void> {
+    const fingerprint = sha256Hex(`${r.errorCode}\n${r.queryString}\n${r.bodyEncoding}\n${r.rawBody}`);
     await this.dataSource.query(
-      `INSERT INTO rejected_callbacks (fingerprint, reason, error_code, sdk_app_id, query_string, raw_body, body_bytes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
+      `INSERT INTO rejected_callbacks (fingerprint, reason, error_code, sdk_app_id, query_string, raw_body, body_encoding, body_bytes, source)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT ON CONSTRAINT uq_rejected_callbacks_fingerprint
        DO UPDATE SET times = rejected_callbacks.times + 1, last_seen_at = now(), reason = EXCLUDED.reason`,
-      [fingerprint, rejected.reason, rejected.errorCode, rejected.sdkAppId, queryString, rawBody, rejected.bodyBytes],
+      [fingerprint, r.reason, r.errorCode, r.sdkAppId, r.queryString, r.rawBody, r.bodyEncoding, r.bodyBytes, r.source],
     );
+  }
+
+  /** Adds counted refusals to today's rows, in one statement. */
+  async addCounts(counts: readonly RefusalCount[]): Promise<void> {
+    if (counts.length === 0) return;
+    await this.dataSource.query(
+      `INSERT INTO rejected_callback_counts (day, error_code, source, times, bytes, last_seen_at)
+       SELECT current_date, x."errorCode", x.source, x.times, x.bytes, now()
+       FROM jsonb_to_recordset($1::jsonb) AS x("errorCode" text, source text, times bigint, bytes bigint)
+       ON CONFLICT ON CONSTRAINT pk_rejected_callback_counts DO UPDATE SET
+         times = rejected_callback_counts.times + EXCLUDED.times, bytes = rejected_callback_counts.bytes + EXCLUDED.bytes,
+         last_seen_at = EXCLUDED.last_seen_at`,
+      [JSON.stringify(counts)],
+    );
+  }
+
+  /** Bytes the quarantine takes on disk (table, indexes, TOAST). */
+  async sizeBytes(): Promise<number> {
+    const rows: { n: string }[] = await this.dataSource.query(`SELECT pg_total_relation_size('rejected_callbacks')::text AS n`);
+    return Number(rows[0].n);
+  }
+
+  /** Deletes refusals last seen, and counts of days, older than `days`; returns the rows deleted. */
+  async purgeOlderThan(days: number): Promise<number> {
+    // Wrapped in a SELECT: the driver hands back DELETE results in another shape than rows.
+    const rows: { n: number }[] = await this.dataSource.query(
+      `WITH gone AS (DELETE FROM rejected_callbacks WHERE last_seen_at < now() - make_interval(days => $1) RETURNING 1),
+            counts AS (DELETE FROM rejected_callback_counts WHERE day < current_date - $1::int RETURNING 1)
+       SELECT (SELECT count(*) FROM gone)::int AS n, (SELECT count(*) FROM counts)::int AS c`,
+      [days],
+    );
+    return rows[0].n;
   }
 
   /** Newest first. Only for keys that see every app (a refusal may name no app). */

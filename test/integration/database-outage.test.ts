@@ -26,7 +26,8 @@ let dir: string;
 let port: number;
 let server: ChildProcess;
 let db: Database;
-let t: TestApp;
+let t: TestApp; // SPOOL=off: today's 503s
+let spooling: TestApp; // the default: the outage spool
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'calltrail-outage-'));
@@ -36,14 +37,16 @@ beforeAll(async () => {
   const admin = `postgres://postgres:calltrail@127.0.0.1:${port}/postgres`;
   await ensureDatabase(admin, 'calltrail');
   const url = admin.replace(/postgres$/, 'calltrail');
-  const dataSource = createDataSource(url, 4);
+  const dataSource = createDataSource(url, { size: 4, statementTimeoutMs: 15000, name: 'calltrail-test' });
   await dataSource.initialize();
   await runMigrations(dataSource, url);
-  db = { dataSource, url, embedded: null, isReady: async () => true, close: async () => dataSource.destroy() };
-  t = await startTestApp({ INGEST_TIMEOUT_MS: '1000' }, db as never);
+  db = { dataSource, ingestDataSource: dataSource, url, embedded: null, isReady: async () => true, close: async () => dataSource.destroy() };
+  t = await startTestApp({ INGEST_TIMEOUT_MS: '1000', SPOOL: 'off' }, db as never);
+  spooling = await startTestApp({ INGEST_TIMEOUT_MS: '1000' }, db as never);
 }, 60000);
 afterAll(async () => {
   await t?.stop();
+  await spooling?.stop();
   await db?.close().catch(() => undefined);
   if (server && server.exitCode === null) await stopServer(server);
   await rm(dir, { recursive: true, force: true });
@@ -56,39 +59,68 @@ interface Sent {
   readonly retryAfter: string | null;
 }
 
-describe('when PostgreSQL is unavailable', () => {
-  it('answers 503 with Retry-After, never 200, and every callback that got 200 is stored', async () => {
-    const sent: Sent[] = [];
-    let n = 0;
-    let running = true;
-    const sender = async () => {
-      while (running) {
-        const callId = `outage-${n++}`;
-        const started = Date.now();
-        const res = await postCallback(t.baseUrl, makeCallback({ CallId: callId }));
-        sent.push({ callId, status: res.status, ms: Date.now() - started, retryAfter: res.headers.get('retry-after') });
-      }
-    };
-    const senders = Promise.all([sender(), sender(), sender(), sender()]);
-    await new Promise((r) => setTimeout(r, 400));
-    await stopServer(server);
-    const stoppedAt = sent.length;
-    await new Promise((r) => setTimeout(r, 1500));
-    const refusal = await postCallback(t.baseUrl, {}, { rawBody: 'not json' });
-    server = await startServer(dir, port);
-    await new Promise((r) => setTimeout(r, 1500));
-    running = false;
-    await senders;
+/** Posts distinct callbacks from 4 senders while PostgreSQL is stopped for 1.5 s and started again. */
+async function sendThroughOutage(app: TestApp, prefix: string) {
+  const sent: Sent[] = [];
+  let n = 0;
+  let running = true;
+  const sender = async () => {
+    while (running) {
+      const callId = `${prefix}-${n++}`;
+      const started = Date.now();
+      const res = await postCallback(app.baseUrl, makeCallback({ CallId: callId }));
+      sent.push({ callId, status: res.status, ms: Date.now() - started, retryAfter: res.headers.get('retry-after') });
+    }
+  };
+  const senders = Promise.all([sender(), sender(), sender(), sender()]);
+  await new Promise((r) => setTimeout(r, 400));
+  await stopServer(server);
+  const stoppedAt = sent.length;
+  await new Promise((r) => setTimeout(r, 1500));
+  // A refused callback (no UserId) that cannot be kept in quarantine while the database is away.
+  const refusal = await postCallback(app.baseUrl, { ...makeCallback({ CallId: `${prefix}-refused` }), UserId: undefined });
+  server = await startServer(dir, port);
+  await new Promise((r) => setTimeout(r, 1500));
+  running = false;
+  await senders;
+  return { sent, stoppedAt, refusal, byStatus: (s: number) => sent.filter((x) => x.status === s) };
+}
 
+const storedCounts = async (prefix: string): Promise<Map<string, number>> => {
+  const rows: { call_id: string; n: number }[] = await db.dataSource.query(
+    `SELECT call_id, count(*)::int AS n FROM call_events WHERE call_id LIKE $1 GROUP BY call_id`,
+    [`${prefix}-%`],
+  );
+  return new Map(rows.map((r) => [r.call_id, r.n]));
+};
+
+describe('when PostgreSQL is unavailable', () => {
+  it('with SPOOL=off answers 503 with Retry-After, never a false 200, and every callback that got 200 is stored', async () => {
+    const { sent, stoppedAt, refusal, byStatus } = await sendThroughOutage(t, 'off');
     expect(refusal.status).toBe(503); // a refusal that cannot be quarantined is retried, not lost
-    const byStatus = (s: number) => sent.filter((x) => x.status === s);
     expect(sent.every((x) => x.status === 200 || x.status === 503)).toBe(true);
     expect(sent.slice(0, stoppedAt).some((x) => x.status === 200)).toBe(true);
     expect(byStatus(503).length).toBeGreaterThan(0);
     expect(byStatus(503).every((x) => x.retryAfter === '1' && x.ms < 2500)).toBe(true);
     expect(sent.slice(-5).every((x) => x.status === 200)).toBe(true); // recovered by itself
-    const stored = new Set<string>((await db.dataSource.query(`SELECT call_id FROM call_events`)).map((r: { call_id: string }) => r.call_id));
-    const lost = byStatus(200).filter((x) => !stored.has(x.callId));
-    expect(lost).toEqual([]);
+    const stored = await storedCounts('off');
+    expect(byStatus(200).filter((x) => !stored.has(x.callId))).toEqual([]);
+  }, 60000);
+
+  it('with the spool answers every callback 200, then stores each exactly once when PostgreSQL is back', async () => {
+    const { sent, refusal } = await sendThroughOutage(spooling, 'spool');
+    expect(refusal.status).toBe(503);
+    expect(sent.filter((x) => x.status !== 200)).toEqual([]);
+    expect(sent.every((x) => x.ms < 2500)).toBe(true);
+    let stored = await storedCounts('spool');
+    for (let i = 0; i < 50 && stored.size < sent.length; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      stored = await storedCounts('spool');
+    }
+    expect(sent.filter((x) => !stored.has(x.callId))).toEqual([]);
+    expect([...stored.values()].every((n) => n === 1)).toBe(true);
+    expect(spooling.app.ingest.spool?.stats().records).toBe(0);
+    const ready = await fetch(`${spooling.baseUrl}/readyz`).then((r) => r.json());
+    expect(ready).toMatchObject({ status: 'ready', database: true, spool: { records: 0 } });
   }, 60000);
 });

@@ -89,14 +89,28 @@ describe('refused callbacks', () => {
   it.each([
     ['another app', { sdkAppId: '1499999999' }, 'UNKNOWN_APP'],
     ['no sdkappid', { query: { sdkappid: '' } }, 'INVALID_FIELD'],
-    ['a body over 64 KiB from another app', { sdkAppId: '1499999999', big: true }, 'BODY_TOO_LARGE'],
-  ])('keeps only the first 4 KiB of a body that fails the callback checks (%s)', async (_name, opts, code) => {
-    const { big, ...post } = opts as PostOptions & { big?: boolean };
-    await postCallback(open.baseUrl, makeCallback({ Padding: 'y'.repeat(big ? 70000 : 20000) }), post);
+  ])('keeps whole a TRTC callback that fails the URL checks (%s), so it can be replayed after a configuration fix', async (_name, post, code) => {
+    const body = makeCallback({ Padding: 'y'.repeat(20000) });
+    await postCallback(open.baseUrl, body, post as PostOptions);
     const [row] = await quarantine();
     expect(row.error_code).toBe(code);
-    expect(row.raw_body).toHaveLength(4096);
-    expect(row.body_bytes).toBeGreaterThan(20000);
+    expect(row.raw_body).toBe(JSON.stringify(body));
+    expect(row.body_bytes).toBe(JSON.stringify(body).length);
+  });
+
+  it.each([
+    ['junk that is not JSON', { sdkAppId: '1499999999', rawBody: 'x'.repeat(9000) }, 'UNKNOWN_APP'],
+    ['JSON that is not a callback', { sdkAppId: '1499999999', rawBody: JSON.stringify({ hello: 'x'.repeat(9000) }) }, 'UNKNOWN_APP'],
+    ['a body over 64 KiB from another app', { sdkAppId: '1499999999', rawBody: JSON.stringify(makeCallback({ Padding: 'y'.repeat(70000) })) }, 'BODY_TOO_LARGE'],
+  ])('only counts %s from a caller that fails the URL checks, per code and source', async (_name, post, code) => {
+    const res = await postCallback(open.baseUrl, {}, post as PostOptions);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(await quarantine()).toEqual([]);
+    await open.app.ingest.quarantine.flushCounts();
+    const counts = await db.dataSource.query(`SELECT error_code, source, times::int, bytes::int FROM rejected_callback_counts`);
+    expect(counts).toEqual([{ error_code: code, source: '127.0.0.1', times: 1, bytes: expect.any(Number) }]);
+    expect(counts[0].bytes).toBeGreaterThan(8999);
   });
 
   it('keeps the whole body of a callback that passes the checks but is refused', async () => {

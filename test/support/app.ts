@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config';
 import { createApp, type CalltrailApp } from '../../src/http/app';
 import { openTestDatabase, type TestDatabase } from './database';
@@ -14,7 +17,9 @@ export interface TestApp {
 /** The real app on port 0 over a fresh database; `env` overrides the test environment. */
 export async function startTestApp(env: Record<string, string> = {}, db?: TestDatabase): Promise<TestApp> {
   const database = db ?? (await openTestDatabase());
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', ...env });
+  // Each app its own spool folder: one process per spool, and nothing left behind.
+  const spoolDir = env.SPOOL_DIR ?? mkdtempSync(join(tmpdir(), 'calltrail-spool-'));
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', SPOOL_DIR: spoolDir, ...env });
   const app = await createApp(config, { db: database });
   await app.server.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.server.address();
@@ -27,6 +32,7 @@ export async function startTestApp(env: Record<string, string> = {}, db?: TestDa
     async stop() {
       await app.close();
       if (!db) await database.drop();
+      if (env.SPOOL_DIR === undefined) rmSync(spoolDir, { recursive: true, force: true });
     },
   };
 }

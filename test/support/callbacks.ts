@@ -40,7 +40,8 @@ export interface PostOptions {
   readonly sdkAppId?: string;
   readonly query?: Record<string, string>;
   readonly contentType?: string;
-  readonly rawBody?: string;
+  readonly rawBody?: string | Buffer;
+  readonly headers?: Record<string, string>;
 }
 
 /** Posts a callback the way Tencent does; returns status, parsed reply and headers. */
@@ -55,7 +56,7 @@ export async function postCallback(baseUrl: string, body: CallbackBody, opts: Po
   });
   const res = await fetch(`${baseUrl}/callback?${query}`, {
     method: 'POST',
-    headers: { 'content-type': opts.contentType ?? 'application/json' },
+    headers: { 'content-type': opts.contentType ?? 'application/json', ...opts.headers },
     body: opts.rawBody ?? JSON.stringify(body),
   });
   const text = await res.text();

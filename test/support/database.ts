@@ -16,18 +16,23 @@ export async function openTestDatabase(logger?: Logger): Promise<TestDatabase> {
   const name = `calltrail_t_${randomBytes(6).toString('hex')}`;
   await adminQuery(adminUrl, `CREATE DATABASE ${name} TEMPLATE ${template}`);
   const url = withDatabase(adminUrl, name);
-  const dataSource: DataSource = createDataSource(url, 10, logger);
+  // Two pools, as in production: queries, and connections reserved for ingest.
+  const dataSource: DataSource = createDataSource(url, { size: 10, statementTimeoutMs: 5000, name: 'calltrail' }, logger);
+  const ingestDataSource: DataSource = createDataSource(url, { size: 4, statementTimeoutMs: 15000, name: 'calltrail-ingest' });
   await dataSource.initialize();
+  await ingestDataSource.initialize();
+  const close = async () => {
+    for (const ds of [dataSource, ingestDataSource]) if (ds.isInitialized) await ds.destroy();
+  };
   return {
     dataSource,
+    ingestDataSource,
     url,
     embedded: null,
     isReady: async () => dataSource.isInitialized,
-    close: async () => {
-      if (dataSource.isInitialized) await dataSource.destroy();
-    },
+    close,
     drop: async () => {
-      if (dataSource.isInitialized) await dataSource.destroy();
+      await close();
       await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
@@ -35,7 +40,7 @@ export async function openTestDatabase(logger?: Logger): Promise<TestDatabase> {
 
 /** Empties every data table (for tests that share one database across cases). */
 export async function truncateAll(ds: DataSource): Promise<void> {
-  await ds.query('TRUNCATE call_events, call_participants, calls, rejected_callbacks, api_keys RESTART IDENTITY CASCADE');
+  await ds.query('TRUNCATE call_events, call_participants, calls, rejected_callbacks, rejected_callback_counts, api_keys RESTART IDENTITY CASCADE');
 }
 
 /** A TypeORM logger that counts the SQL statements sent. */

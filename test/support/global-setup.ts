@@ -28,7 +28,7 @@ export default async function setup(): Promise<void> {
   await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${template}`);
   await adminQuery(adminUrl, `CREATE DATABASE ${template}`);
   const url = withDatabase(adminUrl, template);
-  const ds = createDataSource(url, 2);
+  const ds = createDataSource(url, { size: 2, statementTimeoutMs: 0, name: 'calltrail-test' });
   await ds.initialize();
   await runMigrations(ds, url);
   await ds.destroy();

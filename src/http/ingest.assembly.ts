@@ -1,0 +1,86 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config';
+import type { Database } from '../db/database';
+import { BatchWriter } from '../ingest/batch-writer';
+import { EventSpool } from '../ingest/event-spool';
+import { IngestRepository } from '../ingest/ingest.repository';
+import { IngestService } from '../ingest/ingest.service';
+import { QuarantineRepository } from '../quarantine/quarantine.repository';
+import { QuarantineService } from '../quarantine/quarantine.service';
+import type { Metrics } from './metrics';
+import { throttledLog } from './throttled-log';
+
+/** Seconds a `Sign`ed callback's RequestTime may differ from now (docs/trtc-callbacks.md, section 4). */
+const SIGN_WINDOW_SECONDS = 300;
+/** How often a non-empty spool tries the database again. */
+const SPOOL_RETRY_MS = 1000;
+/** At most one log line per interval for errors that repeat through an outage. */
+const OUTAGE_LOG_MS = 10_000;
+const MIB = 1024 * 1024;
+
+/** The write side, wired: ingest pool → writer (with the outage spool) → service (with the quarantine). */
+export interface Ingest {
+  readonly service: IngestService;
+  readonly writer: BatchWriter;
+  readonly spool: EventSpool | null;
+  readonly quarantine: QuarantineService;
+  /** Stops taking callbacks, settles those waiting, stops replaying, flushes quarantine counts. */
+  close(): Promise<void>;
+}
+
+export async function createIngest(config: Config, db: Pick<Database, 'ingestDataSource'>, log: FastifyBaseLogger, metrics: Metrics): Promise<Ingest> {
+  const batchFailed = throttledLog((obj, msg) => log.error(obj, msg), OUTAGE_LOG_MS);
+  const replayFailed = throttledLog((obj, msg) => log.warn(obj, msg), OUTAGE_LOG_MS);
+  const upkeepFailed = throttledLog((obj, msg) => log.warn(obj, msg), OUTAGE_LOG_MS);
+  const spool = config.spool
+    ? await EventSpool.open({
+        dir: config.spoolDir,
+        maxBytes: config.spoolMaxMb * MIB,
+        retryMs: SPOOL_RETRY_MS,
+        onReplayError: (err) => replayFailed({ err: errorSummary(err) }, 'spool replay waits for the database'),
+        onReplayed: (n) => {
+          metrics.spoolReplayed.inc(n);
+          if (n > 0) log.info({ records: n }, 'spooled callbacks stored');
+        },
+      })
+    : null;
+  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource), {
+    maxBatch: config.ingestBatchMax,
+    timeoutMs: config.ingestTimeoutMs,
+    maxPending: config.ingestMaxPending,
+    spool,
+    onError: (err, size) => batchFailed({ err: errorSummary(err), size }, 'ingest batch failed'),
+    onBatch: (size, ms) => {
+      metrics.batchSize.observe(size);
+      metrics.batchSeconds.observe(ms / 1000);
+      if (spool) spool.replaySoon(service); // the database answers again: empty the spool now
+    },
+  });
+  const quarantine = new QuarantineService(new QuarantineRepository(db.ingestDataSource), {
+    maxBytes: config.quarantineMaxMb * MIB,
+    ratePerMinute: config.quarantineRatePerMin,
+    retentionDays: config.quarantineRetentionDays,
+  });
+  const service = new IngestService(
+    { sdkAppIds: config.sdkAppIds, secret: config.callbackSecret, signToken: config.callbackSignToken, signWindowSeconds: SIGN_WINDOW_SECONDS },
+    writer,
+    quarantine,
+  );
+  quarantine.start(undefined, undefined, (err) => upkeepFailed({ err: errorSummary(err) }, 'quarantine upkeep failed'));
+  spool?.start(service);
+  if (spool) metrics.spool(() => spool.stats());
+  return {
+    service,
+    writer,
+    spool,
+    quarantine,
+    async close() {
+      await writer.close();
+      await spool?.close();
+      await quarantine.stop();
+    },
+  };
+}
+
+/** One line about a database error: its message and code, not a stack per failed batch. */
+const errorSummary = (err: unknown) => ({ message: (err as Error)?.message ?? String(err), code: (err as { code?: unknown })?.code });
