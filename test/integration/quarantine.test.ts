@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { ApiKeyRepository, hashApiKey } from '../../src/api-keys/api-key.repository';
+import { QuarantineRepository } from '../../src/quarantine/quarantine.repository';
+import { QuarantineService, type Refusal } from '../../src/quarantine/quarantine.service';
+import { makeCallback } from '../support/callbacks';
+import { openTestDatabase, truncateAll, type TestDatabase } from '../support/database';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await openTestDatabase();
+});
+afterAll(() => db.drop());
+beforeEach(() => truncateAll(db.dataSource));
+
+const refusal = (over: Partial<Refusal> = {}): Refusal => {
+  const body = Buffer.from(JSON.stringify(makeCallback({ CallId: `q-${Math.random()}` })));
+  return { reason: 'sdkappid: expected an SDKAppID this server accepts, got "9"', errorCode: 'UNKNOWN_APP', sdkAppId: '9', queryString: 'sdkappid=9', body, bodyBytes: body.length, source: '10.0.0.1', proven: false, ...over };
+};
+const rows = async () => (await db.dataSource.query(`SELECT count(*)::int AS n FROM rejected_callbacks`))[0].n;
+const counts = () => db.dataSource.query(`SELECT error_code, source, times::int FROM rejected_callback_counts ORDER BY source`);
+
+describe('QuarantineService on PostgreSQL', () => {
+  it('keeps callbacks from one source whole up to its rate per minute, then only counts them', async () => {
+    const q = new QuarantineService(new QuarantineRepository(db.dataSource), { maxBytes: 1 << 30, ratePerMinute: 3, retentionDays: 30, now: () => 0 });
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) outcomes.push(await q.keep(refusal()));
+    outcomes.push(await q.keep(refusal({ source: '10.0.0.2' })));
+    expect(outcomes).toEqual(['kept', 'kept', 'kept', 'counted', 'counted', 'kept']);
+    expect(await rows()).toBe(4);
+    await q.flushCounts();
+    expect(await counts()).toEqual([{ error_code: 'UNKNOWN_APP', source: '10.0.0.1', times: 2 }]);
+  });
+
+  it('keeps a proven caller’s refusals whatever the rate, but nothing whole once the quarantine is over its size', async () => {
+    let t = 0;
+    const q = new QuarantineService(new QuarantineRepository(db.dataSource), { maxBytes: 300_000, ratePerMinute: 1, retentionDays: 30, now: () => (t += 20_000) });
+    const big = Buffer.from(JSON.stringify(makeCallback({ Padding: randomBytes(45_000).toString('base64') }))); // TOAST cannot compress it
+    const outcomes = [];
+    for (let i = 0; i < 12; i++) outcomes.push(await q.keep(refusal({ proven: true, body: Buffer.concat([big, Buffer.from(' '.repeat(i))]), bodyBytes: big.length })));
+    expect(outcomes.slice(0, 3)).toEqual(['kept', 'kept', 'kept']);
+    expect(outcomes.at(-1)).toBe('counted');
+    const size = Number((await db.dataSource.query(`SELECT pg_total_relation_size('rejected_callbacks') AS n`))[0].n);
+    expect(size).toBeLessThan(300_000 + 2 * 70_000); // at most the one measurement interval past the bound
+  });
+
+  it('deletes refusals and counts older than the retention', async () => {
+    const repo = new QuarantineRepository(db.dataSource);
+    const q = new QuarantineService(repo, { maxBytes: 1 << 30, ratePerMinute: 100, retentionDays: 30 });
+    await q.keep(refusal());
+    await q.keep(refusal());
+    await db.dataSource.query(`UPDATE rejected_callbacks SET last_seen_at = now() - interval '31 days' WHERE id = (SELECT min(id) FROM rejected_callbacks)`);
+    await repo.addCounts([{ errorCode: 'BAD_TOKEN', source: '10.0.0.9', times: 1, bytes: 1 }]);
+    await db.dataSource.query(`UPDATE rejected_callback_counts SET day = current_date - 31`);
+    expect(await repo.purgeOlderThan(30)).toBe(1);
+    expect(await rows()).toBe(1);
+    expect(await counts()).toEqual([]);
+  });
+});
+
+describe('BOOTSTRAP_API_KEY', () => {
+  it('revokes the previous bootstrap key when it changes, and keeps one active', async () => {
+    const keys = new ApiKeyRepository(db.dataSource);
+    await keys.ensure('first-bootstrap-key-000', 'bootstrap');
+    await keys.ensure('first-bootstrap-key-000', 'bootstrap'); // a restart with the same key
+    await keys.ensure('second-bootstrap-key-111', 'bootstrap');
+    expect(await keys.authenticate('first-bootstrap-key-000')).toBeNull();
+    expect(await keys.authenticate('second-bootstrap-key-111')).toEqual({ all: true });
+    const active = await db.dataSource.query(`SELECT key_hash FROM api_keys WHERE name = 'bootstrap' AND revoked_at IS NULL`);
+    expect(active).toEqual([{ key_hash: hashApiKey('second-bootstrap-key-111') }]);
+    await keys.ensure('first-bootstrap-key-000', 'bootstrap'); // and back
+    expect(await keys.authenticate('first-bootstrap-key-000')).toEqual({ all: true });
+    expect(await keys.authenticate('second-bootstrap-key-111')).toBeNull();
+  });
+});
