@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
@@ -69,12 +71,28 @@ export function collect<T = any>(client: Client, query: string, variables: Recor
 export const settle = (ms = 400) => new Promise((r) => setTimeout(r, ms));
 
 /** A second calltrail process (the real entry point, via tsx) on the same database. */
-export async function startProcess(env: Record<string, string>): Promise<{ baseUrl: string; child: ChildProcess; stop(): Promise<void> }> {
+export async function startProcess(
+  env: Record<string, string>,
+  options: { output?: (line: string) => void } = {},
+): Promise<{ baseUrl: string; child: ChildProcess; stop(): Promise<void> }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), join(__dirname, '../../src/main.ts')], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  // Its own spool folder unless told (one process per spool), removed when it stops.
+  const spoolDir = env.SPOOL_DIR ?? mkdtempSync(join(tmpdir(), 'calltrail-spool-'));
+  // `node --import tsx`, not the tsx CLI: the child is calltrail itself, so a test's kill -9 reaches it.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../../src/main.ts')], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', NODE_ENV: 'test', SPOOL_DIR: spoolDir, ...env },
+    stdio: ['ignore', options.output ? 'pipe' : 'inherit', options.output ? 'pipe' : 'inherit'],
   });
+  if (options.output) {
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let rest = '';
+      stream.on('data', (chunk: Buffer) => {
+        const lines = (rest + chunk.toString()).split('\n');
+        rest = lines.pop() ?? '';
+        lines.forEach(options.output!);
+      });
+    }
+  }
   const baseUrl = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 150; i++) {
     if (child.exitCode !== null) throw new Error(`calltrail process exited with ${child.exitCode}`);
@@ -87,8 +105,12 @@ export async function startProcess(env: Record<string, string>): Promise<{ baseU
     child,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        const done = () => {
+          if (env.SPOOL_DIR === undefined) rmSync(spoolDir, { recursive: true, force: true });
+          resolve();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', done);
         child.kill('SIGTERM');
       }),
   };

@@ -1,0 +1,80 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { makeCallback, postCallback } from '../support/callbacks';
+import { OwnPostgres } from '../support/own-postgres';
+import { settle, startProcess } from '../support/ws';
+
+let pg: OwnPostgres;
+let spoolDir: string;
+const apps: { stop(): Promise<void> }[] = [];
+beforeAll(async () => {
+  pg = await OwnPostgres.start();
+  spoolDir = await mkdtemp(join(tmpdir(), 'calltrail-spool-crash-'));
+}, 60000);
+afterAll(async () => {
+  for (const app of apps) await app.stop();
+  await pg?.remove();
+  await rm(spoolDir, { recursive: true, force: true });
+});
+
+async function storedCallIds(): Promise<Map<string, number>> {
+  const client = new Client({ connectionString: pg.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ call_id: string; n: number }>(`SELECT call_id, count(*)::int AS n FROM call_events GROUP BY call_id`);
+    return new Map(rows.map((r) => [r.call_id, r.n]));
+  } finally {
+    await client.end();
+  }
+}
+
+describe('the outage spool across a crash of calltrail', () => {
+  it('stores every acknowledged callback once after kill -9 of PostgreSQL, then of calltrail with a non-empty spool, and a restart', async () => {
+    const env = { DATABASE_URL: pg.url, SPOOL_DIR: spoolDir, SDKAPPIDS: '1400000001', INGEST_TIMEOUT_MS: '1000' };
+    const lines: string[] = [];
+    let app = await startProcess(env, { output: (line) => lines.push(line) });
+    apps.push(app);
+    const acknowledged: string[] = [];
+    const send = async (prefix: string, n: number) => {
+      for (let i = 0; i < n; i += 10) {
+        const batch = Array.from({ length: Math.min(10, n - i) }, (_, k) => `${prefix}-${i + k}`);
+        const replies = await Promise.all(batch.map((id) => postCallback(app.baseUrl, makeCallback({ CallId: id }))));
+        replies.forEach((r, k) => r.status === 200 && acknowledged.push(batch[k]));
+        expect(replies.map((r) => r.status)).toEqual(batch.map(() => 200));
+      }
+    };
+    await send('before', 20);
+
+    await pg.crash();
+    const linesBefore = lines.length;
+    await send('during', 200);
+    const ready = await fetch(`${app.baseUrl}/readyz`).then(async (r) => ({ status: r.status, body: await r.json() }));
+    expect(ready).toMatchObject({ status: 200, body: { database: false, spool: { records: expect.any(Number) } } });
+    expect(ready.body.spool.records).toBeGreaterThanOrEqual(200);
+    // A few lines per outage, not one stack per failed batch.
+    expect(lines.length - linesBefore).toBeLessThan(10);
+    for (const line of lines.slice(linesBefore)) expect(() => JSON.parse(line)).not.toThrow();
+
+    app.child.kill('SIGKILL');
+    await new Promise((r) => app.child.once('exit', r));
+    expect((await readdir(spoolDir)).some((f) => f.endsWith('.spool'))).toBe(true);
+    await pg.restart();
+    app = await startProcess(env, { output: (line) => lines.push(line) });
+    apps.push(app);
+    await send('after', 20);
+
+    let stored = await storedCallIds();
+    for (let i = 0; i < 100 && acknowledged.some((id) => !stored.has(id)); i++) {
+      await settle(200);
+      stored = await storedCallIds();
+    }
+    expect(acknowledged).toHaveLength(240);
+    expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    expect([...stored.values()].every((n) => n === 1)).toBe(true);
+    const after = await fetch(`${app.baseUrl}/readyz`).then((r) => r.json());
+    expect(after).toMatchObject({ database: true, spool: { records: 0 } });
+    expect((await readdir(spoolDir)).filter((f) => f.endsWith('.spool'))).toEqual([]);
+  }, 90000);
+});
