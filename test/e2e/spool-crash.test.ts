@@ -31,7 +31,7 @@ async function storedCallIds(): Promise<Map<string, number>> {
 }
 
 describe('the outage spool across a crash of calltrail', () => {
-  it('stores every acknowledged callback once after kill -9 of PostgreSQL, then of calltrail with a non-empty spool, and a restart', async () => {
+  it('stores every acknowledged callback once after kill -9 of PostgreSQL, then of calltrail with a non-empty spool, restarted in standby while PostgreSQL is still down', async () => {
     const env = { DATABASE_URL: pg.url, SPOOL_DIR: spoolDir, SDKAPPIDS: '1400000001', INGEST_TIMEOUT_MS: '1000' };
     const lines: string[] = [];
     let app = await startProcess(env, { output: (line) => lines.push(line) });
@@ -50,7 +50,7 @@ describe('the outage spool across a crash of calltrail', () => {
     await pg.crash();
     const linesBefore = lines.length;
     await send('during', 200);
-    const ready = await fetch(`${app.baseUrl}/readyz`).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const ready = await fetch(`${app.baseUrl}/readyz`).then(async (r) => ({ status: r.status, body: (await r.json()) as { spool: { records: number } } }));
     expect(ready).toMatchObject({ status: 200, body: { database: false, spool: { records: expect.any(Number) } } });
     expect(ready.body.spool.records).toBeGreaterThanOrEqual(200);
     // A few lines per outage, not one stack per failed batch.
@@ -60,9 +60,17 @@ describe('the outage spool across a crash of calltrail', () => {
     app.child.kill('SIGKILL');
     await new Promise((r) => app.child.once('exit', r));
     expect((await readdir(spoolDir)).some((f) => f.endsWith('.spool'))).toBe(true);
-    await pg.restart();
+    // Restarted while PostgreSQL is still down: it listens in standby and keeps spooling.
     app = await startProcess(env, { output: (line) => lines.push(line) });
     apps.push(app);
+    expect(await fetch(`${app.baseUrl}/readyz`).then((r) => r.json())).toMatchObject({ database: false });
+    await send('standby', 100);
+    await pg.restart();
+    for (let i = 0; i < 100; i++) {
+      const state = (await fetch(`${app.baseUrl}/readyz`).then((r) => r.json(), () => null)) as { database?: boolean } | null;
+      if (state?.database === true) break;
+      await settle(200);
+    }
     await send('after', 20);
 
     let stored = await storedCallIds();
@@ -70,7 +78,7 @@ describe('the outage spool across a crash of calltrail', () => {
       await settle(200);
       stored = await storedCallIds();
     }
-    expect(acknowledged).toHaveLength(240);
+    expect(acknowledged).toHaveLength(340);
     expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
     expect([...stored.values()].every((n) => n === 1)).toBe(true);
     const after = await fetch(`${app.baseUrl}/readyz`).then((r) => r.json());
