@@ -85,4 +85,30 @@ describe('the outage spool across a crash of calltrail', () => {
     expect(after).toMatchObject({ database: true, spool: { records: 0 } });
     expect((await readdir(spoolDir)).filter((f) => f.endsWith('.spool'))).toEqual([]);
   }, 90000);
+
+  it('loses nothing acknowledged when SIGTERM arrives under load', async () => {
+    const app = await startProcess({ DATABASE_URL: pg.url, SDKAPPIDS: '1400000001' });
+    apps.push(app);
+    const acknowledged: string[] = [];
+    let n = 0;
+    let running = true;
+    const sender = async () => {
+      while (running) {
+        const id = `term-${n++}`;
+        const res = await postCallback(app.baseUrl, makeCallback({ CallId: id })).catch(() => null);
+        if (res?.status === 200) acknowledged.push(id);
+        if (res === null) return; // the server has closed
+      }
+    };
+    const senders = Promise.all(Array.from({ length: 8 }, sender));
+    await settle(1000);
+    app.child.kill('SIGTERM');
+    const code = await new Promise((r) => app.child.once('exit', r));
+    running = false;
+    await senders;
+    expect(code).toBe(0);
+    expect(acknowledged.length).toBeGreaterThan(50);
+    const stored = await storedCallIds();
+    expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+  }, 60000);
 });
