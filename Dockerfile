@@ -42,13 +42,15 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080
 
-# Code stays owned by root (read-only to the app); only the embedded-PostgreSQL
-# data folder (DATA_DIR default ./.calltrail, unused when DATABASE_URL is set)
-# is writable by the unprivileged user.
+# Code stays owned by root (read-only to the app); only the data folder is
+# writable by the unprivileged user: the outage spool (DATA_DIR/spool) and, when
+# DATABASE_URL is unset, the embedded PostgreSQL. Mount a persistent volume there:
+# a spool in the container's writable layer is lost with the container.
 COPY package.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/.calltrail && chown node:node /app/.calltrail
+VOLUME ["/app/.calltrail"]
 
 # The image's unprivileged user (uid 1000).
 USER node
