@@ -17,7 +17,7 @@ export async function openTestDatabase(logger?: Logger): Promise<TestDatabase> {
   await adminQuery(adminUrl, `CREATE DATABASE ${name} TEMPLATE ${template}`);
   const url = withDatabase(adminUrl, name);
   // Two pools, as in production: queries, and connections reserved for ingest.
-  const dataSource: DataSource = createDataSource(url, { size: 10, statementTimeoutMs: 5000, name: 'calltrail' }, logger);
+  const dataSource: DataSource = createDataSource(url, { size: 10, statementTimeoutMs: 60000, name: 'calltrail' }, logger); // tests seed large tables through it
   const ingestDataSource: DataSource = createDataSource(url, { size: 4, statementTimeoutMs: 15000, name: 'calltrail-ingest' });
   await dataSource.initialize();
   await ingestDataSource.initialize();
