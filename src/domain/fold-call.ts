@@ -1,4 +1,5 @@
 import { ANSWER_EVENTS, finalOutcome, foldParticipants, LIVE_OUTCOMES } from './fold-participants';
+import { ENDING_RESULT, RANK, RECORD_EVENTS, START_EVENTS, STATUS_EVENTS } from './fold-rules';
 import type {
   CallEventType,
   CallResult,
@@ -54,51 +55,6 @@ export interface FoldedCall {
   readonly participants: readonly FoldedParticipant[];
 }
 
-/**
- * Lifecycle rank: the order of events that share the same `EventTime` second (docs/trtc-callbacks.md, section 4, says
- * several events can). Invitations come before answers, answers before refusals, refusals before
- * ends, and a status callback (CALL_RESULT) last. Remaining ties sort by user id, event as sent,
- * then dedupe key, so the order is total and independent of arrival order.
- */
-const RANK: Record<CallEventType, number> = {
-  START_CALL: 0,
-  RECEIVE_CALL: 1,
-  INVITE_USER: 1,
-  ACCEPT_CALL: 2,
-  CALL_ACCEPTED: 2,
-  JOIN_IN_GROUP_CALL: 2,
-  IGNORE_CALL: 3,
-  NOT_ANSWER_CALL: 4,
-  CALL_MISSED: 4,
-  REJECT_CALL: 4,
-  CALL_REJECTED: 4,
-  CALL_BUSY: 4,
-  CANCEL_CALL: 4,
-  CALL_CANCELED: 4,
-  CALL_FAILED: 4,
-  CALL_END: 5,
-  CALL_INTERRUPTED: 5,
-  OTHER: 6,
-  CALL_RESULT: 7,
-};
-
-/** Events that end a one-to-one call, with the result they imply. */
-const ENDING_RESULT: Partial<Record<CallEventType, CallResult>> = {
-  NOT_ANSWER_CALL: 'NOT_ANSWER',
-  CALL_MISSED: 'NOT_ANSWER',
-  REJECT_CALL: 'REJECT',
-  CALL_REJECTED: 'REJECT',
-  CALL_BUSY: 'CALL_BUSY',
-  CANCEL_CALL: 'CANCEL',
-  CALL_CANCELED: 'CANCEL',
-  CALL_FAILED: 'FAILED',
-  CALL_END: 'NORMAL_END',
-  CALL_INTERRUPTED: 'INTERRUPT',
-};
-
-/** Events whose StartCallTs/AcceptTs/EndTs are Tencent's record of the call (docs/trtc-callbacks.md, section 2). */
-const RECORD_EVENTS: ReadonlySet<CallEventType> = new Set(['CALL_END', 'CALL_INTERRUPTED', 'CALL_RESULT']);
-
 const cmp = (a: string | null, b: string | null): number => ((a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0);
 
 /** The total order the fold applies events in (see {@link RANK}). */
@@ -122,7 +78,7 @@ const firstOf = <T>(events: readonly FoldEvent[], pick: (e: FoldEvent) => T | nu
 };
 
 function inferResult(sorted: readonly FoldEvent[], callType: CallType | null, answered: boolean): CallResult {
-  const status = sorted.filter((e) => e.type === 'CALL_RESULT' && e.callResult !== null).at(-1);
+  const status = sorted.filter((e) => STATUS_EVENTS.has(e.type) && e.callResult !== null).at(-1);
   if (status) return status.callResult as CallResult;
   const stated = sorted.filter((e) => RECORD_EVENTS.has(e.type) && e.callResult !== null).at(-1);
   if (stated) return stated.callResult as CallResult;
@@ -140,7 +96,10 @@ export function foldCall(events: readonly FoldEvent[]): FoldedCall {
   const sorted = [...events].sort(compareEvents);
   const callType = firstOf(sorted, (e) => e.callType);
   const drafts = foldParticipants(sorted);
+  // Tencent's v4 record names the caller (Caller_Account); then v1's start_call; then whoever was
+  // sent as the caller (v1 Role, or the one user "Calling" when a v4 call started; docs/trtc-callbacks.md, section 5).
   const callerId =
+    firstOf(sorted, (e) => (e.type === 'CALL_RECORD' && e.role === 'CALLER' ? e.userId : null)) ??
     firstOf(sorted, (e) => (e.type === 'START_CALL' ? e.userId : null)) ??
     firstOf(sorted, (e) => (e.role === 'CALLER' ? e.userId : null));
 
@@ -150,14 +109,14 @@ export function foldCall(events: readonly FoldEvent[]): FoldedCall {
     return ts.length > 0 ? Math.min(...ts) : null;
   };
   const answerEvent = sorted.find((e) => ANSWER_EVENTS.has(e.type));
-  const startEvent = sorted.find((e) => e.type === 'START_CALL');
-  // The caller's own start_call comes first and fixes the start; Tencent's record (StartCallTs on the
-  // end events) only fills in when it never arrived. A start that rarely moves keeps pages stable.
+  const startEvent = sorted.find((e) => START_EVENTS.has(e.type));
+  // The start event (v1 start_call, v4 StartCall) comes first and fixes the start; Tencent's record
+  // (StartCallTs, v4 StartTime) only fills in when it never arrived. A start that rarely moves keeps pages stable.
   const startedAt = startEvent?.eventTime ?? recordMin((e) => e.startCallTs) ?? sorted[0].eventTime;
   const acceptedAt = recordMin((e) => e.acceptTs) ?? answerEvent?.eventTime ?? null;
 
   const ended =
-    sorted.some((e) => e.type === 'CALL_RESULT') ||
+    sorted.some((e) => STATUS_EVENTS.has(e.type)) ||
     (callType === 'GROUP'
       ? [...drafts.values()].every((p) => !LIVE_OUTCOMES.has(p.outcome))
       : sorted.some((e) => ENDING_RESULT[e.type] !== undefined));
@@ -172,11 +131,16 @@ export function foldCall(events: readonly FoldEvent[]): FoldedCall {
       ? Math.max(...endTimes)
       : (lastEnding?.eventTime ?? sorted[sorted.length - 1].eventTime);
 
-  const participants = [...drafts.values()].map((p): FoldedParticipant => {
+  const participants = [...drafts.values()].map((draft): FoldedParticipant => {
+    // The caller is in an answered call from its start, even with no answer event of their own
+    // (v4 sends none for the caller; docs/trtc-callbacks.md, section 5).
+    const inCall = draft.userId === callerId && acceptedAt !== null && draft.outcome === 'INVITED';
+    const p = inCall ? { ...draft, outcome: 'ACCEPTED' as const, answeredAt: acceptedAt } : draft;
     const closing = ended && LIVE_OUTCOMES.has(p.outcome);
     return {
       userId: p.userId,
-      role: p.userId === callerId ? 'CALLER' : (p.role ?? 'CALLEE'),
+      // A call has one caller: everyone else is a callee, whatever an event's Role said.
+      role: p.userId === callerId ? 'CALLER' : 'CALLEE',
       outcome: closing ? finalOutcome(p, result as CallResult, callType) : p.outcome,
       platform: p.platform,
       invitedAt: p.invitedAt,

@@ -1,7 +1,7 @@
 import type { FoldEvent } from './fold-call';
-import type { CallEventType, CallResult, CallType, ParticipantOutcome, Role } from './vocabulary';
+import type { CallEventType, CallResult, CallType, ParticipantOutcome } from './vocabulary';
 
-/** What each event says of the participant who sent it. */
+/** What each event says of the participant who sent it (v4 member actions like their v1 twins, docs/trtc-callbacks.md, section 5). */
 const OUTCOME_OF: Partial<Record<CallEventType, ParticipantOutcome>> = {
   ACCEPT_CALL: 'ACCEPTED',
   CALL_ACCEPTED: 'ACCEPTED',
@@ -17,16 +17,22 @@ const OUTCOME_OF: Partial<Record<CallEventType, ParticipantOutcome>> = {
   CALL_FAILED: 'FAILED',
   CALL_END: 'ENDED',
   CALL_INTERRUPTED: 'INTERRUPTED',
+  MEMBER_ACCEPTED: 'ACCEPTED',
+  MEMBER_JOINED: 'JOINED',
+  MEMBER_REJECTED: 'REJECTED',
+  MEMBER_NOT_ANSWERED: 'NO_ANSWER',
+  MEMBER_CANCELED: 'CANCELED',
+  MEMBER_HUNG_UP: 'ENDED',
+  MEMBER_OFFLINE: 'INTERRUPTED',
 };
 
-export const ANSWER_EVENTS: ReadonlySet<CallEventType> = new Set(['ACCEPT_CALL', 'CALL_ACCEPTED', 'JOIN_IN_GROUP_CALL']);
+export const ANSWER_EVENTS: ReadonlySet<CallEventType> = new Set(['ACCEPT_CALL', 'CALL_ACCEPTED', 'JOIN_IN_GROUP_CALL', 'MEMBER_ACCEPTED', 'MEMBER_JOINED']);
 /** Outcomes of someone still in the call (or still being invited). */
 export const LIVE_OUTCOMES: ReadonlySet<ParticipantOutcome> = new Set(['INVITED', 'ACCEPTED', 'JOINED']);
 
 /** A participant while the fold walks the events. */
 export interface ParticipantDraft {
   userId: string;
-  role: Role | null;
   outcome: ParticipantOutcome;
   platform: string | null;
   invitedAt: number;
@@ -41,10 +47,11 @@ export function foldParticipants(sorted: readonly FoldEvent[]): Map<string, Part
     if (e.userId === null) continue;
     let p = byUser.get(e.userId);
     if (p === undefined) {
-      p = { userId: e.userId, role: null, outcome: 'INVITED', platform: null, invitedAt: e.eventTime, answeredAt: null, leftAt: null };
+      // A user first seen in a v4 call record (sent after the call) was invited when the call started.
+      const invitedAt = e.type === 'CALL_RECORD' ? (e.startCallTs ?? e.eventTime) : e.eventTime;
+      p = { userId: e.userId, outcome: 'INVITED', platform: null, invitedAt, answeredAt: null, leftAt: null };
       byUser.set(e.userId, p);
     }
-    p.role ??= e.type === 'START_CALL' ? 'CALLER' : e.role;
     p.platform = e.platform ?? p.platform;
     const outcome = OUTCOME_OF[e.type];
     if (outcome === undefined) continue;

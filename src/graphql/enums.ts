@@ -29,7 +29,24 @@ registerEnumType(RoleEnum, { name: 'Role' });
 registerEnumType(CallStatusEnum, { name: 'CallStatus' });
 registerEnumType(CallResultEnum, { name: 'CallResult', description: "Tencent's CallResult words; UNKNOWN for a word calltrail does not know" });
 registerEnumType(ParticipantOutcomeEnum, { name: 'ParticipantOutcome' });
-registerEnumType(CallEventTypeEnum, { name: 'CallEventType', description: 'CALL_RESULT is a status callback; OTHER an event name calltrail does not know (see rawEvent)' });
+registerEnumType(CallEventTypeEnum, {
+  name: 'CallEventType',
+  description:
+    'v1 event names; CALL_RESULT is a v1 status callback; OTHER an event name or v4 action calltrail does not know (see rawEvent). ' +
+    'A v4 callback is stored as one event per user it names: CALL_STARTED, MEMBER_* (one per ActionType, as sent in rawEvent), CALL_RECORD.',
+  valuesConfig: {
+    CALL_STARTED: { description: 'v4 Call.CallbackAfterStartCall, one per user of UserList (rawEvent: their Status)' },
+    MEMBER_INVITED: { description: 'v4 ActionType Invited / Invite' },
+    MEMBER_ACCEPTED: { description: 'v4 ActionType Accept / Answer' },
+    MEMBER_JOINED: { description: 'v4 ActionType Join' },
+    MEMBER_REJECTED: { description: 'v4 ActionType Reject' },
+    MEMBER_NOT_ANSWERED: { description: 'v4 ActionType NotAnswer' },
+    MEMBER_CANCELED: { description: 'v4 ActionType Cancel_Invite / Canncel_Invite' },
+    MEMBER_HUNG_UP: { description: 'v4 ActionType Hang Up / Hangup' },
+    MEMBER_OFFLINE: { description: 'v4 ActionType Offline (heartbeat expired)' },
+    CALL_RECORD: { description: 'v4 Call.CallbackAfterEndCall, one per user of the record (the caller, then CalleeList_Account)' },
+  },
+});
 registerEnumType(CallOrderEnum, { name: 'CallOrder' });
 registerEnumType(CallStatsDimensionEnum, { name: 'CallStatsDimension' });
 registerEnumType(StatsIntervalEnum, { name: 'StatsInterval' });
