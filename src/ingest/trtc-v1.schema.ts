@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError, fieldError } from '../domain/app-error';
 import { canonicalJson, sha256Hex } from '../domain/canonical-json';
+import { mayHoldLargeIntegers, quoteLargeIntegers } from '../domain/large-integers';
 import {
   toCallEventType,
   toCallResult,
@@ -13,15 +14,19 @@ import {
   type MediaType,
   type Role,
 } from '../domain/vocabulary';
+import { blank, checkQueryLengths, id, optionalCount, optionalText, optionalTime, seconds, time } from './callback-fields';
 
-/** One accepted v1 callback (event or status), normalised. Times are Unix seconds. */
+/**
+ * One stored event, normalised: a v1 callback (event or status), or one user's part of a v4 callback
+ * (docs/trtc-callbacks.md, section 5). Times are Unix seconds.
+ */
 export interface CallbackEvent {
   readonly sdkAppId: string;
   readonly callId: string;
   readonly roomId: string | null;
   readonly userId: string;
   readonly role: Role | null;
-  /** The `Event` as sent; empty for a status callback. */
+  /** The `Event` as sent (v4: the `ActionType` or `Status`); empty for a status callback or a v4 call record. */
   readonly rawEvent: string;
   readonly type: CallEventType;
   readonly callType: CallType | null;
@@ -37,29 +42,12 @@ export interface CallbackEvent {
   readonly clientIp: string | null;
   readonly platform: string | null;
   readonly body: Record<string, unknown>;
-  /** SHA-256 of the canonical body: a redelivery of the same body has the same key. */
+  /** SHA-256 of the canonical body (v4: followed by `:<entry>`): a redelivery of the same body has the same key. */
   readonly dedupeKey: string;
 }
 
 /** Query parameters with lower-cased names (v1 sends `sdkappid`, v4 `SdkAppid`). */
 export type CallbackQuery = Readonly<Record<string, string | undefined>>;
-
-/** Integers arrive as numbers or numeric strings. */
-const integer = z.union([z.number().int(), z.string().trim().regex(/^-?\d+$/).transform(Number)]);
-
-/** Seconds from 2001 to 2060: every call time fits, and so does any difference of two (int4). */
-const EARLIEST = 978_307_200;
-const LATEST = 2_840_140_800;
-/** Milliseconds (v4 style) are scaled to seconds. */
-const toSeconds = (n: number) => (n >= 1e11 ? Math.floor(n / 1000) : n);
-const time = integer.transform(toSeconds).pipe(z.number().min(EARLIEST).max(LATEST));
-/** 0, empty or missing means unknown. */
-const optionalTime = z.union([z.literal(0), z.literal('0'), z.literal(''), z.null(), time]).optional();
-const text = z.union([z.string(), z.number().transform(String)]);
-/** Ids are indexed: bounded well below PostgreSQL's index row limit. */
-const id = text.pipe(z.string().trim().min(1).max(256));
-const optionalText = (max: number) => z.union([text.pipe(z.string().max(max)), z.null()]).optional();
-const optionalCount = z.union([integer.pipe(z.number().min(0).max(100_000)), z.literal(''), z.null()]).optional();
 
 /** What each field must be, in words for error messages. */
 const EXPECTED: Record<string, string> = {
@@ -93,11 +81,6 @@ const bodySchema = z.looseObject({
   AcceptTs: optionalTime,
   EndTs: optionalTime,
 });
-
-/** A parsed optional time: 0, empty or missing is unknown (`null`). */
-const seconds = (value: number | string | null | undefined): number | null => (typeof value === 'number' && value > 0 ? value : null);
-
-const blank = (v: string | null | undefined): string | null => (v === null || v === undefined || v.trim() === '' ? null : v);
 
 /** `caller_accept_call` → caller; status words have no role prefix. */
 function roleFromCommand(command: string | null): Role | null {
@@ -136,7 +119,7 @@ function anyText(value: unknown, pattern: RegExp): boolean {
   return false;
 }
 
-/** Parses a raw body (whatever its Content-Type) as JSON. */
+/** Parses a raw body (whatever its Content-Type) as JSON; integers beyond 2^53 become strings of their digits. */
 export function parseJsonBody(raw: Buffer): Record<string, unknown> {
   const textBody = raw.toString('utf8');
   if (nestingDepth(textBody) > MAX_DEPTH) {
@@ -148,6 +131,9 @@ export function parseJsonBody(raw: Buffer): Record<string, unknown> {
   } catch (err) {
     throw new AppError('INVALID_JSON', `body: expected a JSON object, got invalid JSON (${(err as Error).message})`, 'body');
   }
+  // JSON.parse rounds integers beyond 2^53, such as v4's numeric User_Account (docs/trtc-callbacks.md,
+  // section 5): those are read as the text of their digits instead.
+  if (mayHoldLargeIntegers(textBody)) value = JSON.parse(quoteLargeIntegers(textBody));
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw fieldError('INVALID_JSON', 'body', 'a JSON object', value);
   }
@@ -181,10 +167,7 @@ export function parseV1Callback(sdkAppId: string, query: CallbackQuery, body: Re
   if (rawEvent === null && rawCallResult === null) {
     throw fieldError('INVALID_FIELD', 'Event', 'an event name, or a CallResult for a status callback', body.Event);
   }
-  for (const name of ['command', 'clientip', 'optplatform'] as const) {
-    const value = query[name];
-    if (value !== undefined && value.length > 256) throw fieldError('INVALID_FIELD', name, 'a query parameter of at most 256 characters', value);
-  }
+  checkQueryLengths(query, ['command', 'clientip', 'optplatform']);
   const command = blank(query.command);
   return {
     sdkAppId,
