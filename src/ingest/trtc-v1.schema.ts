@@ -153,7 +153,7 @@ export function parseJsonBody(raw: Buffer): Record<string, unknown> {
  */
 export function parseV1Callback(sdkAppId: string, query: CallbackQuery, body: Record<string, unknown>): CallbackEvent {
   if (typeof body.CallbackCommand === 'string' || query.callbackcommand !== undefined) {
-    throw fieldError('UNSUPPORTED_CALLBACK', 'CallbackCommand', 'a v1 TRTC Call callback (v4 callbacks are not accepted yet)', body.CallbackCommand ?? query.callbackcommand);
+    throw fieldError('UNSUPPORTED_CALLBACK', 'CallbackCommand', 'a v1 TRTC Call callback (v4 callbacks are read by parseV4Callback)', body.CallbackCommand ?? query.callbackcommand);
   }
   const parsed = bodySchema.safeParse(body);
   if (!parsed.success) {
