@@ -4,6 +4,7 @@ import { authenticateCallback, type CallbackAuthPolicy } from './callback-auth';
 import type { BatchWriter, SubmitResult } from './batch-writer';
 import type { SpoolReplayTarget } from './event-spool';
 import { parseJsonBody, parseV1Callback, type CallbackEvent, type CallbackQuery } from './trtc-v1.schema';
+import { isV4Callback, parseV4Callback } from './trtc-v4.schema';
 
 /** Largest accepted callback body (64 KiB); larger ones are refused 413 and quarantined. */
 export const CALLBACK_BODY_LIMIT = 64 * 1024;
@@ -29,7 +30,7 @@ type AuthOutcome = { readonly sdkAppId: string } | { readonly error: AppError };
 
 /**
  * Decides what becomes of a callback: size, then the URL checks (app, token, signature), then the
- * body (zod), then the batch writer. A refusal is kept in quarantine before it is answered; if
+ * body (zod, v1 or v4), then the batch writer. A refusal is kept in quarantine before it is answered; if
  * even that cannot be stored, the callback is answered as unavailable so Tencent retries it.
  */
 export class IngestService implements SpoolReplayTarget {
@@ -51,8 +52,10 @@ export class IngestService implements SpoolReplayTarget {
         throw new AppError('UNSUPPORTED_ENCODING', `Content-Encoding: expected none (plain JSON), got ${JSON.stringify(req.contentEncoding)}`, 'Content-Encoding');
       }
       if ('error' in auth) throw auth.error;
-      const event = parseV1Callback(auth.sdkAppId, req.query, parseJsonBody(req.rawBody));
-      return await this.writer.submit(event);
+      const body = parseJsonBody(req.rawBody);
+      // A v4 callback becomes one event per user it names (docs/trtc-callbacks.md, section 5); v1 is one event.
+      const events = isV4Callback(req.query, body) ? parseV4Callback(auth.sdkAppId, req.query, body) : [parseV1Callback(auth.sdkAppId, req.query, body)];
+      return await this.submitAll(events);
     } catch (err) {
       // Refusals (including a row PostgreSQL itself refused) are kept; UNAVAILABLE is retried by Tencent.
       if (err instanceof AppError && err.code !== 'UNAVAILABLE') await this.refuse(req, err, !('error' in auth));
@@ -82,6 +85,22 @@ export class IngestService implements SpoolReplayTarget {
         proven: true,
       });
     }
+  }
+
+  /**
+   * Submits the events of one callback and answers once every one is settled: with the first
+   * failure, if any (a retry then finds the others already stored), else with the least durable
+   * result: spooled, then stored, then duplicate.
+   */
+  private async submitAll(events: readonly CallbackEvent[]): Promise<SubmitResult> {
+    if (events.length === 1) return this.writer.submit(events[0]);
+    const settled = await Promise.allSettled(events.map((e) => this.writer.submit(e)));
+    const results: SubmitResult[] = [];
+    for (const s of settled) {
+      if (s.status === 'rejected') throw s.reason;
+      results.push(s.value);
+    }
+    return results.includes('spooled') ? 'spooled' : results.includes('stored') ? 'stored' : 'duplicate';
   }
 
   private authenticate(req: IngestRequest): AuthOutcome {
