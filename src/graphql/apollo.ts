@@ -3,8 +3,31 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { GraphQLContext } from './context';
+import { checkCost } from './cost';
 import { formatError } from './errors';
-import { QUERY_LIMITS, type createArmor } from './limits';
+import { QUERY_LIMITS, type QueryLimiter } from './limits';
+
+/**
+ * Refuses, once the operation is known: subscriptions (served by graphql-ws on the same path, never
+ * over plain HTTP), and operations whose estimated rows, with their variables, pass `maxCost`.
+ */
+function operationChecks(maxCost: number): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, document, request, schema }) {
+          if (operation?.operation === 'subscription') {
+            throw new GraphQLError('operation: expected a query over HTTP, got a subscription; subscribe over graphql-ws (WebSocket) on /graphql', {
+              extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+            });
+          }
+          const tooCostly = checkCost(schema, document, operation, request.variables, maxCost);
+          if (tooCostly) throw new GraphQLError(tooCostly.message, { extensions: { ...tooCostly.extensions, http: { status: 400 } } });
+        },
+      };
+    },
+  };
+}
 
 /**
  * Apollo Server for `/graphql`. Production: no introspection, no landing page, no field
@@ -14,7 +37,7 @@ import { QUERY_LIMITS, type createArmor } from './limits';
 export function createApolloServer(
   schema: GraphQLSchema,
   production: boolean,
-  armor: ReturnType<typeof createArmor>,
+  armor: QueryLimiter,
   plugins: ApolloServerPlugin<GraphQLContext>[] = [],
 ) {
   return new ApolloServer<GraphQLContext>({
@@ -29,20 +52,7 @@ export function createApolloServer(
     formatError: formatError(production),
     plugins: [
       ...(armor.plugins as ApolloServerPlugin<GraphQLContext>[]),
-      {
-        // Subscriptions are served by graphql-ws on the same path, never over plain HTTP.
-        async requestDidStart() {
-          return {
-            async didResolveOperation({ operation }) {
-              if (operation?.operation === 'subscription') {
-                throw new GraphQLError('operation: expected a query over HTTP, got a subscription; subscribe over graphql-ws (WebSocket) on /graphql', {
-                  extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
-                });
-              }
-            },
-          };
-        },
-      },
+      operationChecks(armor.maxCost),
       production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       ...plugins,
     ],

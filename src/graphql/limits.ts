@@ -1,4 +1,6 @@
+import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
+import { NoSchemaIntrospectionCustomRule, type ValidationRule } from 'graphql';
 
 /** Query limits, shared by HTTP queries and WebSocket subscriptions. */
 export const QUERY_LIMITS = {
@@ -9,12 +11,24 @@ export const QUERY_LIMITS = {
   maxDirectives: 20,
 } as const;
 
+/** GRAPHQL_MAX_COST's default, for callers that pass no limit. */
+export const DEFAULT_MAX_ROW_COST = 20000;
+
+/** The query limits built once for HTTP and WebSocket: armor's rules and plugins, and the row cost limit. */
+export interface QueryLimiter {
+  readonly plugins: ApolloServerPlugin[];
+  readonly validationRules: ValidationRule[];
+  /** Largest estimated rows of one operation, with its variables (`src/graphql/cost.ts`). */
+  readonly maxCost: number;
+}
+
 /**
- * graphql-armor protections: depth, aliases, cost, directives; suggestions off in production. Its cost
- * multiplies by literal `first`/`last` arguments only (not variables): the page cap (500) bounds the rest.
+ * graphql-armor protections: depth, aliases, directives; suggestions off in production. Armor's own cost
+ * (fields weighted by depth, multiplied by literal `first`/`last` only) stays as a coarse static bound;
+ * the limit that reads variables is `maxCost`, checked once the operation is resolved (`checkCost`).
  */
-export function createArmor(production: boolean) {
-  return new ApolloArmor({
+export function createArmor(production: boolean, maxCost: number = DEFAULT_MAX_ROW_COST): QueryLimiter {
+  const armor = new ApolloArmor({
     maxDepth: { n: QUERY_LIMITS.maxDepth },
     maxAliases: { n: QUERY_LIMITS.maxAliases },
     costLimit: { maxCost: QUERY_LIMITS.maxCost },
@@ -24,4 +38,13 @@ export function createArmor(production: boolean) {
     maxDirectives: { n: QUERY_LIMITS.maxDirectives },
     blockFieldSuggestion: { enabled: production },
   }).protect();
+  return { plugins: armor.plugins, validationRules: armor.validationRules, maxCost };
+}
+
+/**
+ * The validation rules of WebSocket operations. Apollo turns introspection off over HTTP in production;
+ * graphql-ws executes queries too, so the same rule is needed there.
+ */
+export function webSocketRules(rules: readonly ValidationRule[], production: boolean): readonly ValidationRule[] {
+  return production ? [...rules, NoSchemaIntrospectionCustomRule] : rules;
 }
