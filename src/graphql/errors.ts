@@ -16,8 +16,23 @@ export function toGraphQLError(err: AppError): GraphQLError {
   return new GraphQLError(err.message, { extensions: { code, field: err.field, http: { status } } });
 }
 
-/** Maps errors once for GraphQL: AppErrors keep their message and get a code; in production others are masked. */
+/** graphql's "Did you mean ...?" ending, which names schema fields, types and enum values. */
+const SUGGESTION = / ?Did you mean(.+?)\?$/;
+
+/**
+ * Maps errors once for GraphQL: AppErrors keep their message and get a code; in production others are
+ * masked and lose their suggestions. Apollo already strips suggestions from validation errors over HTTP
+ * (hideSchemaDetailsFromClientErrors); graphql-ws has no such option, and variable errors carry them too.
+ */
 export function formatError(production: boolean) {
+  const format = formatErrorKeepingSuggestions(production);
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const result = format(formatted, error);
+    return production && SUGGESTION.test(result.message) ? { ...result, message: result.message.replace(SUGGESTION, '') } : result;
+  };
+}
+
+function formatErrorKeepingSuggestions(production: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const unwrapped = unwrapResolverError(error);
     // Apollo hands the original error; graphql-ws hands a GraphQLError wrapping it.
