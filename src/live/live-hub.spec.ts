@@ -135,7 +135,7 @@ describe('LiveHub', () => {
     const hub = await start(source);
     const stream = hub.subscribeEvents(ALL_APPS, null, null, () => undefined);
     expect(hub.subscriptions).toBe(1);
-    await stream.return();
+    await stream.return?.();
     expect(hub.subscriptions).toBe(0);
     await hub.stop();
   });

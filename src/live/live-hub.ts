@@ -5,6 +5,7 @@ import type { AppScope } from '../domain/app-scope';
 import { eventCursor } from '../domain/cursor';
 import type { CallEventFilter, CallFilter } from '../domain/filters';
 import { callMatches, checkCallFilter, eventMatches } from '../domain/live-filter';
+import { DEFAULT_FANOUT_BUDGET_MS, FanoutScheduler, PacedIterator } from './fanout-scheduler';
 import { LiveQueue } from './live-queue';
 import { ResumedEvents } from './resumed-events';
 
@@ -24,6 +25,8 @@ export interface LiveHubOptions {
   readonly pollMs: number;
   /** Rows per read. */
   readonly readBatch: number;
+  /** Time the fan-out may use in one turn of the event loop before it yields to I/O (LIVE_FANOUT_BUDGET_MS). */
+  readonly fanoutBudgetMs?: number;
   readonly onError?: (err: unknown) => void;
 }
 
@@ -56,11 +59,15 @@ export class LiveHub {
   private readonly callSubs = new Set<CallSubscriber>();
   /** Calls changed by events already read whose new state has not been dispatched yet (retried after a failed read). */
   private readonly pendingCalls = new Map<string, CallKey>();
+  /** Paces dispatch and every subscriber's stream together (docs/design.md, principle 10). */
+  private readonly scheduler: FanoutScheduler;
 
   constructor(
     private readonly source: LiveSource,
     private readonly options: LiveHubOptions,
-  ) {}
+  ) {
+    this.scheduler = new FanoutScheduler(options.fanoutBudgetMs ?? DEFAULT_FANOUT_BUDGET_MS);
+  }
 
   /** Number of open subscriptions, for metrics. */
   get subscriptions(): number {
@@ -100,7 +107,7 @@ export class LiveHub {
    * then live ones, in position order, each once. `onSlow` gets the cursor to resume from if the
    * subscriber falls more than `queueMax` events behind.
    */
-  subscribeEvents(scope: AppScope, filter: CallEventFilter | null | undefined, afterPosition: string | null, onSlow: (cursor: string) => void): ResumedEvents {
+  subscribeEvents(scope: AppScope, filter: CallEventFilter | null | undefined, afterPosition: string | null, onSlow: (cursor: string) => void): AsyncIterableIterator<CallEventRecord> {
     const sub: EventSubscriber = {
       scope,
       filter,
@@ -109,11 +116,11 @@ export class LiveHub {
     this.eventSubs.add(sub); // registered before `this.last` is read: every later event reaches the queue
     const replay = afterPosition === null ? null : (after: string) => this.source.replay(scope, filter, after, this.options.readBatch);
     const stream: ResumedEvents = new ResumedEvents(sub.queue, replay, afterPosition ?? this.last, this.options.readBatch);
-    return stream;
+    return new PacedIterator(stream, this.scheduler);
   }
 
   /** The state of each matching call after each change. */
-  subscribeCalls(scope: AppScope, filter: CallFilter | null | undefined, onSlow: () => void): LiveQueue<LiveCallRecord> {
+  subscribeCalls(scope: AppScope, filter: CallFilter | null | undefined, onSlow: () => void): AsyncIterableIterator<LiveCallRecord> {
     checkCallFilter(filter);
     const sub: CallSubscriber = {
       scope,
@@ -122,7 +129,7 @@ export class LiveHub {
       queue: new LiveQueue<LiveCallRecord>(this.options.queueMax, onSlow, () => this.callSubs.delete(sub)),
     };
     this.callSubs.add(sub);
-    return sub.queue;
+    return new PacedIterator(sub.queue, this.scheduler);
   }
 
   private async pump(): Promise<void> {
@@ -132,13 +139,18 @@ export class LiveHub {
         const rows = await this.source.eventsAfter(this.last, this.options.readBatch);
         if (rows.length === 0) break;
         this.last = rows[rows.length - 1].position;
-        for (const e of rows) for (const s of this.eventSubs) if (eventMatches(e, s.filter, s.scope)) s.queue.push(e);
         if (this.callSubs.size > 0) for (const e of rows) this.pendingCalls.set(callKeyText(e), { sdkAppId: e.sdkAppId, callId: e.callId });
+        // One event matched against every subscriber is one unit: callbacks get the event loop in between.
+        for (const e of rows) if (this.eventSubs.size > 0) await this.scheduler.run(() => this.dispatchEvent(e));
         await this.dispatchCalls();
-        if (rows.length < this.options.readBatch) break;
+        if (rows.length < this.options.readBatch || this.stopped) break;
       }
       await this.dispatchCalls(); // calls left over from a failed read
-    } while (this.again);
+    } while (this.again && !this.stopped);
+  }
+
+  private dispatchEvent(e: CallEventRecord): void {
+    for (const s of this.eventSubs) if (eventMatches(e, s.filter, s.scope)) s.queue.push(e);
   }
 
   private async dispatchCalls(): Promise<void> {
@@ -147,16 +159,18 @@ export class LiveHub {
     const calls = await this.source.callsWithParticipants([...this.pendingCalls.values()]); // on failure they stay pending
     this.pendingCalls.clear();
     calls.sort((a, b) => (BigInt(a.lastPosition) < BigInt(b.lastPosition) ? -1 : 1));
-    for (const c of calls) {
-      const key = callKeyText(c);
-      for (const s of this.callSubs) {
-        if (callMatches(c, s.filter, s.scope)) {
-          s.queue.push(c);
-          if (c.status === 'ENDED') s.following.delete(key);
-          else s.following.add(key);
-        } else if (s.following.delete(key)) {
-          s.queue.push(c); // the update that takes it out of the filter (e.g. it ended)
-        }
+    for (const c of calls) await this.scheduler.run(() => this.dispatchCall(c));
+  }
+
+  private dispatchCall(c: LiveCallRecord): void {
+    const key = callKeyText(c);
+    for (const s of this.callSubs) {
+      if (callMatches(c, s.filter, s.scope)) {
+        s.queue.push(c);
+        if (c.status === 'ENDED') s.following.delete(key);
+        else s.following.add(key);
+      } else if (s.following.delete(key)) {
+        s.queue.push(c); // the update that takes it out of the filter (e.g. it ended)
       }
     }
   }

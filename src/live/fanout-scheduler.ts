@@ -1,0 +1,124 @@
+/** LIVE_FANOUT_BUDGET_MS's default, for callers that pass no budget. */
+export const DEFAULT_FANOUT_BUDGET_MS = 10;
+
+/** Proof of admission, handed back to `done`. */
+export type Ticket = number;
+
+/**
+ * Shares the event loop between the live fan-out and everything else (docs/design.md, principle 10).
+ *
+ * Without it the fan-out runs as one chain of microtasks: the hub pushes a page of events into every
+ * queue, and graphql-ws executes, serialises and sends each subscriber's items back to back, while the
+ * HTTP sockets that carry callbacks wait for the chain to end. Here the fan-out is cut into units (one
+ * event matched against every subscriber; one item executed and sent for one subscriber), run one at a
+ * time in the order they asked. Once the units of one turn of the event loop have used `budgetMs`, the
+ * next waits for `setImmediate`: that runs after the poll phase, so pending I/O (callbacks to answer,
+ * commits to acknowledge) goes first. A backlog left behind stays in the subscribers' bounded queues.
+ *
+ * A unit that does not hand its turn back (it awaits I/O, or its consumer went away) holds it only until
+ * the turn ends: every turn starts with no unit running, so a lost `done` costs one turn, never a stall.
+ */
+export class FanoutScheduler {
+  private turnStart: number | null = null;
+  private turn = 0;
+  private running = false;
+  private readonly waiting: ((ticket: Ticket) => void)[] = [];
+
+  constructor(
+    private readonly budgetMs: number,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
+
+  /** Units waiting for their turn (for tests and metrics). */
+  get backlog(): number {
+    return this.waiting.length;
+  }
+
+  /** Resolves when this unit may run: at once while the turn has budget and nobody runs or waits. */
+  admit(): Promise<Ticket> {
+    this.startTurn();
+    if (!this.running && this.waiting.length === 0 && !this.spent()) {
+      this.running = true;
+      return Promise.resolve(this.turn);
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** The unit admitted with `ticket` has finished; the next one runs if the turn has budget left. */
+  done(ticket: Ticket): void {
+    if (ticket !== this.turn) return; // admitted in an earlier turn, whose slot is gone already
+    this.running = false;
+    if (this.waiting.length > 0 && !this.spent()) this.handOff();
+  }
+
+  /** Runs `unit` as one unit of fan-out. */
+  async run<T>(unit: () => T): Promise<T> {
+    const ticket = await this.admit();
+    try {
+      return unit();
+    } finally {
+      this.done(ticket);
+    }
+  }
+
+  private handOff(): void {
+    this.running = true;
+    this.waiting.shift()?.(this.turn);
+  }
+
+  /** The first unit of a turn notes the time and schedules the turn's end (the next check phase). */
+  private startTurn(): void {
+    if (this.turnStart !== null) return;
+    this.turnStart = this.clock();
+    setImmediate(() => this.endTurn());
+  }
+
+  private endTurn(): void {
+    this.turnStart = null;
+    this.turn++;
+    this.running = false;
+    if (this.waiting.length === 0) return;
+    this.startTurn();
+    this.handOff(); // every turn runs at least one unit, whatever the budget
+  }
+
+  private spent(): boolean {
+    return this.turnStart !== null && this.clock() - this.turnStart >= this.budgetMs;
+  }
+}
+
+/**
+ * A subscriber's stream whose every item is one unit of the scheduler: admitted before it is handed
+ * to graphql-ws, finished when graphql-ws asks for the next one (it asks only after executing and
+ * sending the previous), or leaves. Order is the inner iterator's.
+ */
+export class PacedIterator<T> implements AsyncIterableIterator<T> {
+  private ticket: Ticket | null = null;
+
+  constructor(
+    private readonly inner: AsyncIterator<T>,
+    private readonly scheduler: FanoutScheduler,
+  ) {}
+
+  async next(): Promise<IteratorResult<T>> {
+    this.finish();
+    const result = await this.inner.next();
+    if (!result.done) this.ticket = await this.scheduler.admit();
+    return result;
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.finish();
+    return this.inner.return?.() ?? Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private finish(): void {
+    if (this.ticket === null) return;
+    this.scheduler.done(this.ticket);
+    this.ticket = null;
+  }
+}
