@@ -46,6 +46,16 @@ describe('FanoutScheduler', () => {
     expect(order).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
+  it('admits `first` units (the hub\'s dispatch) before the subscribers\' units waiting longer', async () => {
+    const clock = manualClock();
+    const scheduler = new FanoutScheduler(10, clock.read);
+    const order: string[] = [];
+    const busy = scheduler.run(() => (clock.now += 20));
+    const units = [scheduler.run(() => order.push('send 1')), scheduler.run(() => order.push('dispatch 1'), true), scheduler.run(() => order.push('send 2')), scheduler.run(() => order.push('dispatch 2'), true)];
+    await Promise.all([busy, ...units]);
+    expect(order).toEqual(['dispatch 1', 'dispatch 2', 'send 1', 'send 2']);
+  });
+
   it('runs one unit per turn when each unit takes longer than the budget', async () => {
     const clock = manualClock();
     const scheduler = new FanoutScheduler(1, clock.read);

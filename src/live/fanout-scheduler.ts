@@ -11,7 +11,7 @@ export type Ticket = number;
  * queue, and graphql-ws executes, serialises and sends each subscriber's items back to back, while the
  * HTTP sockets that carry callbacks wait for the chain to end. Here the fan-out is cut into units (one
  * event matched against every subscriber; one item executed and sent for one subscriber), run one at a
- * time in the order they asked. Once the units of one turn of the event loop have used `budgetMs`, the
+ * time in the order they asked, dispatch first. Once the units of one turn of the event loop have used `budgetMs`, the
  * next waits for `setImmediate`: that runs after the poll phase, so pending I/O (callbacks to answer,
  * commits to acknowledge) goes first. A backlog left behind stays in the subscribers' bounded queues.
  *
@@ -22,7 +22,8 @@ export class FanoutScheduler {
   private turnStart: number | null = null;
   private turn = 0;
   private running = false;
-  private readonly waiting: ((ticket: Ticket) => void)[] = [];
+  /** Units waiting for their turn: `first` ones (the hub's dispatch) before the others, each in arrival order. */
+  private readonly waiting = { first: [] as ((ticket: Ticket) => void)[], rest: [] as ((ticket: Ticket) => void)[] };
 
   constructor(
     private readonly budgetMs: number,
@@ -31,29 +32,34 @@ export class FanoutScheduler {
 
   /** Units waiting for their turn (for tests and metrics). */
   get backlog(): number {
-    return this.waiting.length;
+    return this.waiting.first.length + this.waiting.rest.length;
   }
 
-  /** Resolves when this unit may run: at once while the turn has budget and nobody runs or waits. */
-  admit(): Promise<Ticket> {
+  /**
+   * Resolves when this unit may run: at once while the turn has budget and nobody runs or waits.
+   * `first` units run before every waiting unit that is not: the hub's dispatch is cheap and must keep
+   * filling the subscribers' queues, or a subscriber that cannot keep up would never reach its bound
+   * and be cut, and the fan-out would take its whole budget turn after turn.
+   */
+  admit(first = false): Promise<Ticket> {
     this.startTurn();
-    if (!this.running && this.waiting.length === 0 && !this.spent()) {
+    if (!this.running && this.backlog === 0 && !this.spent()) {
       this.running = true;
       return Promise.resolve(this.turn);
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve) => (first ? this.waiting.first : this.waiting.rest).push(resolve));
   }
 
   /** The unit admitted with `ticket` has finished; the next one runs if the turn has budget left. */
   done(ticket: Ticket): void {
     if (ticket !== this.turn) return; // admitted in an earlier turn, whose slot is gone already
     this.running = false;
-    if (this.waiting.length > 0 && !this.spent()) this.handOff();
+    if (this.backlog > 0 && !this.spent()) this.handOff();
   }
 
-  /** Runs `unit` as one unit of fan-out. */
-  async run<T>(unit: () => T): Promise<T> {
-    const ticket = await this.admit();
+  /** Runs `unit` (synchronous) as one unit of fan-out; `first` as in `admit`. */
+  async run<T>(unit: () => T, first = false): Promise<T> {
+    const ticket = await this.admit(first);
     try {
       return unit();
     } finally {
@@ -63,7 +69,7 @@ export class FanoutScheduler {
 
   private handOff(): void {
     this.running = true;
-    this.waiting.shift()?.(this.turn);
+    (this.waiting.first.shift() ?? this.waiting.rest.shift())?.(this.turn);
   }
 
   /** The first unit of a turn notes the time and schedules the turn's end (the next check phase). */
@@ -77,7 +83,7 @@ export class FanoutScheduler {
     this.turnStart = null;
     this.turn++;
     this.running = false;
-    if (this.waiting.length === 0) return;
+    if (this.backlog === 0) return;
     this.startTurn();
     this.handOff(); // every turn runs at least one unit, whatever the budget
   }

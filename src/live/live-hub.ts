@@ -141,7 +141,8 @@ export class LiveHub {
         this.last = rows[rows.length - 1].position;
         if (this.callSubs.size > 0) for (const e of rows) this.pendingCalls.set(callKeyText(e), { sdkAppId: e.sdkAppId, callId: e.callId });
         // One event matched against every subscriber is one unit: callbacks get the event loop in between.
-        for (const e of rows) if (this.eventSubs.size > 0) await this.scheduler.run(() => this.dispatchEvent(e));
+        // Dispatch goes before the subscribers' sends, so a subscriber that cannot keep up reaches queueMax.
+        for (const e of rows) if (this.eventSubs.size > 0) await this.scheduler.run(() => this.dispatchEvent(e), true);
         await this.dispatchCalls();
         if (rows.length < this.options.readBatch || this.stopped) break;
       }
@@ -159,7 +160,7 @@ export class LiveHub {
     const calls = await this.source.callsWithParticipants([...this.pendingCalls.values()]); // on failure they stay pending
     this.pendingCalls.clear();
     calls.sort((a, b) => (BigInt(a.lastPosition) < BigInt(b.lastPosition) ? -1 : 1));
-    for (const c of calls) await this.scheduler.run(() => this.dispatchCall(c));
+    for (const c of calls) await this.scheduler.run(() => this.dispatchCall(c), true);
   }
 
   private dispatchCall(c: LiveCallRecord): void {
