@@ -69,7 +69,7 @@ export interface Config {
   readonly quarantineRatePerMin: number;
   /** Days a quarantined callback is kept (`QUARANTINE_RETENTION_DAYS`, default 30). */
   readonly quarantineRetentionDays: number;
-  /** Time the live fan-out may use in one turn of the event loop before it yields to ingest, in ms (`LIVE_FANOUT_BUDGET_MS`, default 10). */
+  /** Time the live fan-out may use in one turn of the event loop before it yields to ingest, in ms (`LIVE_FANOUT_BUDGET_MS`, default 2). */
   readonly liveFanoutBudgetMs: number;
 }
 
@@ -131,7 +131,7 @@ const envSchema = z.object({
   QUARANTINE_MAX_MB: int(1, 1048576).default(256),
   QUARANTINE_RATE_PER_MIN: int(1, 1000000).default(60),
   QUARANTINE_RETENTION_DAYS: int(1, 36500).default(30),
-  LIVE_FANOUT_BUDGET_MS: int(1, 1000).default(10),
+  LIVE_FANOUT_BUDGET_MS: int(1, 1000).default(2),
 });
 
 /** Variables whose values never appear in error messages. */

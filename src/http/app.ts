@@ -43,7 +43,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   if (config.bootstrapApiKey !== null) await services.apiKeys.ensure(config.bootstrapApiKey, 'bootstrap');
   const production = config.nodeEnv === 'production';
   const schema = await buildCalltrailSchema();
-  const armor = createArmor(production); // the same limits for HTTP queries and WebSocket subscriptions
+  const armor = createArmor(production, config.graphqlMaxCost); // the same limits for HTTP queries and WebSocket subscriptions
   const apollo = createApolloServer(schema, production, armor, [fastifyApolloDrainPlugin(server)]);
   await apollo.start();
 
@@ -52,6 +52,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     pollMs: config.livePollMs,
     // A read dispatches up to readBatch events at once, so it must not exceed a subscriber's queue.
     readBatch: Math.min(500, config.liveQueueMax),
+    fanoutBudgetMs: config.liveFanoutBudgetMs,
     onError: (err) => server.log.warn({ err }, 'live read failed; retrying at the next wake-up'),
   });
   await hub.start();
@@ -73,13 +74,15 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     maxSubscriptions: config.liveMaxSubscriptions,
     initTimeoutMs: config.wsInitTimeoutMs,
     keyRecheckMs: config.wsKeyRecheckMs,
+    maxCost: armor.maxCost,
+    logger: server.log,
   });
   metrics.live(() => ({ connections: ws.connections, subscriptions: hub.subscriptions }));
 
   let accepting = true;
   await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics });
   await server.register(callbackRoutes, { path: config.callbackPath, ingest: ingest.service, metrics });
-  await server.register(graphqlRoutes, { apollo, services });
+  await server.register(graphqlRoutes, { apollo, services, maxConcurrencyPerKey: config.graphqlMaxConcurrencyPerKey });
   return {
     server,
     writer: ingest.writer,

@@ -1,5 +1,5 @@
 /** LIVE_FANOUT_BUDGET_MS's default, for callers that pass no budget. */
-export const DEFAULT_FANOUT_BUDGET_MS = 10;
+export const DEFAULT_FANOUT_BUDGET_MS = 2;
 
 /** Proof of admission, handed back to `done`. */
 export type Ticket = number;
