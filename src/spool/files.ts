@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
 const SEGMENT_NAME = /^seg-(\d{12})\.spool$/;
@@ -48,38 +48,5 @@ export async function writeFully(handle: FileHandle, data: Buffer): Promise<void
     const { bytesWritten } = await handle.write(data, at, data.length - at);
     if (bytesWritten <= 0) throw new Error(`spool: expected the file to accept ${data.length - at} bytes, got 0 written`);
     at += bytesWritten;
-  }
-}
-
-/**
- * Takes `dir/LOCK` for this process: two processes appending to one spool would interleave
- * segments. A lock left by a process that no longer runs (a crash, kill -9) is taken over.
- */
-export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
-  const path = join(dir, 'LOCK');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, 'wx', 0o600);
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => unlink(path).catch(() => undefined);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number(await readFile(path, 'utf8').catch(() => ''));
-      if (owner > 0 && owner !== process.pid && isRunning(owner)) {
-        throw new Error(`spool: expected ${dir} to be used by this process only, got it locked by running process ${owner}; give each replica its own SPOOL_DIR`);
-      }
-      await unlink(path).catch(() => undefined);
-    }
-  }
-  throw new Error(`spool: expected to take ${path}, got it taken again while taking it`);
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -43,7 +43,7 @@ class Deliveries {
 /** Runs `ops` against a spool in a fresh directory, then a final replay; returns what was appended and delivered. */
 async function run(root: string, ops: Op[], segmentBytes: number) {
   const dir = await mkdtemp(join(root, 'run-'));
-  const open = () => Spool.open({ dir, maxBytes: 1 << 20, segmentBytes });
+  const open = () => Spool.open({ dir, maxBytes: 1 << 20, segmentBytes, lock: { staleMs: 0 } });
   const appended: string[] = [];
   const deliveries = new Deliveries();
   const instances = [await open()];

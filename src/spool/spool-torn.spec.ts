@@ -20,7 +20,7 @@ afterEach(async () => {
 /** Two segment files as the spool writes them: `first` (several records) and one record `later`. */
 async function writtenSegments(first: string[], later: string): Promise<{ head: Buffer; tail: Buffer }> {
   const dir = join(root, 'source');
-  const spool = await Spool.open({ dir, maxBytes: 1 << 20, segmentBytes: 1 });
+  const spool = await Spool.open({ dir, maxBytes: 1 << 20, segmentBytes: 1, lock: { staleMs: 0 } });
   await spool.append(first.map((t) => Buffer.from(t)));
   await spool.append([Buffer.from(later)]);
   await spool.close();
@@ -33,7 +33,7 @@ async function replayFiles(name: string, head: Buffer, tail: Buffer) {
   await mkdir(dir);
   await writeFile(segmentPath(dir, 1), head);
   await writeFile(segmentPath(dir, 2), tail);
-  const spool = await Spool.open({ dir, maxBytes: 1 << 20 });
+  const spool = await Spool.open({ dir, maxBytes: 1 << 20, lock: { staleMs: 0 } });
   const seen: string[] = [];
   await spool.replay(async (batch) => void seen.push(...batch.map((r) => r.payload.toString())));
   const stats = spool.stats();

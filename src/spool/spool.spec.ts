@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { segmentPath } from './files';
@@ -19,7 +19,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const open = (options: Partial<SpoolOptions> = {}) => Spool.open({ dir, maxBytes: 1 << 20, ...options });
+// A crash is simulated by abandoning an instance: its LOCK is taken over at once (staleMs 0).
+const open = (options: Partial<SpoolOptions> = {}) => Spool.open({ dir, maxBytes: 1 << 20, lock: { staleMs: 0 }, ...options });
 const bufs = (...texts: string[]) => texts.map((t) => Buffer.from(t));
 const segmentFiles = async () => (await readdir(dir)).filter((name) => name.endsWith('.spool')).sort();
 
@@ -198,14 +199,27 @@ describe('Spool', () => {
     await expect(spool.append(bufs('x'))).rejects.toThrow('closed');
   });
 
-  it('refuses a directory locked by another running process, and takes over the lock of one that is gone', async () => {
+  it('waits for a LOCK refreshed by another process and gives up, but takes over one nobody refreshes', async () => {
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'LOCK'), String(process.ppid)); // a process that is running: the test runner's parent
-    await expect(open()).rejects.toThrow(`locked by running process ${process.ppid}`);
-    await writeFile(join(dir, 'LOCK'), '4194303'); // above Linux's largest pid: no such process
-    const spool = await open();
-    expect(await readFile(join(dir, 'LOCK'), 'utf8')).toBe(String(process.pid));
+    await writeFile(join(dir, 'LOCK'), 'other-host pid 1 token');
+    await expect(open({ lock: { staleMs: 5000, waitMs: 300 } })).rejects.toThrow('locked by other-host pid 1 token');
+    const old = new Date(Date.now() - 60_000);
+    await utimes(join(dir, 'LOCK'), old, old); // its owner stopped refreshing it a minute ago
+    const spool = await open({ lock: { staleMs: 5000, waitMs: 300 } });
+    expect(await readFile(join(dir, 'LOCK'), 'utf8')).toContain(`pid ${process.pid}`);
     await spool.close();
     expect(existsSync(join(dir, 'LOCK'))).toBe(false);
   });
+
+  it('refuses to append or delete once another process has taken its LOCK over', async () => {
+    const spool = await open();
+    await spool.append(bufs('before'));
+    await writeFile(join(dir, 'LOCK'), 'newcomer');
+    await expect(spool.append(bufs('after'))).rejects.toThrow('held by newcomer');
+    await expect(spool.replay(async () => undefined)).rejects.toThrow('held by newcomer');
+    expect((await segmentFiles()).length).toBe(1);
+    await spool.close();
+    expect(await readFile(join(dir, 'LOCK'), 'utf8')).toBe('newcomer');
+  });
+
 });

@@ -1,5 +1,6 @@
 import { readFile, unlink } from 'node:fs/promises';
-import { listSegments, lockDirectory, makeDirectory } from './files';
+import { lockDirectory, type DirLock, type DirLockOptions } from './dir-lock';
+import { listSegments, makeDirectory } from './files';
 import { decodeRecords, encodedSize, encodeRecords, type SpooledRecord } from './record';
 import { newSegment, SegmentWriter, type Segment } from './writer';
 
@@ -15,6 +16,8 @@ export interface SpoolOptions {
   readonly segmentBytes?: number;
   /** Clock for `appendedAt` (default `Date.now`). */
   readonly now?: () => number;
+  /** How the folder's LOCK is claimed (tests shorten the waits). */
+  readonly lock?: DirLockOptions;
 }
 
 /** What the spool holds and has done since it was opened. */
@@ -55,14 +58,15 @@ export class Spool {
   private replays: Promise<unknown> = Promise.resolve();
   private closed = false;
   private torn = { tornTails: 0, tornBytes: 0 };
-  private unlock: () => Promise<void> = async () => undefined;
+  private lock: DirLock | null = null;
 
   private constructor(
     private readonly options: SpoolOptions,
     nextSeq: number,
   ) {
     const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
-    this.writer = new SegmentWriter(options.dir, segmentBytes, nextSeq, (seg) => this.segments.push(seg));
+    // Never acknowledge into a folder another process has taken over (it may be replaying and deleting).
+    this.writer = new SegmentWriter(options.dir, segmentBytes, nextSeq, (seg) => this.segments.push(seg), async () => this.lock?.assertHeld());
   }
 
   /**
@@ -72,10 +76,10 @@ export class Spool {
    */
   static async open(options: SpoolOptions): Promise<Spool> {
     await makeDirectory(options.dir);
-    const unlock = await lockDirectory(options.dir);
+    const lock = await lockDirectory(options.dir, options.lock);
     const seqs = await listSegments(options.dir);
     const spool = new Spool(options, (seqs.at(-1) ?? 0) + 1);
-    spool.unlock = unlock;
+    spool.lock = lock;
     for (const seq of seqs) {
       const seg = newSegment(options.dir, seq);
       spool.readBack(seg, await readFile(seg.path));
@@ -132,7 +136,7 @@ export class Spool {
   async close(): Promise<void> {
     this.closed = true;
     await this.writer.close();
-    await this.unlock();
+    await this.lock?.release();
   }
 
   private async replayNow(handle: (batch: SpooledRecord[]) => Promise<void>, batchSize: number): Promise<number> {
@@ -149,6 +153,7 @@ export class Spool {
       }
       // Not fsync'ing the directory: should the unlink be lost in a crash, the records come back
       // and are written again, which the database dedupes.
+      await this.lock?.assertHeld();
       await unlink(seg.path);
       this.segments.splice(this.segments.indexOf(seg), 1);
     }

@@ -44,6 +44,8 @@ export class SegmentWriter {
     private nextSeq: number,
     /** Told of each new segment file, before anything is written to it. */
     private readonly created: (seg: Segment) => void,
+    /** Checked before each group is written; a throw refuses the group, writing nothing. */
+    private readonly beforeWrite: () => Promise<void> = async () => undefined,
   ) {}
 
   /** Queues encoded records; resolves once they are fdatasync'd. */
@@ -77,6 +79,13 @@ export class SegmentWriter {
 
   private async writeGroup(group: QueuedAppend[]): Promise<void> {
     const data = group.length === 1 ? group[0].data : Buffer.concat(group.map((a) => a.data));
+    try {
+      await this.beforeWrite();
+    } catch (err) {
+      this.queuedBytes -= data.length;
+      for (const a of group) a.reject(err);
+      return;
+    }
     try {
       const { seg, handle } = await this.writable();
       await writeFully(handle, data);
