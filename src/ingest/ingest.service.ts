@@ -83,6 +83,7 @@ export class IngestService implements SpoolReplayTarget {
         bodyBytes: body.length,
         source: 'spool',
         proven: true,
+        acknowledged: true,
       });
     }
   }

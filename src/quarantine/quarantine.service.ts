@@ -13,6 +13,8 @@ export interface Refusal {
   readonly source: string;
   /** True when the request passed the URL checks (app, token, signature): only its body was refused. */
   readonly proven: boolean;
+  /** Kept whole whatever the bounds: a callback already answered 200 (from the outage spool). */
+  readonly acknowledged?: boolean;
 }
 
 export interface QuarantineOptions {
@@ -52,7 +54,7 @@ export class QuarantineService {
 
   /** Keeps or counts a refusal; throws only when a refusal to keep whole cannot be written. */
   async keep(r: Refusal): Promise<'kept' | 'counted'> {
-    const keepWhole = (r.proven || (looksLikeCallback(r.body) && this.withinRate(r.source))) && (await this.hasRoom());
+    const keepWhole = r.acknowledged === true || ((r.proven || (looksLikeCallback(r.body) && this.withinRate(r.source))) && (await this.hasRoom()));
     if (!keepWhole) {
       this.count(r);
       return 'counted';
@@ -68,6 +70,8 @@ export class QuarantineService {
       bodyBytes: r.bodyBytes,
       source: r.source,
     });
+    // Counted until the next measurement, so a burst within SIZE_TTL_MS cannot overshoot the bound.
+    this.size.bytes += r.body.length + r.queryString.length;
     return 'kept';
   }
 

@@ -43,6 +43,16 @@ describe('QuarantineService on PostgreSQL', () => {
     expect(size).toBeLessThan(300_000 + 2 * 70_000); // at most the one measurement interval past the bound
   });
 
+  it('counts what it keeps against the bound between two measurements, and keeps an acknowledged callback whatever the bound', async () => {
+    const q = new QuarantineService(new QuarantineRepository(db.dataSource), { maxBytes: 300_000, ratePerMinute: 1000, retentionDays: 30, now: () => 0 });
+    const big = Buffer.from(JSON.stringify(makeCallback({ Padding: randomBytes(45_000).toString('base64') })));
+    const outcomes = [];
+    for (let i = 0; i < 12; i++) outcomes.push(await q.keep(refusal({ proven: true, body: Buffer.concat([big, Buffer.from(' '.repeat(i))]), bodyBytes: big.length })));
+    expect(outcomes.filter((o) => o === 'kept').length).toBeLessThanOrEqual(6); // about 300 KB of 60 KB bodies
+    expect(outcomes.at(-1)).toBe('counted');
+    expect(await q.keep(refusal({ proven: true, acknowledged: true, source: 'spool' }))).toBe('kept');
+  });
+
   it('deletes refusals and counts older than the retention', async () => {
     const repo = new QuarantineRepository(db.dataSource);
     const q = new QuarantineService(repo, { maxBytes: 1 << 30, ratePerMinute: 100, retentionDays: 30 });
