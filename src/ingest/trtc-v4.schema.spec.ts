@@ -28,6 +28,9 @@ function expectRefusal(fn: () => unknown, code: AppErrorCode, field: string, fra
   for (const fragment of [`${field}:`, 'expected', 'got', ...fragments]) expect(err.message).toContain(fragment);
 }
 
+/** The body of every event but the first: a pointer to the first, which keeps the whole body. */
+const pointer = (command: string) => ({ CallbackCommand: command, bodyIn: expect.stringMatching(/^[0-9a-f]{64}:0$/) });
+
 describe('parseV4Callback: each command', () => {
   it('turns Call.CallbackAfterStartCall into one CALL_STARTED per user, the one "Calling" user as the caller', () => {
     const body = makeStartCall();
@@ -38,7 +41,7 @@ describe('parseV4Callback: each command', () => {
     };
     expect(parse(body)).toEqual([
       { ...shared, userId: 'Alice', role: 'CALLER', rawEvent: 'Calling', dedupeKey: expect.stringMatching(/:0$/) },
-      { ...shared, userId: 'Bob', role: 'CALLEE', rawEvent: 'Waiting', dedupeKey: expect.stringMatching(/:1$/) },
+      { ...shared, userId: 'Bob', role: 'CALLEE', rawEvent: 'Waiting', body: pointer(START_CALL), dedupeKey: expect.stringMatching(/:1$/) },
     ]);
   });
 
@@ -51,7 +54,7 @@ describe('parseV4Callback: each command', () => {
     };
     expect(parse(body)).toEqual([
       { ...shared, userId: 'Alice', role: 'CALLER', dedupeKey: expect.stringMatching(/:0$/) },
-      { ...shared, userId: 'Bob', role: 'CALLEE', dedupeKey: expect.stringMatching(/:1$/) },
+      { ...shared, userId: 'Bob', role: 'CALLEE', body: pointer(END_CALL), dedupeKey: expect.stringMatching(/:1$/) },
     ]);
   });
 
@@ -64,7 +67,7 @@ describe('parseV4Callback: each command', () => {
     };
     expect(parse(body)).toEqual([
       { ...shared, userId: 'Bob', rawEvent: 'Accept', type: 'MEMBER_ACCEPTED', dedupeKey: expect.stringMatching(/:0$/) },
-      { ...shared, userId: 'Carol', rawEvent: 'Reject', type: 'MEMBER_REJECTED', dedupeKey: expect.stringMatching(/:1$/) },
+      { ...shared, userId: 'Carol', rawEvent: 'Reject', type: 'MEMBER_REJECTED', body: pointer(MEMBER_CHANGED), dedupeKey: expect.stringMatching(/:1$/) },
     ]);
   });
 

@@ -193,8 +193,9 @@ function refusal(error: z.ZodError, body: Record<string, unknown>): AppError {
 
 /**
  * Validates a v4 callback (docs/trtc-callbacks.md, section 5) and normalises it into one event per user
- * it names, in body order. Each event keeps the whole body; its dedupe key is the body's SHA-256 and
- * the entry's index, so a redelivered body gives the same events and is stored once.
+ * it names, in body order. The first event keeps the whole body, the others a pointer to it; each
+ * dedupe key is the body's SHA-256 and the entry's index, so a redelivered body gives the same
+ * events and is stored once.
  * Throws an {@link AppError} naming the first bad field, what was expected and what arrived.
  */
 export function parseV4Callback(sdkAppId: string, query: CallbackQuery, body: Record<string, unknown>): CallbackEvent[] {
@@ -213,5 +214,12 @@ export function parseV4Callback(sdkAppId: string, query: CallbackQuery, body: Re
     eventTime: (parsed.data as { EventTime: number }).EventTime,
   };
   const hash = sha256Hex(canonicalJson(body));
-  return read.entries(parsed.data).map((entry, i) => ({ ...shared, ...entry, dedupeKey: `${hash}:${i}` }));
+  // The whole body is kept once, on the first event; the others point at it. One body naming 100
+  // users must not become 100 copies of 64 KiB in PostgreSQL, the queue and the spool.
+  return read.entries(parsed.data).map((entry, i) => ({
+    ...shared,
+    ...entry,
+    body: i === 0 ? body : { CallbackCommand: command, bodyIn: `${hash}:0` },
+    dedupeKey: `${hash}:${i}`,
+  }));
 }

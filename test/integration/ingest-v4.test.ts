@@ -33,7 +33,10 @@ describe('POST /callback with v4 callbacks', () => {
     expect(await postV4Callback(t.baseUrl, body)).toEqual({ status: 200, body: OK_REPLY });
     const rows = await q(`SELECT user_id, role, event_type, raw_event, command, platform, client_ip, body, dedupe_key FROM call_events ORDER BY position`);
     expect(rows.map((r) => [r.user_id, r.role, r.event_type, r.raw_event])).toEqual(want);
-    for (const r of rows) expect(r).toMatchObject({ command, platform: 'Android', client_ip: '10.0.0.8', body, dedupe_key: expect.stringMatching(/^[0-9a-f]{64}:\d+$/) });
+    for (const r of rows) expect(r).toMatchObject({ command, platform: 'Android', client_ip: '10.0.0.8', dedupe_key: expect.stringMatching(/^[0-9a-f]{64}:\d+$/) });
+    // The whole body once, on the first event; the others point at it.
+    expect(rows[0].body).toEqual(body);
+    for (const r of rows.slice(1)) expect(r.body).toEqual({ CallbackCommand: command, bodyIn: rows[0].dedupe_key });
     expect(await q(`SELECT call_id FROM calls`)).toEqual([{ call_id: 'call-1' }]);
   });
 
