@@ -119,9 +119,17 @@ function anyText(value: unknown, pattern: RegExp): boolean {
   return false;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** Parses a raw body (whatever its Content-Type) as JSON; integers beyond 2^53 become strings of their digits. */
 export function parseJsonBody(raw: Buffer): Record<string, unknown> {
-  const textBody = raw.toString('utf8');
+  let textBody: string;
+  try {
+    textBody = UTF8.decode(raw);
+  } catch {
+    // Decoding leniently would store U+FFFD in place of what was sent: refuse, and keep the bytes.
+    throw new AppError('INVALID_JSON', 'body: expected UTF-8 text, got bytes that are not UTF-8', 'body');
+  }
   if (nestingDepth(textBody) > MAX_DEPTH) {
     throw new AppError('INVALID_JSON', `body: expected JSON nested at most ${MAX_DEPTH} levels deep, got deeper`, 'body');
   }

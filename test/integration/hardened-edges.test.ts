@@ -27,6 +27,7 @@ describe('hardened edges of POST /callback', () => {
   it.each([
     ['a body starting with a NUL byte', Buffer.concat([Buffer.from([0]), Buffer.from(JSON.stringify(makeCallback()))]), {}, 400, 'INVALID_JSON'],
     ['a body that is not UTF-8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), {}, 400, 'INVALID_JSON'],
+    ['valid JSON with a byte that is not UTF-8 in a string', Buffer.concat([Buffer.from(JSON.stringify(makeCallback()).slice(0, -1) + ',"X":"'), Buffer.from([0xff]), Buffer.from('"}')]), {}, 400, 'INVALID_JSON'],
     ['a gzip body', gzipSync(JSON.stringify(makeCallback())), { 'content-encoding': 'gzip' }, 415, 'UNSUPPORTED_ENCODING'],
     ['a brotli body', brotliCompressSync(JSON.stringify(makeCallback())), { 'content-encoding': 'br' }, 415, 'UNSUPPORTED_ENCODING'],
   ])('refuses %s with a 4xx and keeps it, escaped as base64', async (_name, body, headers, status, code) => {
