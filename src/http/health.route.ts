@@ -8,7 +8,7 @@ export interface HealthOptions {
   /** False once shutdown has begun. */
   readonly isAccepting: () => boolean;
   /** The outage spool, when on: while it has room, callbacks are still accepted with the database down. */
-  readonly spool: Pick<EventSpool, 'stats'> | null;
+  readonly spool: Pick<EventSpool, 'stats' | 'hasRoom'> | null;
   readonly metrics: Metrics;
 }
 
@@ -23,8 +23,9 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthOptions) {
     const database = await opts.isReady();
     const stats = opts.spool?.stats();
     const spool = stats && { records: stats.records, bytes: stats.bytes, oldestAgeSeconds: stats.oldestAppendedAt === null ? 0 : (Date.now() - stats.oldestAppendedAt) / 1000 };
-    const status = database ? 'ready' : spool ? 'spooling: database unavailable, callbacks kept in the spool' : 'database unavailable or migrations pending';
-    return reply.code(database || spool ? 200 : 503).send({ status, database, ...(spool && { spool }) });
+    const spooling = opts.spool?.hasRoom() ?? false;
+    const status = database ? 'ready' : spooling ? 'spooling: database unavailable, callbacks kept in the spool' : spool ? 'database unavailable and the spool full' : 'database unavailable or migrations pending';
+    return reply.code(database || spooling ? 200 : 503).send({ status, database, ...(spool && { spool }) });
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', opts.metrics.registry.contentType);

@@ -45,6 +45,11 @@ export class EventSpool {
     return this.spool.stats();
   }
 
+  /** False once the spool cannot take another largest callback: callbacks are then answered 503. */
+  hasRoom(): boolean {
+    return this.spool.stats().bytes + 128 * 1024 < this.options.maxBytes;
+  }
+
   /** Replays now and then every `retryMs` while records remain. */
   start(target: SpoolReplayTarget): void {
     this.timer = setInterval(() => this.replaySoon(target), this.options.retryMs);
