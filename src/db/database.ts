@@ -3,6 +3,7 @@ import { DataSource, type Logger } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import type { Config } from '../config';
 import type { EmbeddedServer } from './embedded';
+import { QuietClient } from './quiet-client';
 
 /** An open database: two pools, and the embedded server behind it when there is one. */
 export interface Database {
@@ -48,6 +49,7 @@ export function createDataSource(url: string, pool: PoolOptions = { size: 10, st
       idleTimeoutMillis: 30000,
       statement_timeout: pool.statementTimeoutMs,
       application_name: pool.name,
+      Client: QuietClient,
     },
   });
 }
