@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { SDKAPPID, T0 } from '../../test/support/callbacks';
-import { AppError, type AppErrorCode } from '../domain/app-error';
+import type { AppErrorCode } from '../domain/app-error';
 import { authenticateCallback, type CallbackAuthPolicy } from './callback-auth';
 import type { CallbackQuery } from './trtc-v1.schema';
+import { expectRefusal } from '../../test/support/refusal';
 
 const SECRET = 'callback-secret-0123';
 const SIGN_TOKEN = 'chat-sign-token';
@@ -30,23 +31,7 @@ const query = (over: Record<string, string | undefined> = {}): CallbackQuery => 
 const signed = (requestTime: number, over: Record<string, string | undefined> = {}) =>
   query({ requesttime: String(requestTime), sign: signOf(requestTime), ...over });
 
-function refusal(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error('expected an AppError, but the call returned normally');
-}
 
-/** The refusal has the code, names the field, says what was expected and what arrived. */
-function expectRefusal(fn: () => unknown, code: AppErrorCode, field: string, fragments: readonly string[]): AppError {
-  const err = refusal(fn);
-  expect({ code: err.code, field: err.field }).toEqual({ code, field });
-  for (const fragment of [`${field}:`, 'expected', 'got', ...fragments]) expect(err.message).toContain(fragment);
-  return err;
-}
 
 describe('authenticateCallback: sdkappid', () => {
   it.each<[string, string | undefined, CallbackAuthPolicy, AppErrorCode, string[]]>([

@@ -1,6 +1,6 @@
 import { commandOf, makeCallback, makeStatusCallback, SDKAPPID, T0, type CallbackBody } from '../../test/support/callbacks';
-import { AppError, type AppErrorCode } from '../domain/app-error';
 import { parseJsonBody, parseV1Callback, type CallbackQuery } from './trtc-v1.schema';
+import { expectRefusal } from '../../test/support/refusal';
 
 const parse = (body: CallbackBody, query: CallbackQuery = { command: commandOf(body) }) => parseV1Callback(SDKAPPID, query, body);
 const parseText = (text: string) => parseJsonBody(Buffer.from(text, 'utf8'));
@@ -8,22 +8,6 @@ const parseText = (text: string) => parseJsonBody(Buffer.from(text, 'utf8'));
 const nested = (levels: number) => `{"CallId":"c","x":${'['.repeat(levels - 1)}1${']'.repeat(levels - 1)}}`;
 const MS = 1000;
 
-function refusal(fn: () => unknown): AppError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AppError) return err;
-    throw err;
-  }
-  throw new Error('expected an AppError, but the call returned normally');
-}
-
-/** The refusal has the code, names the field, says what was expected and what arrived. */
-function expectRefusal(fn: () => unknown, code: AppErrorCode, field: string, fragments: readonly string[] = []): void {
-  const err = refusal(fn);
-  expect({ code: err.code, field: err.field }).toEqual({ code, field });
-  for (const fragment of [`${field}:`, 'expected', 'got', ...fragments]) expect(err.message).toContain(fragment);
-}
 
 describe('parseV1Callback: event callbacks', () => {
   it.each<[string, 'caller' | 'callee', string, string]>([

@@ -1,8 +1,9 @@
 import { SDKAPPID, T0, type CallbackBody } from '../../test/support/callbacks';
 import { END_CALL, makeEndCall, makeMemberChanged, makeStartCall, MEMBER_CHANGED, START_CALL, T0_MS } from '../../test/support/callbacks-v4';
-import { AppError, type AppErrorCode } from '../domain/app-error';
+import type { AppErrorCode } from '../domain/app-error';
 import { parseJsonBody, type CallbackQuery } from './trtc-v1.schema';
 import { isV4Callback, parseV4Callback, V4_MAX_USERS } from './trtc-v4.schema';
+import { expectRefusal } from '../../test/support/refusal';
 
 const QUERY: CallbackQuery = { sdkappid: SDKAPPID, contenttype: 'json', clientip: '10.0.0.8', optplatform: 'Android' };
 const parse = (body: CallbackBody, query: CallbackQuery = { ...QUERY, callbackcommand: String(body.CallbackCommand) }) => parseV4Callback(SDKAPPID, query, body);
@@ -15,18 +16,6 @@ const one = (body: CallbackBody) => {
 };
 const KEY = /^[0-9a-f]{64}:\d+$/;
 
-/** The refusal has the code, names the field, says what was expected and what arrived. */
-function expectRefusal(fn: () => unknown, code: AppErrorCode, field: string, fragments: readonly string[] = []): void {
-  let err: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  if (!(err instanceof AppError)) throw new Error(`expected an AppError, got ${String(err)}`);
-  expect({ code: err.code, field: err.field }).toEqual({ code, field });
-  for (const fragment of [`${field}:`, 'expected', 'got', ...fragments]) expect(err.message).toContain(fragment);
-}
 
 /** The body of every event but the first: a pointer to the first, which keeps the whole body. */
 const pointer = (command: string) => ({ CallbackCommand: command, bodyIn: expect.stringMatching(/^[0-9a-f]{64}:0$/) });

@@ -1,4 +1,4 @@
-import { SDKAPPID, T0, type CallbackBody, type PostOptions } from './callbacks';
+import { postRaw, SDKAPPID, T0, type CallbackBody, type PostOptions } from './callbacks';
 
 /** v4 callback bodies (docs/trtc-callbacks.md, section 5), shaped like Tencent's examples, and a poster. */
 
@@ -117,17 +117,6 @@ export async function postV4Callback(baseUrl: string, body: CallbackBody, opts: 
     OptPlatform: 'Android',
     ...opts.query,
   });
-  const res = await fetch(`${baseUrl}/callback?${query}`, {
-    method: 'POST',
-    headers: { 'content-type': opts.contentType ?? 'application/json', ...opts.headers },
-    body: opts.rawBody ?? JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = { text };
-  }
-  return { status: res.status, body: json };
+  const { status, body: reply } = await postRaw(baseUrl, query, body, opts);
+  return { status, body: reply };
 }

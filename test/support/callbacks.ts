@@ -54,6 +54,11 @@ export async function postCallback(baseUrl: string, body: CallbackBody, opts: Po
     optplatform: 'iOS',
     ...opts.query,
   });
+  return postRaw(baseUrl, query, body, opts);
+}
+
+/** POSTs a body to the callback route with `query`; returns status, parsed reply (or `{ text }`) and headers. */
+export async function postRaw(baseUrl: string, query: URLSearchParams, body: CallbackBody, opts: PostOptions = {}) {
   const res = await fetch(`${baseUrl}/callback?${query}`, {
     method: 'POST',
     headers: { 'content-type': opts.contentType ?? 'application/json', ...opts.headers },
