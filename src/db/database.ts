@@ -23,7 +23,7 @@ export interface Database {
 const MIGRATION_LOCK = 0x6d696772; // "migr"
 
 /** How long one statement may run on ingest connections, in ms: a commit must not be cut short by a slow disk. */
-export const INGEST_STATEMENT_TIMEOUT_MS = 15000;
+const INGEST_STATEMENT_TIMEOUT_MS = 15000;
 
 /** Settings of one pool. */
 export interface PoolOptions {

@@ -7,7 +7,7 @@ import { parseJsonBody, parseV1Callback, type CallbackEvent, type CallbackQuery 
 import { isV4Callback, parseV4Callback } from './trtc-v4.schema';
 
 /** Largest accepted callback body (64 KiB); larger ones are refused 413 and quarantined. */
-export const CALLBACK_BODY_LIMIT = 64 * 1024;
+const CALLBACK_BODY_LIMIT = 64 * 1024;
 
 /** One received callback, as the HTTP edge hands it over. */
 export interface IngestRequest {

@@ -25,7 +25,7 @@ export interface QuarantineOptions {
 }
 
 /** Longest query string kept; Tencent's are far shorter. */
-export const MAX_QUERY_CHARS = 2048;
+const MAX_QUERY_CHARS = 2048;
 const MAX_REASON_CHARS = 1000;
 /** How long a measured quarantine size is trusted before it is measured again. */
 const SIZE_TTL_MS = 10_000;
@@ -134,7 +134,7 @@ export class QuarantineService {
 }
 
 /** True when the body is a JSON object naming a call (v1 `CallId`) or a v4 `CallbackCommand`. */
-export function looksLikeCallback(body: Buffer): boolean {
+function looksLikeCallback(body: Buffer): boolean {
   try {
     const value: unknown = JSON.parse(body.toString('utf8'));
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
@@ -146,7 +146,7 @@ export function looksLikeCallback(body: Buffer): boolean {
 }
 
 /** The body as text when PostgreSQL can store it as sent (valid UTF-8, no NUL); else null. */
-export function storableText(body: Buffer): string | null {
+function storableText(body: Buffer): string | null {
   if (body.includes(0)) return null;
   try {
     return utf8.decode(body);
