@@ -34,7 +34,7 @@ function body(i: number) {
 }
 
 async function scenario(adminUrl: string, label: string, batchMax: number) {
-  const { url, dataSource } = await freshDatabase(adminUrl, `calltrail_bench_${batchMax}_${process.pid}`);
+  const { url, dataSource, drop } = await freshDatabase(adminUrl, `calltrail_bench_${batchMax}_${process.pid}`);
   // The spool is on, as by default, in a folder of its own.
   const spoolDir = await mkdtemp(join(tmpdir(), 'calltrail-bench-spool-'));
   const config = loadConfig({ LOG_LEVEL: 'silent', INGEST_BATCH_MAX: String(batchMax), INGEST_TIMEOUT_MS: '60000', SPOOL_DIR: spoolDir });
@@ -58,7 +58,7 @@ async function scenario(adminUrl: string, label: string, batchMax: number) {
   const [{ n }] = await dataSource.query('SELECT count(*)::int AS n FROM call_events');
   await app.close();
   await rm(spoolDir, { recursive: true, force: true });
-  await dataSource.destroy();
+  await drop();
   const perSecond = TOTAL / seconds;
   console.log(`${label.padEnd(34)} ${perSecond.toFixed(0).padStart(7)} callbacks/s  (${TOTAL} in ${seconds.toFixed(2)} s, stored ${n}, non-200 ${failures})`);
   return perSecond;

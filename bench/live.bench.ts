@@ -36,7 +36,7 @@ const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Ma
 
 async function scenario(adminUrl: string, label: string, matching: number, idle: number) {
   const counter = new Counter();
-  const { url, dataSource } = await freshDatabase(adminUrl, `calltrail_bench_live_${matching}_${idle}_${process.pid}`, counter);
+  const { url, dataSource, drop } = await freshDatabase(adminUrl, `calltrail_bench_live_${matching}_${idle}_${process.pid}`, counter);
   const { key } = await new ApiKeyRepository(dataSource).create('bench', null);
   const config = loadConfig({ LOG_LEVEL: 'silent', SPOOL: 'off', LIVE_MAX_SUBSCRIPTIONS: '1000', LIVE_QUEUE_MAX: '100000', LIVE_POLL_MS: '1000' });
   const app = await createApp(config, { db: { dataSource, ingestDataSource: dataSource, url, isReady: async () => true } });
@@ -90,7 +90,7 @@ async function scenario(adminUrl: string, label: string, matching: number, idle:
 
   await Promise.all(clients.map((c) => c.dispose()));
   await app.close();
-  await dataSource.destroy();
+  await drop();
   console.log(
     `${label.padEnd(44)} probe latency p50 ${percentile(latencies, 0.5).toFixed(1).padStart(6)} ms  p95 ${percentile(latencies, 0.95).toFixed(1).padStart(6)} ms` +
       `  all ${total} deliveries in ${(allDelivered / 1000).toFixed(2)} s (ingest ${((ingested - started) / 1000).toFixed(2)} s)  live reads ${statements}`,

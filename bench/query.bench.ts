@@ -50,7 +50,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 run(() =>
   withPostgres(async (adminUrl, where) => {
-    const { url, dataSource } = await freshDatabase(adminUrl, `calltrail_bench_query_${process.pid}`);
+    const { url, dataSource, drop } = await freshDatabase(adminUrl, `calltrail_bench_query_${process.pid}`);
     const seeded = performance.now();
     await seed(dataSource);
     console.log(`query bench: ${CALLS} calls over 10 apps, ${RUNS} runs each, key scoped to one app, ${where} (seeded in ${((performance.now() - seeded) / 1000).toFixed(1)} s)`);
@@ -73,6 +73,6 @@ run(() =>
       console.log(`${label.padEnd(36)} median ${m.toFixed(2).padStart(7)} ms   ${(m / baseline).toFixed(1).padStart(5)}x baseline`);
     }
     await app.close();
-    await dataSource.destroy();
+    await drop();
   }),
 );
