@@ -40,7 +40,7 @@ beforeAll(async () => {
   const dataSource = createDataSource(url, { size: 4, statementTimeoutMs: 15000, name: 'calltrail-test' });
   await dataSource.initialize();
   await runMigrations(dataSource, url);
-  db = { dataSource, ingestDataSource: dataSource, url, embedded: null, isReady: async () => true, close: async () => dataSource.destroy() };
+  db = { dataSource, ingestDataSource: dataSource, url, embedded: null, isReady: () => dataSource.query('SELECT 1').then(() => true, () => false), close: async () => dataSource.destroy() };
   t = await startTestApp({ INGEST_TIMEOUT_MS: '1000', SPOOL: 'off' }, db as never);
   spooling = await startTestApp({ INGEST_TIMEOUT_MS: '1000' }, db as never);
 }, 60000);
@@ -122,5 +122,32 @@ describe('when PostgreSQL is unavailable', () => {
     expect(spooling.app.ingest.spool?.stats().records).toBe(0);
     const ready = await fetch(`${spooling.baseUrl}/readyz`).then((r) => r.json());
     expect(ready).toMatchObject({ status: 'ready', database: true, spool: { records: 0 } });
+  }, 60000);
+
+  it('answers 503 and turns /readyz 503 once the spool is full, and never answers 200 for what it did not keep', async () => {
+    const small = await startTestApp({ INGEST_TIMEOUT_MS: '1000', SPOOL_MAX_MB: '1' }, db as never);
+    try {
+      await stopServer(server);
+      const statuses: number[] = [];
+      for (let i = 0; i < 24; i++) {
+        const res = await postCallback(small.baseUrl, makeCallback({ CallId: `full-${i}`, Padding: 'p'.repeat(60_000) }));
+        statuses.push(res.status);
+      }
+      const ready = await fetch(`${small.baseUrl}/readyz`);
+      server = await startServer(dir, port);
+      expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+      expect(statuses.at(-1)).toBe(503);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ database: false, status: 'database unavailable and the spool full' });
+      let stored = await storedCounts('full');
+      for (let i = 0; i < 50 && stored.size < statuses.filter((s) => s === 200).length; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        stored = await storedCounts('full');
+      }
+      statuses.forEach((status, i) => status === 200 && expect(stored.get(`full-${i}`)).toBe(1));
+    } finally {
+      if (server.exitCode !== null) server = await startServer(dir, port);
+      await small.stop();
+    }
   }, 60000);
 });
