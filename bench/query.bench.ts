@@ -1,78 +1,203 @@
 /**
- * Query latency over GraphQL HTTP on a large dataset: 100 000 calls over 10 apps (2 participants and
- * 3 events each, generated in SQL), then each query N times in a row through the real app. Baseline:
- * `{ __typename }` (HTTP + Apollo + auth, no data), measured in the same run.
+ * The main reads at production size, from outside, next to what PostgreSQL itself serves for the same
+ * SQL. A seeded database (bench/seed.ts: 1M calls by default, made once and kept) is served by calltrail
+ * as a child process (bench/harness.ts, NODE_ENV=production); each read runs for DURATION seconds from
+ * CLIENTS concurrent clients (one API key each, scoped to one app) with random users and calls, then
+ * pgbench runs the read's SQL with the same concurrency and the same random choices. Reported per read:
+ * req/s, p50, p99, calltrail CPU per request (from /proc), the PostgreSQL floor in tps, and the ratio.
  *
- *   npm run bench:query
- *   DATABASE_URL=postgres://... BENCH_CALLS=200000 npm run bench:query
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:query
+ *   BENCH_CALLS=100000 DURATION=5 CLIENTS=10 ONLY=history,stats npm run bench:query
  */
-import 'reflect-metadata';
-import { ApiKeyRepository } from '../src/api-keys/api-key.repository';
-import { loadConfig } from '../src/config';
-import { createApp } from '../src/http/app';
-import { freshDatabase, run, withPostgres } from './support';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { BenchApp, Scratch, fmt, percentile, printTable, serverVersion, sql, treeVersion } from './harness';
+import { createScopedKey, loadAverage, num } from './bulkhead-support';
+import { SEED_APPS, seedDatabase, type SeedInfo } from './seed';
 
-const CALLS = Number(process.env.BENCH_CALLS ?? 100000);
-const RUNS = Number(process.env.BENCH_RUNS ?? 50);
+const CALLS = num('BENCH_CALLS', 1_000_000);
+const DURATION = num('DURATION', 10);
+const CLIENTS = num('CLIENTS', 10);
+const APP = SEED_APPS[0];
 
-const QUERIES: [label: string, query: string][] = [
-  ['baseline: { __typename }', '{ __typename }'],
-  ["an app's newest 50 calls", '{ calls(first: 50) { edges { node { callId status startedAt talkSeconds } } } }'],
-  ['50 calls of a user', '{ calls(filter: { userId: "u42" }, first: 50) { edges { node { callId status } } } }'],
-  ["a user's history (50)", '{ participants(filter: { userId: "v42" }, first: 50) { edges { node { outcome call { callId } } } } }'],
-  ['100 calls + participants + events', '{ calls(first: 100) { edges { node { callId participants { userId outcome } events { event eventTime } } } } }'],
-  ['totalCount of an app', '{ calls { totalCount } }'],
-  ['callStats by day, 1 app', '{ callStats(interval: DAY, timeZone: "Asia/Shanghai") { bucket calls answered answerRate p95TalkSeconds } }'],
-];
-
-async function seed(ds: import('typeorm').DataSource) {
-  await ds.query(`
-    INSERT INTO calls (sdk_app_id, call_id, call_type, media_type, status, result, caller_id, started_at, accepted_at, ended_at,
-      ring_seconds, talk_seconds, participant_count, last_event_at, last_position)
-    SELECT (1400000001 + i % 10)::text, 'c' || i, 'SINGLE', CASE WHEN i % 3 = 0 THEN 'VIDEO' ELSE 'AUDIO' END, 'ENDED',
-      CASE WHEN i % 4 = 0 THEN 'NOT_ANSWER' ELSE 'NORMAL_END' END, 'u' || (i % 5000),
-      timestamptz '2024-01-01' + i * interval '1 minute', CASE WHEN i % 4 = 0 THEN NULL ELSE timestamptz '2024-01-01' + i * interval '1 minute' + interval '5 s' END,
-      timestamptz '2024-01-01' + i * interval '1 minute' + interval '65 s', 5, CASE WHEN i % 4 = 0 THEN 0 ELSE 60 + i % 600 END, 2,
-      timestamptz '2024-01-01' + i * interval '1 minute' + interval '65 s', i
-    FROM generate_series(1, $1::int) i`, [CALLS]);
-  await ds.query(`
-    INSERT INTO call_participants (call_ref, sdk_app_id, call_id, user_id, role, outcome, call_type, media_type, started_at)
-    SELECT c.id, c.sdk_app_id, c.call_id, u.user_id, u.role, 'ENDED', c.call_type, c.media_type, c.started_at
-    FROM calls c CROSS JOIN LATERAL (VALUES (c.caller_id, 'CALLER'), ('v' || (c.id % 7000), 'CALLEE')) AS u(user_id, role)`);
-  await ds.query(`
-    INSERT INTO call_events (sdk_app_id, call_id, user_id, role, raw_event, event_type, event_time, body, dedupe_key)
-    SELECT c.sdk_app_id, c.call_id, c.caller_id, 'CALLER', e, upper(e), c.started_at, '{}'::jsonb, c.call_id || e
-    FROM calls c CROSS JOIN unnest(ARRAY['start_call', 'call_accepted', 'call_end']) AS e`);
-  await ds.query('ANALYZE');
+interface Read {
+  readonly name: string;
+  readonly label: string;
+  readonly clients?: number;
+  readonly query: string;
+  readonly variables: (rand: Choices) => Record<string, unknown>;
+  /** The same read in SQL for pgbench (`:u` a user number, `:c` a call number), or null when none applies. */
+  readonly sql: string | null;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** Random choices shared by both sides: the same distributions of users and calls. */
+class Choices {
+  constructor(private readonly info: SeedInfo) {}
+  user(): number {
+    return Math.floor(this.info.users * Math.random() ** 2);
+  }
+  call(): number {
+    return 2 * Math.floor((Math.random() * this.info.calls) / 2); // even numbers are calls of APP
+  }
+}
 
-run(() =>
-  withPostgres(async (adminUrl, where) => {
-    const { url, dataSource, drop } = await freshDatabase(adminUrl, `calltrail_bench_query_${process.pid}`);
-    const seeded = performance.now();
-    await seed(dataSource);
-    console.log(`query bench: ${CALLS} calls over 10 apps, ${RUNS} runs each, key scoped to one app, ${where} (seeded in ${((performance.now() - seeded) / 1000).toFixed(1)} s)`);
-    const { key } = await new ApiKeyRepository(dataSource).create('bench', ['1400000001']);
-    const app = await createApp(loadConfig({ LOG_LEVEL: 'silent', LIVE_POLL_MS: '60000', SPOOL: 'off' }), { db: { dataSource, ingestDataSource: dataSource, url, isReady: async () => true } });
-    await app.server.listen({ port: 0, host: '127.0.0.1' });
-    const endpoint = `http://127.0.0.1:${(app.server.server.address() as { port: number }).port}/graphql`;
-    let baseline = 0;
-    for (const [label, query] of QUERIES) {
-      const times: number[] = [];
-      for (let i = 0; i < RUNS + 3; i++) {
-        const started = performance.now();
-        const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query }) });
-        const body = (await res.json()) as { errors?: unknown };
-        if (body.errors) throw new Error(`${label}: ${JSON.stringify(body.errors)}`);
-        if (i >= 3) times.push(performance.now() - started); // the first runs warm caches
+const CALL_FIELDS = 'callId status result mediaType callType startedAt endedAt talkSeconds';
+
+function reads(info: SeedInfo, page50Cursor: string): Read[] {
+  const from = new Date(info.from * 1000).toISOString();
+  const to = new Date(info.to * 1000).toISOString();
+  const stats = `{ callStats(interval: DAY, filter: { startedAt: { from: "${from}", to: "${to}" } }) { bucket calls answered answerRate avgTalkSeconds p95TalkSeconds } }`;
+  const statsSql = `SELECT date_trunc('day', started_at) AS bucket, count(*), count(accepted_at), avg(talk_seconds) FILTER (WHERE accepted_at IS NOT NULL),
+      percentile_cont(0.95) WITHIN GROUP (ORDER BY talk_seconds) FILTER (WHERE accepted_at IS NOT NULL)
+    FROM calls WHERE sdk_app_id = '${APP}' AND started_at >= '${from}' AND started_at < '${to}' GROUP BY 1 ORDER BY 1;`;
+  return [
+    { name: 'typename', label: '`{ __typename }` with a key', query: '{ __typename }', variables: () => ({}), sql: null },
+    {
+      name: 'history',
+      label: "a user's 20 newest participations with their call",
+      query: `query($u: String!) { participants(filter: { userId: $u }, first: 20) { edges { cursor node { userId role outcome answeredAt call { ${CALL_FIELDS} } } } } }`,
+      variables: (r) => ({ u: `u${r.user()}` }),
+      sql: `SELECT p.*, c.* FROM call_participants p JOIN calls c ON c.id = p.call_ref WHERE p.sdk_app_id = '${APP}' AND p.user_id = 'u' || :u ORDER BY p.started_at DESC, p.call_ref DESC LIMIT 20;`,
+    },
+    {
+      name: 'call',
+      label: 'one call with participants and events',
+      query: `query($c: String!) { call(callId: $c) { ${CALL_FIELDS} participants { userId role outcome answeredAt } events { event userId eventTime } } }`,
+      variables: (r) => ({ c: `seed-${r.call()}` }),
+      sql: [
+        `SELECT * FROM calls WHERE sdk_app_id = '${APP}' AND call_id = 'seed-' || :c;`,
+        `SELECT p.* FROM call_participants p JOIN calls c ON c.id = p.call_ref WHERE c.sdk_app_id = '${APP}' AND c.call_id = 'seed-' || :c;`,
+        `SELECT * FROM call_events WHERE sdk_app_id = '${APP}' AND call_id = 'seed-' || :c ORDER BY position;`,
+      ].join('\n'),
+    },
+    {
+      name: 'video',
+      label: "an app's newest 50 video calls",
+      query: `{ calls(filter: { mediaType: VIDEO }, first: 50) { edges { cursor node { ${CALL_FIELDS} callerId } } } }`,
+      variables: () => ({}),
+      sql: `SELECT * FROM calls WHERE sdk_app_id = '${APP}' AND media_type = 'VIDEO' ORDER BY started_at DESC, id DESC LIMIT 50;`,
+    },
+    {
+      name: 'page50',
+      label: 'page 50 of calls by cursor (20 a page)',
+      query: `query($a: String) { calls(first: 20, after: $a) { edges { cursor node { ${CALL_FIELDS} } } pageInfo { hasNextPage endCursor } } }`,
+      variables: () => ({ a: page50Cursor }),
+      sql: null,
+    },
+    { name: 'stats', label: '30-day daily stats, 1 client', clients: 1, query: stats, variables: () => ({}), sql: statsSql },
+    { name: 'stats10', label: `30-day daily stats, ${CLIENTS} clients`, query: stats, variables: () => ({}), sql: statsSql },
+  ];
+}
+
+/** utime + stime of a process, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+async function post(agent: Agent, endpoint: string, key: string, query: string, variables: Record<string, unknown>): Promise<unknown> {
+  const res = await request(endpoint, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const text = await res.body.text();
+  if (res.statusCode !== 200 || text.includes('"errors"')) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+async function load(app: BenchApp, agent: Agent, keys: string[], read: Read, choices: Choices) {
+  const endpoint = `${app.baseUrl}/graphql`;
+  const clients = read.clients ?? CLIENTS;
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError = '';
+  const cpu0 = cpuMs(app.pid!);
+  const t0 = performance.now();
+  const until = t0 + DURATION * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, i) => {
+      while (performance.now() < until) {
+        const start = performance.now();
+        try {
+          await post(agent, endpoint, keys[i % keys.length], read.query, read.variables(choices));
+          latencies.push(performance.now() - start);
+        } catch (err) {
+          errors++;
+          firstError ||= String(err);
+        }
       }
-      const m = median(times);
-      if (baseline === 0) baseline = m;
-      console.log(`${label.padEnd(36)} median ${m.toFixed(2).padStart(7)} ms   ${(m / baseline).toFixed(1).padStart(5)}x baseline`);
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuMs(app.pid!) - cpu0;
+  return { rps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuPerRequest: cpu / Math.max(1, latencies.length), errors, firstError };
+}
+
+function pgbench(scratch: Scratch, url: string, read: Read, info: SeedInfo): number | null {
+  if (!read.sql) return null;
+  const file = join(scratch.dir, `${read.name}.sql`);
+  writeFileSync(file, `\\set u random(0, ${info.users - 1})\n\\set c 2 * random(0, ${Math.floor(info.calls / 2) - 1})\n${read.sql}\n`);
+  const clients = read.clients ?? CLIENTS;
+  const out = execFileSync('pgbench', ['-n', '-c', String(clients), '-j', String(Math.min(2, clients)), '-T', String(DURATION), '-f', file, url], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const tps = /tps = ([\d.]+)/.exec(out);
+  return tps ? Number(tps[1]) : null;
+}
+
+async function main() {
+  const adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) throw new Error('bench/query.bench.ts: set DATABASE_URL (the seeded database is kept on that server for the next run)');
+  const scratch = new Scratch('query');
+  try {
+    console.log(`query bench: tree ${treeVersion()}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${loadAverage()}`);
+    const info = await seedDatabase(adminUrl, CALLS);
+    console.log(`PostgreSQL ${await serverVersion(adminUrl)}; ${fmt(info.calls)} calls, ${fmt(info.events)} events, ${fmt(info.users)} users, 2 apps (seeded in ${info.seconds.toFixed(0)} s)`);
+    const run = Date.now().toString(36);
+    const keys = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => createScopedKey(info.url, `bench-query-${run}-${i}`, [APP])));
+    scratch.onCleanup(async () => {
+      await sql(info.url, `DELETE FROM api_keys WHERE name LIKE $1`, [`bench-query-${run}-%`]);
+    }, () => undefined);
+    const app = await BenchApp.start(scratch, { databaseUrl: info.url, env: { NODE_ENV: 'production', SDKAPPIDS: SEED_APPS.join(','), LIVE_POLL_MS: '60000' } });
+    await app.waitReady();
+    const agent = new Agent({ connections: CLIENTS, keepAliveTimeout: 30_000 });
+    const page = `query($a: String) { calls(first: 20, after: $a) { pageInfo { endCursor } } }`;
+    let cursor: string | null = null;
+    for (let i = 0; i < 49; i++) {
+      const r = (await post(agent, `${app.baseUrl}/graphql`, keys[0], page, { a: cursor })) as { data: { calls: { pageInfo: { endCursor: string } } } };
+      cursor = r.data.calls.pageInfo.endCursor;
     }
-    await app.close();
-    await drop();
-  }),
+    const choices = new Choices(info);
+    const only = process.env.ONLY?.split(',');
+    const rows: (string | number)[][] = [];
+    for (const read of reads(info, cursor!).filter((r) => !only || only.includes(r.name))) {
+      await load(app, agent, keys, { ...read }, choices).catch(() => undefined); // warm-up: plans, JIT, caches
+      const r = await load(app, agent, keys, read, choices);
+      const floor = pgbench(scratch, info.url, read, info);
+      rows.push([
+        read.label,
+        `${fmt(r.rps)} req/s, ${r.p50.toFixed(1)} ms, ${r.p99.toFixed(1)} ms${r.errors ? ` (${r.errors} errors: ${r.firstError.slice(0, 80)})` : ''}`,
+        floor === null ? '-' : `${fmt(floor)} tps`,
+        floor === null ? '-' : `${((100 * r.rps) / floor).toFixed(0)}%`,
+        `${r.cpuPerRequest.toFixed(2)} ms`,
+      ]);
+      console.log(`  ${read.name} done`);
+    }
+    console.log(`\n${DURATION} s per read, ${CLIENTS} clients unless noted; load average ${loadAverage()}\n`);
+    printTable(['read', 'calltrail req/s, p50, p99', 'PostgreSQL floor (same SQL, pgbench)', 'of floor', 'calltrail CPU per request'], rows);
+    await agent.close();
+  } finally {
+    await scratch.cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
 );
