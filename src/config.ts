@@ -71,6 +71,8 @@ export interface Config {
   readonly quarantineRetentionDays: number;
   /** Time the live fan-out may use in one turn of the event loop before it yields to ingest, in ms (`LIVE_FANOUT_BUDGET_MS`, default 2). */
   readonly liveFanoutBudgetMs: number;
+  /** How long an API key's scope is cached per replica, in s; a revocation evicts it at once everywhere (`API_KEY_CACHE_SECONDS`, default 60, 0 = off). */
+  readonly apiKeyCacheSeconds: number;
 }
 
 const int = (min: number, max: number) =>
@@ -132,6 +134,7 @@ const envSchema = z.object({
   QUARANTINE_RATE_PER_MIN: int(1, 1000000).default(60),
   QUARANTINE_RETENTION_DAYS: int(1, 36500).default(30),
   LIVE_FANOUT_BUDGET_MS: int(1, 1000).default(2),
+  API_KEY_CACHE_SECONDS: int(0, 3600).default(60),
 });
 
 /** Variables whose values never appear in error messages. */
@@ -203,5 +206,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     quarantineRatePerMin: e.QUARANTINE_RATE_PER_MIN,
     quarantineRetentionDays: e.QUARANTINE_RETENTION_DAYS,
     liveFanoutBudgetMs: e.LIVE_FANOUT_BUDGET_MS,
+    apiKeyCacheSeconds: e.API_KEY_CACHE_SECONDS,
   });
 }

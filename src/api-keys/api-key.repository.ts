@@ -22,6 +22,9 @@ export const generateApiKey = (): string => `ctk_${randomBytes(32).toString('bas
 export const scopeOf = (sdkAppIds: readonly string[] | null): AppScope =>
   sdkAppIds === null ? ALL_APPS : Object.freeze({ all: false, apps: Object.freeze([...sdkAppIds]) });
 
+/** Channel on which a revocation names the key's hash, so every replica forgets it at once. */
+export const API_KEYS_CHANNEL = 'calltrail_api_keys';
+
 const COLUMNS = `id::text AS id, name, sdk_app_ids AS "sdkAppIds", created_at AS "createdAt", revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"`;
 
 /** The one door to `api_keys`. */
@@ -45,7 +48,11 @@ export class ApiKeyRepository {
   async ensure(key: string, name: string): Promise<void> {
     await this.dataSource.transaction(async (tx) => {
       const hash = hashApiKey(key);
-      await tx.query(`UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND key_hash <> $2 AND revoked_at IS NULL`, [name, hash]);
+      await tx.query(
+        `WITH r AS (UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND key_hash <> $2 AND revoked_at IS NULL RETURNING key_hash)
+         SELECT pg_notify($3, key_hash) FROM r`,
+        [name, hash, API_KEYS_CHANNEL],
+      );
       await tx.query(
         `INSERT INTO api_keys (name, key_hash, sdk_app_ids) VALUES ($1, $2, NULL)
          ON CONFLICT ON CONSTRAINT uq_api_keys_hash DO UPDATE SET name = EXCLUDED.name, sdk_app_ids = NULL, revoked_at = NULL`,
@@ -61,8 +68,9 @@ export class ApiKeyRepository {
   /** Revokes the active key called `name`; false when there is none. */
   async revoke(name: string): Promise<boolean> {
     const rows: unknown[] = await this.dataSource.query(
-      `UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL RETURNING id`,
-      [name],
+      `WITH r AS (UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL RETURNING key_hash)
+       SELECT pg_notify($2, key_hash) FROM r`,
+      [name, API_KEYS_CHANNEL],
     );
     return rows.length > 0;
   }
@@ -71,13 +79,18 @@ export class ApiKeyRepository {
    * The scope of an active key, or null. Records the use at most once a minute per key, in the
    * same statement, so authentication stays one round trip.
    */
-  async authenticate(key: string): Promise<AppScope | null> {
+  authenticate(key: string): Promise<AppScope | null> {
+    return this.authenticateHash(hashApiKey(key));
+  }
+
+  /** `authenticate` for a key already hashed. */
+  async authenticateHash(hash: string): Promise<AppScope | null> {
     const rows: { sdkAppIds: string[] | null }[] = await this.dataSource.query(
       `WITH k AS (SELECT id, sdk_app_ids, last_used_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL),
             touch AS (UPDATE api_keys SET last_used_at = now() FROM k
                       WHERE api_keys.id = k.id AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute'))
        SELECT sdk_app_ids AS "sdkAppIds" FROM k`,
-      [hashApiKey(key)],
+      [hash],
     );
     return rows.length === 0 ? null : scopeOf(rows[0].sdkAppIds);
   }

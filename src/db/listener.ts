@@ -2,17 +2,17 @@ import { Client } from 'pg';
 
 export interface ListenerOptions {
   readonly url: string;
-  readonly channel: string;
-  /** Called for every NOTIFY on the channel. */
-  readonly onNotify: () => void;
+  /** What to call for a NOTIFY on each channel, with its payload. */
+  readonly channels: Readonly<Record<string, (payload: string | undefined) => void>>;
   /** Called after each (re)connection: notifications may have been missed while disconnected. */
   readonly onConnect: () => void;
   readonly onError?: (err: unknown) => void;
 }
 
 /**
- * One LISTEN connection that reconnects by itself (backoff 250 ms doubling to 5 s). A wake-up
- * only: the payload is ignored, readers fetch what is new.
+ * One LISTEN connection for every channel of the process, reconnecting by itself (backoff 250 ms
+ * doubling to 5 s). Notifications are hints (a wake-up, a key to forget): `onConnect` tells the
+ * owners that some may have been missed.
  */
 export class PgListener {
   private client: Client | null = null;
@@ -36,11 +36,11 @@ export class PgListener {
 
   private async connect(): Promise<void> {
     const client = new Client({ connectionString: this.options.url, connectionTimeoutMillis: 2000, application_name: 'calltrail-listener' });
-    client.on('notification', () => this.options.onNotify());
+    client.on('notification', (n) => this.options.channels[n.channel]?.(n.payload));
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('listener connection ended')));
     await client.connect();
-    await client.query(`LISTEN ${this.options.channel}`);
+    for (const channel of Object.keys(this.options.channels)) await client.query(`LISTEN ${channel}`);
     if (this.stopped) {
       await client.end();
       return;

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { ApiKeyCache } from '../api-keys/api-key-cache';
 import { ApiKeyRepository } from '../api-keys/api-key.repository';
 import { CallEventRepository } from '../calls/call-event.repository';
 import { CallRepository } from '../calls/call.repository';
@@ -13,16 +14,18 @@ export interface Services {
   readonly events: CallEventRepository;
   readonly stats: StatsRepository;
   readonly quarantine: QuarantineRepository;
-  readonly apiKeys: ApiKeyRepository;
+  /** Authenticates API keys, with their scopes cached (evict on revocation). */
+  readonly apiKeys: ApiKeyCache;
 }
 
-export function createServices(dataSource: DataSource): Services {
+/** `keyCacheMs`: how long a key's scope is kept (0: asked of the database on every request). */
+export function createServices(dataSource: DataSource, keyCacheMs = 0): Services {
   return {
     calls: new CallRepository(dataSource),
     participants: new ParticipantRepository(dataSource),
     events: new CallEventRepository(dataSource),
     stats: new StatsRepository(dataSource),
     quarantine: new QuarantineRepository(dataSource),
-    apiKeys: new ApiKeyRepository(dataSource),
+    apiKeys: new ApiKeyCache(new ApiKeyRepository(dataSource), keyCacheMs),
   };
 }

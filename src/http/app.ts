@@ -1,5 +1,6 @@
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
+import { API_KEYS_CHANNEL, ApiKeyRepository } from '../api-keys/api-key.repository';
 import { LiveRepository } from '../calls/live.repository';
 import { PgListener } from '../db/listener';
 import type { Config } from '../config';
@@ -38,9 +39,9 @@ export interface AppDeps {
 export async function createApp(config: Config, deps: AppDeps): Promise<CalltrailApp> {
   const server = createServer(config);
   const metrics = createMetrics();
-  const services = createServices(deps.db.dataSource);
+  const services = createServices(deps.db.dataSource, config.apiKeyCacheSeconds * 1000);
   const ingest = await createIngest(config, deps.db, server.log, metrics);
-  if (config.bootstrapApiKey !== null) await services.apiKeys.ensure(config.bootstrapApiKey, 'bootstrap');
+  if (config.bootstrapApiKey !== null) await new ApiKeyRepository(deps.db.dataSource).ensure(config.bootstrapApiKey, 'bootstrap');
   const production = config.nodeEnv === 'production';
   const schema = await buildCalltrailSchema();
   const armor = createArmor(production, config.graphqlMaxCost); // the same limits for HTTP queries and WebSocket subscriptions
@@ -58,9 +59,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   await hub.start();
   const listener = new PgListener({
     url: deps.db.url,
-    channel: EVENTS_CHANNEL,
-    onNotify: () => hub.wake(),
-    onConnect: () => hub.wake(),
+    channels: { [EVENTS_CHANNEL]: () => hub.wake(), [API_KEYS_CHANNEL]: (hash) => services.apiKeys.evict(hash) },
+    onConnect: () => {
+      services.apiKeys.clear(); // revocations may have been missed while disconnected
+      hub.wake();
+    },
     onError: (err) => server.log.warn({ err }, 'LISTEN connection lost; reconnecting'),
   });
   await listener.start();

@@ -64,8 +64,13 @@ describe('authentication', () => {
     const key = await createKey(db.dataSource, 'short-lived', [A]);
     expect((await gql(t.baseUrl, key, query)).data).toEqual({ calls: { totalCount: 7 } });
     expect(await new ApiKeyRepository(db.dataSource).revoke('short-lived')).toBe(true);
-    const res = await gql(t.baseUrl, key, query);
-    expect(res.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    // The revocation reaches the replica's key cache through NOTIFY, a moment after the commit.
+    let code: unknown;
+    for (let i = 0; i < 40 && code !== 'UNAUTHENTICATED'; i++) {
+      code = (await gql(t.baseUrl, key, query)).errors?.[0].extensions?.code;
+      if (code !== 'UNAUTHENTICATED') await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(code).toBe('UNAUTHENTICATED');
   });
 
   it('records when a key was last used', async () => {
@@ -329,9 +334,10 @@ describe('nested fields', () => {
       expect(res.data!.calls.edges[n - 1].node.events).toHaveLength(7);
       return logger.statements - before;
     };
+    await measure(1); // the key's scope is looked up once, then cached
     const ten = await measure(10);
     const hundred = await measure(100);
     expect(hundred).toBe(ten);
-    expect(hundred).toBeLessThanOrEqual(5); // key, calls, participants, events, calls of nested `call`
+    expect(hundred).toBeLessThanOrEqual(4); // calls, participants, events, calls of nested `call`
   });
 });
