@@ -44,7 +44,7 @@ export async function createIngest(config: Config, db: Pick<Database, 'ingestDat
         },
       })
     : null;
-  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource), {
+  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource, config.callMaxEvents), {
     maxBatch: config.ingestBatchMax,
     timeoutMs: config.ingestTimeoutMs,
     maxPending: config.ingestMaxPending,
