@@ -73,7 +73,7 @@ export interface Config {
   readonly liveFanoutBudgetMs: number;
   /** How long an API key's scope is cached per replica, in s; a revocation evicts it at once everywhere (`API_KEY_CACHE_SECONDS`, default 60, 0 = off). */
   readonly apiKeyCacheSeconds: number;
-  /** Stored events one call may hold; past it a callback adding to it is refused (422) and quarantined (`CALL_MAX_EVENTS`, default 20000). */
+  /** Stored events one call may hold; past it a callback adding to it is refused (422) and quarantined (`CALL_MAX_EVENTS`, default 10000). */
   readonly callMaxEvents: number;
 }
 
@@ -137,7 +137,7 @@ const envSchema = z.object({
   QUARANTINE_RETENTION_DAYS: int(1, 36500).default(30),
   LIVE_FANOUT_BUDGET_MS: int(1, 1000).default(2),
   API_KEY_CACHE_SECONDS: int(0, 3600).default(60),
-  CALL_MAX_EVENTS: int(100, 10000000).default(20000),
+  CALL_MAX_EVENTS: int(100, 10000000).default(10000),
 });
 
 /** Variables whose values never appear in error messages. */
