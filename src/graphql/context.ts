@@ -1,10 +1,12 @@
 import DataLoader from 'dataloader';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { CallEventRecord, CallRecord, ParticipantRecord } from '../calls/records';
 import type { Services } from './services';
 import { AppError } from '../domain/app-error';
 import type { AppScope } from '../domain/app-scope';
 import { callKeyText, type CallKey } from '../domain/call-key';
 import type { LiveHub } from '../live/live-hub';
+import type { LiveOutlet } from '../live/live-subscription';
 
 /** Per-request batch loaders: nested fields cost one statement per level, not one per parent. */
 export interface Loaders {
@@ -27,6 +29,10 @@ export interface LiveContext {
   readonly hub: LiveHub;
   /** Cuts off a consumer that fell too far behind; `cursor` is where it can resume. */
   readonly onSlowConsumer: (cursor: string | null) => void;
+  /** Where the subscription's `next` payloads go: the socket's outbox, which frames them with the subscription id. */
+  readonly outlet: LiveOutlet<Buffer>;
+  /** Formats an error inside a `next` payload, as the transport formats every other error. */
+  readonly formatError: (error: GraphQLError) => GraphQLFormattedError;
 }
 
 /** `cache: false` for long-lived (subscription) contexts, where cached rows would go stale. */

@@ -7,6 +7,7 @@ import { Call, toCall } from './call.type';
 import { CallEvent, toCallEvent } from './call-event.type';
 import type { GraphQLContext, LiveContext } from './context';
 import { CallEventFilter, CallFilter } from './filters.input';
+import { liveRenderer } from './live-render';
 
 type Data<A> = SubscribeResolverData<unknown, A, GraphQLContext>;
 
@@ -15,14 +16,21 @@ function liveOf(ctx: GraphQLContext): LiveContext {
   return ctx.live;
 }
 
+/**
+ * The subscriptions. `subscribe` registers with the live hub, which renders each item once per group of
+ * identical subscriptions (`liveRenderer`, against a schema where these fields resolve to their root) and
+ * writes the messages through the socket's outbox; graphql-ws only sees the subscription end. The methods
+ * below give the fields their types and arguments; the live path does not call them.
+ */
 @Resolver()
 export class LiveResolver {
   @Subscription(() => CallEvent, {
     description: 'Each stored event matching the filter, in position order. With `after` (an event cursor), first the stored events after it, then live ones: no gap, no duplicate.',
-    subscribe: ({ args, context }: Data<{ filter?: CallEventFilter | null; after?: string | null }>) => {
+    subscribe: ({ args, context, info }: Data<{ filter?: CallEventFilter | null; after?: string | null }>) => {
       const live = liveOf(context);
       const after = args.after ? eventPosition('after', args.after) : null;
-      return live.hub.subscribeEvents(context.scope, args.filter, after, live.onSlowConsumer);
+      const renderer = liveRenderer(info, context, toCallEvent, live.formatError);
+      return live.hub.deliverEvents(context.scope, args.filter, after, live.onSlowConsumer, { renderer, outlet: live.outlet });
     },
   })
   callEventAdded(
@@ -35,9 +43,10 @@ export class LiveResolver {
 
   @Subscription(() => Call, {
     description: "A matching call's state after each change",
-    subscribe: ({ args, context }: Data<{ filter?: CallFilter | null }>) => {
+    subscribe: ({ args, context, info }: Data<{ filter?: CallFilter | null }>) => {
       const live = liveOf(context);
-      return live.hub.subscribeCalls(context.scope, args.filter, () => live.onSlowConsumer(null));
+      const renderer = liveRenderer(info, context, toCall, live.formatError);
+      return live.hub.deliverCalls(context.scope, args.filter, () => live.onSlowConsumer(null), { renderer, outlet: live.outlet });
     },
   })
   callUpdated(@Root() call: LiveCallRecord, @Arg('filter', () => CallFilter, { nullable: true }) _filter?: CallFilter | null): Call {

@@ -12,6 +12,8 @@ import { DEFAULT_MAX_ROW_COST, webSocketRules } from '../graphql/limits';
 import { checkOperation } from '../graphql/operation-check';
 import { REVOKED, SocketKeys } from './ws-keys';
 import type { LiveHub } from '../live/live-hub';
+import type { LiveOutbox } from '../live/live-outbox';
+import { nextMessageWriter, wsWire } from './live-wire';
 
 /** WebSocket close codes of calltrail (4400–4499 are graphql-ws's own). */
 export const CLOSE_CODES = {
@@ -59,6 +61,8 @@ export interface GraphQLWsOptions {
 interface Extra {
   readonly socket: WebSocket;
   readonly request: IncomingMessage;
+  /** The socket's live messages, written in batches (src/live/live-outbox.ts). */
+  readonly outbox: LiveOutbox<Buffer>;
 }
 
 /** The scope of the socket's key, checked again at every subscribe; errors for the client otherwise. */
@@ -104,7 +108,9 @@ function onConnect(opts: GraphQLWsOptions, keys: SocketKeys): ServerOptions<Reco
 function onSubscribe(opts: GraphQLWsOptions, keys: SocketKeys): ServerOptions<Record<string, unknown>, Extra>['onSubscribe'] {
   const rules = webSocketRules(opts.validationRules, opts.production);
   const maxCost = opts.maxCost ?? DEFAULT_MAX_ROW_COST;
-  return async (ctx, _id, payload) => {
+  const format = formatError(opts.production);
+  const formatOne = (e: GraphQLError) => format(e.toJSON(), e);
+  return async (ctx, id, payload) => {
     // graphql-ws has already reserved this id in ctx.subscriptions.
     if (Object.keys(ctx.subscriptions).length > opts.maxSubscriptions) {
       return [new GraphQLError(`subscriptions: expected at most ${opts.maxSubscriptions} per connection, got one more`, { extensions: { code: 'BAD_USER_INPUT' } })];
@@ -120,7 +126,7 @@ function onSubscribe(opts: GraphQLWsOptions, keys: SocketKeys): ServerOptions<Re
       scope: scope as AppScope,
       services: opts.services,
       loaders: createLoaders(scope as AppScope, opts.services, false),
-      live: { hub: opts.hub, onSlowConsumer },
+      live: { hub: opts.hub, onSlowConsumer, outlet: ctx.extra.outbox.outlet(nextMessageWriter(socket, id)), formatError: formatOne },
     };
     return { schema: opts.schema, document: document as DocumentNode, variableValues: payload.variables, operationName: payload.operationName, contextValue };
   };
@@ -134,16 +140,19 @@ function onSubscribe(opts: GraphQLWsOptions, keys: SocketKeys): ServerOptions<Re
  * JSON line through the app's logger, and the close code the error calls for. For a message over
  * MAX_MESSAGE_BYTES, ws has already started closing with 1009 when it reports the error.
  */
-function serveSocket(server: Server<Extra>, socket: WebSocket, request: IncomingMessage, logger: WsLogger): void {
+function serveSocket(server: Server<Extra>, socket: WebSocket, request: IncomingMessage, logger: WsLogger, hub: LiveHub): void {
   socket.on('error', (err: Error & { code?: string }) => {
     const tooBig = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
     logger.warn({ err, code: err.code }, tooBig ? `WebSocket message over ${MAX_MESSAGE_BYTES} bytes; socket closed 1009` : 'WebSocket error; socket closed');
     socket.close(tooBig ? CLOSE_CODES.TOO_BIG : CloseCode.InternalServerError, tooBig ? 'Message too big' : 'Internal server error');
   });
+  const outbox = hub.outbox<Buffer>(wsWire(socket));
   let alive = true;
   socket.on('pong', () => (alive = true));
   const keepAlive = setInterval(() => {
-    if (!alive) return socket.terminate();
+    // A closing socket (e.g. cut 4290 while its client is not reading) keeps ws's own close timeout
+    // (30 s), so a client that reads again still gets the close code and its resume cursor.
+    if (!alive && socket.readyState === socket.OPEN) return socket.terminate();
     alive = false;
     if (socket.readyState === socket.OPEN) socket.ping();
   }, KEEP_ALIVE_MS);
@@ -164,10 +173,11 @@ function serveSocket(server: Server<Extra>, socket: WebSocket, request: Incoming
           });
         }),
     },
-    { socket, request },
+    { socket, request, outbox },
   );
   socket.once('close', (code, reason) => {
     clearInterval(keepAlive);
+    outbox.close();
     closed(code, String(reason)).catch((err: unknown) => logger.error({ err }, 'graphql-ws failed to clean up a closed socket'));
   });
 }
@@ -192,7 +202,7 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
   wss.on('connection', (socket, request) => {
     connections++;
     socket.once('close', () => connections--);
-    serveSocket(server, socket, request, logger);
+    serveSocket(server, socket, request, logger, opts.hub);
   });
   return {
     get connections() {

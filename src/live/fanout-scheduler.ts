@@ -7,13 +7,14 @@ export type Ticket = number;
 /**
  * Shares the event loop between the live fan-out and everything else (docs/design.md, principle 10).
  *
- * Without it the fan-out runs as one chain of microtasks: the hub pushes a page of events into every
- * queue, and graphql-ws executes, serialises and sends each subscriber's items back to back, while the
- * HTTP sockets that carry callbacks wait for the chain to end. Here the fan-out is cut into units (one
- * event matched against every subscriber; one item executed and sent for one subscriber), run one at a
- * time in the order they asked, dispatch first. Once the units of one turn of the event loop have used `budgetMs`, the
- * next waits for `setImmediate`: that runs after the poll phase, so pending I/O (callbacks to answer,
- * commits to acknowledge) goes first. A backlog left behind stays in the subscribers' bounded queues.
+ * Without it the fan-out runs as one chain of work: the hub matches and renders a page of events for
+ * every group of subscriptions, and the sockets write every subscriber's messages back to back, while
+ * the HTTP sockets that carry callbacks wait for the chain to end. Here the fan-out is cut into units
+ * (the hub's dispatch, in steps: one event matched, one group's rendering; one socket's batch of
+ * writes), run one at a time in the order they asked, dispatch first. Once the units of one turn of the
+ * event loop have used `budgetMs`, the next waits for `setImmediate`: that runs after the poll phase, so
+ * pending I/O (callbacks to answer, commits to acknowledge) goes first. A backlog left behind stays in
+ * the subscribers' bounded queues.
  *
  * A unit that does not hand its turn back (it awaits I/O, or its consumer went away) holds it only until
  * the turn ends: every turn starts with no unit running, so a lost `done` costs one turn, never a stall.
@@ -67,6 +68,25 @@ export class FanoutScheduler {
     }
   }
 
+  /**
+   * Runs the steps of `work` as units (`first` as in `admit`): one admission runs steps until the turn's
+   * budget is spent, so many small steps (one group's rendering, one event's matching) cost few turns.
+   */
+  async runSteps(work: Iterator<unknown>, first = false): Promise<void> {
+    let done = false;
+    while (!done) {
+      await this.run(() => {
+        do done = work.next().done === true;
+        while (!done && !this.spent());
+      }, first);
+    }
+  }
+
+  /** True once the units of this turn have used its budget: a unit that does many small things stops here. */
+  spent(): boolean {
+    return this.turnStart !== null && this.clock() - this.turnStart >= this.budgetMs;
+  }
+
   private handOff(): void {
     this.running = true;
     (this.waiting.first.shift() ?? this.waiting.rest.shift())?.(this.turn);
@@ -87,16 +107,11 @@ export class FanoutScheduler {
     this.startTurn();
     this.handOff(); // every turn runs at least one unit, whatever the budget
   }
-
-  private spent(): boolean {
-    return this.turnStart !== null && this.clock() - this.turnStart >= this.budgetMs;
-  }
 }
 
 /**
- * A subscriber's stream whose every item is one unit of the scheduler: admitted before it is handed
- * to graphql-ws, finished when graphql-ws asks for the next one (it asks only after executing and
- * sending the previous), or leaves. Order is the inner iterator's.
+ * A stream read in-process whose every item is one unit of the scheduler: admitted before it is handed
+ * to the reader, finished when the reader asks for the next one, or leaves. Order is the inner iterator's.
  */
 export class PacedIterator<T> implements AsyncIterableIterator<T> {
   private ticket: Ticket | null = null;

@@ -140,3 +140,84 @@ describe('LiveHub', () => {
     await hub.stop();
   });
 });
+
+describe('LiveHub, shared rendering', () => {
+  /** A renderer that counts its renderings; every subscription it serves shares its key. */
+  const counting = () => {
+    const rendered: string[] = [];
+    return { rendered, renderer: { key: 'selection', render: (e: CallEventRecord) => (rendered.push(e.position), `${e.sdkAppId}:${e.position}`) } };
+  };
+  /** An outlet that takes every entry as soon as it is ready, as a socket that keeps up would. */
+  const reader = () => {
+    const got: string[] = [];
+    return { got, outlet: { ready: (sub: { take(): { value?: string } | null }) => { for (let e = sub.take(); e; e = sub.take()) got.push(e.value!); } } };
+  };
+
+  it('renders each event once for all the subscriptions that share a scope, a filter and a renderer key', async () => {
+    const source = new FakeSource();
+    const hub = await start(source);
+    const { rendered, renderer } = counting();
+    const readers = [reader(), reader(), reader()];
+    for (const r of readers) hub.deliverEvents(ALL_APPS, null, null, () => undefined, { renderer, outlet: r.outlet });
+    source.log.push(ev(1), ev(2));
+    hub.wake();
+    await settle();
+    expect(rendered).toEqual(['1', '2']);
+    for (const r of readers) expect(r.got).toEqual(['1:1', '1:2']);
+    expect(hub.groups).toBe(1);
+    await hub.stop();
+  });
+
+  it('never shares across scopes: the same renderer key under two scopes gives each only its apps', async () => {
+    const source = new FakeSource();
+    const hub = await start(source);
+    const { rendered, renderer } = counting();
+    const [one, two] = [reader(), reader()];
+    hub.deliverEvents({ all: false, apps: ['1'] }, null, null, () => undefined, { renderer, outlet: one.outlet });
+    hub.deliverEvents({ all: false, apps: ['2'] }, null, null, () => undefined, { renderer, outlet: two.outlet });
+    source.log.push(ev(1), ev(2, { sdkAppId: '2' }), ev(3));
+    hub.wake();
+    await settle();
+    expect(one.got).toEqual(['1:1', '1:3']);
+    expect(two.got).toEqual(['2:2']);
+    expect(rendered).toEqual(['1', '2', '3']);
+    expect(hub.groups).toBe(2);
+    await hub.stop();
+  });
+
+  it('cuts the member of a group that does not read, and the others go on', async () => {
+    const source = new FakeSource();
+    const hub = await start(source, 2);
+    const { renderer } = counting();
+    const fast = reader();
+    const cursors: string[] = [];
+    const slow = hub.deliverEvents(ALL_APPS, null, null, (cursor) => cursors.push(cursor), { renderer, outlet: { ready: () => undefined } });
+    hub.deliverEvents(ALL_APPS, null, null, () => undefined, { renderer, outlet: fast.outlet });
+    source.log.push(ev(1), ev(2), ev(3), ev(4));
+    hub.wake();
+    await settle();
+    expect(cursors).toHaveLength(1);
+    expect(await slow.next()).toEqual({ value: undefined, done: true });
+    expect(fast.got).toEqual(['1:1', '1:2', '1:3', '1:4']);
+    expect(hub.subscriptions).toBe(1);
+    await hub.stop();
+  });
+
+  it('replays for a resuming member alone, then serves it the group\'s renderings', async () => {
+    const source = new FakeSource();
+    source.log.push(ev(1), ev(2), ev(3));
+    const hub = await start(source);
+    const { rendered, renderer } = counting();
+    const [live, resumed] = [reader(), reader()];
+    hub.deliverEvents(ALL_APPS, null, null, () => undefined, { renderer, outlet: live.outlet });
+    hub.deliverEvents(ALL_APPS, null, '1', () => undefined, { renderer, outlet: resumed.outlet });
+    await settle(); // the replay is done
+    source.log.push(ev(4));
+    hub.wake();
+    await settle();
+    expect(live.got).toEqual(['1:4']);
+    expect(resumed.got).toEqual(['1:2', '1:3', '1:4']);
+    expect(rendered).toEqual(['2', '3', '4']); // the replayed two for the resuming member, 4 once for both
+    await hub.stop();
+  });
+});

@@ -6,8 +6,10 @@ import { eventCursor } from '../domain/cursor';
 import type { CallEventFilter, CallFilter } from '../domain/filters';
 import { callMatches, checkCallFilter, eventMatches } from '../domain/live-filter';
 import { DEFAULT_FANOUT_BUDGET_MS, FanoutScheduler, PacedIterator } from './fanout-scheduler';
-import { LiveQueue } from './live-queue';
-import { ResumedEvents } from './resumed-events';
+import { LiveGroups, renderEntry, type GroupMatching, type LiveGroup, type LiveRenderer } from './live-groups';
+import { LiveOutbox, type Wire } from './live-outbox';
+import { EntryStream, LiveControl } from './live-streams';
+import { LiveSubscription, type LiveOutlet, type Replay } from './live-subscription';
 
 /** What the hub reads (LiveRepository and CallEventRepository in production). */
 export interface LiveSource {
@@ -30,24 +32,32 @@ export interface LiveHubOptions {
   readonly onError?: (err: unknown) => void;
 }
 
-interface EventSubscriber {
-  readonly scope: AppScope;
-  readonly filter: CallEventFilter | null | undefined;
-  readonly queue: LiveQueue<CallEventRecord>;
+/** How a subscription's items reach its client: rendered by `renderer` (once per group), taken by `outlet`. */
+export interface LiveDelivery<T, R> {
+  readonly renderer: LiveRenderer<T, R>;
+  readonly outlet: LiveOutlet<R>;
 }
 
-interface CallSubscriber {
-  readonly scope: AppScope;
-  readonly filter: CallFilter | null | undefined;
-  readonly queue: LiveQueue<LiveCallRecord>;
-  /** Calls this subscriber was sent and that still match: a change that makes one stop matching is sent too. */
-  readonly following: Set<string>;
-}
+const EVENTS: GroupMatching<CallEventRecord, CallEventFilter> = {
+  pin: (f) => ({ user: f?.userId, call: f?.callId }),
+  users: (e) => [e.userId],
+  call: (e) => e.callId,
+  matches: eventMatches,
+};
+const CALLS: GroupMatching<LiveCallRecord, CallFilter> = {
+  pin: (f) => ({ user: f?.userId, call: f?.callId }),
+  users: (c) => c.participants.map((p) => p.userId),
+  call: (c) => c.callId,
+  matches: callMatches,
+};
+/** In-process readers get the records themselves: one rendering (none) shared by all. */
+const records = <T>(): LiveRenderer<T, T> => ({ key: 'records', render: (item) => item });
 
 /**
  * One per process (docs/design.md, principle 6): on a wake-up (NOTIFY or the periodic poll) it reads the
- * events after the last position it saw, once, and dispatches them in memory to every subscriber
- * whose filter and scope match. Idle subscribers cost no database work.
+ * events after the last position it saw, once, matches each against the groups of subscriptions (same
+ * scope, filter and rendering) whose filter could match it, renders it once per matching group and
+ * offers that to each member's bounded queue. Idle subscribers cost no database work.
  */
 export class LiveHub {
   private last = '0';
@@ -55,11 +65,14 @@ export class LiveHub {
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly eventSubs = new Set<EventSubscriber>();
-  private readonly callSubs = new Set<CallSubscriber>();
+  private readonly events = new LiveGroups<CallEventRecord, unknown, CallEventFilter>(EVENTS);
+  private readonly calls = new LiveGroups<LiveCallRecord, unknown, CallFilter>(CALLS);
+  private members = 0;
+  /** Counts subscriptions and call dispatches: orders a `callUpdated` member's joining against what its group was sent. */
+  private clock = 0;
   /** Calls changed by events already read whose new state has not been dispatched yet (retried after a failed read). */
   private readonly pendingCalls = new Map<string, CallKey>();
-  /** Paces dispatch and every subscriber's stream together (docs/design.md, principle 10). */
+  /** Paces dispatch and every socket's writes together (docs/design.md, principle 10). */
   private readonly scheduler: FanoutScheduler;
 
   constructor(
@@ -71,7 +84,12 @@ export class LiveHub {
 
   /** Number of open subscriptions, for metrics. */
   get subscriptions(): number {
-    return this.eventSubs.size + this.callSubs.size;
+    return this.members;
+  }
+
+  /** Number of groups (distinct scope, filter and rendering), for metrics. */
+  get groups(): number {
+    return this.events.size + this.calls.size;
   }
 
   async start(): Promise<void> {
@@ -84,7 +102,7 @@ export class LiveHub {
   stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    for (const s of [...this.eventSubs, ...this.callSubs]) s.queue.end();
+    for (const group of [...this.events.all(), ...this.calls.all()]) for (const m of [...group.members]) m.end();
     return this.pumping ?? Promise.resolve();
   }
 
@@ -102,34 +120,77 @@ export class LiveHub {
       });
   }
 
+  /** The outbox of one socket: its subscriptions' writes, paced with the hub's dispatch. */
+  outbox<R>(wire: Wire): LiveOutbox<R> {
+    return new LiveOutbox<R>(wire, this.scheduler);
+  }
+
   /**
    * Events matching `filter` in the key's scope: the stored ones after `afterPosition` (when given),
-   * then live ones, in position order, each once. `onSlow` gets the cursor to resume from if the
-   * subscriber falls more than `queueMax` events behind.
+   * then live ones, in position order, each once, rendered by `delivery.renderer` and taken by its outlet.
+   * `onSlow` gets the cursor to resume from if the subscriber falls more than `queueMax` events behind.
    */
+  deliverEvents<R>(scope: AppScope, filter: CallEventFilter | null | undefined, afterPosition: string | null, onSlow: (cursor: string) => void, delivery: LiveDelivery<CallEventRecord, R>): LiveControl {
+    return new LiveControl(this.joinEvents(scope, filter, afterPosition, onSlow, delivery) as LiveSubscription<unknown>);
+  }
+
+  /** `deliverEvents` read in-process: the records themselves, paced like a socket's writes. */
   subscribeEvents(scope: AppScope, filter: CallEventFilter | null | undefined, afterPosition: string | null, onSlow: (cursor: string) => void): AsyncIterableIterator<CallEventRecord> {
-    const sub: EventSubscriber = {
-      scope,
-      filter,
-      queue: new LiveQueue<CallEventRecord>(this.options.queueMax, () => onSlow(eventCursor(stream.resumePosition)), () => this.eventSubs.delete(sub)),
-    };
-    this.eventSubs.add(sub); // registered before `this.last` is read: every later event reaches the queue
-    const replay = afterPosition === null ? null : (after: string) => this.source.replay(scope, filter, after, this.options.readBatch);
-    const stream: ResumedEvents = new ResumedEvents(sub.queue, replay, afterPosition ?? this.last, this.options.readBatch);
+    const stream = new EntryStream<CallEventRecord>();
+    stream.attach(this.joinEvents(scope, filter, afterPosition, onSlow, { renderer: records(), outlet: stream }));
     return new PacedIterator(stream, this.scheduler);
   }
 
-  /** The state of each matching call after each change. */
+  /** The state of each matching call after each change, and the change that makes a call it was sent stop matching. */
+  deliverCalls<R>(scope: AppScope, filter: CallFilter | null | undefined, onSlow: () => void, delivery: LiveDelivery<LiveCallRecord, R>): LiveControl {
+    return new LiveControl(this.joinCalls(scope, filter, onSlow, delivery) as LiveSubscription<unknown>);
+  }
+
+  /** `deliverCalls` read in-process. */
   subscribeCalls(scope: AppScope, filter: CallFilter | null | undefined, onSlow: () => void): AsyncIterableIterator<LiveCallRecord> {
+    const stream = new EntryStream<LiveCallRecord>();
+    stream.attach(this.joinCalls(scope, filter, onSlow, { renderer: records(), outlet: stream }));
+    return new PacedIterator(stream, this.scheduler);
+  }
+
+  private joinEvents<R>(scope: AppScope, filter: CallEventFilter | null | undefined, after: string | null, onSlow: (cursor: string) => void, delivery: LiveDelivery<CallEventRecord, R>): LiveSubscription<R> {
+    const group = this.events.join(scope, filter, delivery.renderer) as LiveGroup<CallEventRecord, R, CallEventFilter>;
+    const size = this.options.readBatch;
+    const replay: Replay<R> | null =
+      after === null
+        ? null
+        : {
+            size,
+            page: async (from) => (await this.source.replay(scope, filter, from, size)).map((e) => renderEntry(delivery.renderer, e, e.position, () => sub.notify())),
+          };
+    // Registered before `this.last` is read: every later event reaches the queue (docs/design.md, principle 5).
+    const sub: LiveSubscription<R> = this.register(group, this.events, delivery.outlet, after === null ? this.last : BigInt(after).toString(), replay, (position) => onSlow(eventCursor(position)));
+    return sub;
+  }
+
+  private joinCalls<R>(scope: AppScope, filter: CallFilter | null | undefined, onSlow: () => void, delivery: LiveDelivery<LiveCallRecord, R>): LiveSubscription<R> {
     checkCallFilter(filter);
-    const sub: CallSubscriber = {
-      scope,
-      filter,
-      following: new Set(),
-      queue: new LiveQueue<LiveCallRecord>(this.options.queueMax, onSlow, () => this.callSubs.delete(sub)),
-    };
-    this.callSubs.add(sub);
-    return new PacedIterator(sub.queue, this.scheduler);
+    const group = this.calls.join(scope, filter, delivery.renderer) as LiveGroup<LiveCallRecord, R, CallFilter>;
+    return this.register(group, this.calls, delivery.outlet, this.last, null, () => onSlow());
+  }
+
+  private register<T, R, F>(group: LiveGroup<T, R, F>, groups: LiveGroups<T, unknown, F>, outlet: LiveOutlet<R>, startPosition: string, replay: Replay<R> | null, onSlow: (position: string) => void): LiveSubscription<R> {
+    const sub: LiveSubscription<R> = new LiveSubscription<R>({
+      outlet,
+      max: this.options.queueMax,
+      startPosition,
+      replay,
+      onSlow,
+      joinedAt: ++this.clock,
+      onEnd: () => {
+        this.members--;
+        groups.leave(group as LiveGroup<T, unknown, F>, sub);
+      },
+    });
+    group.members.add(sub);
+    this.members++;
+    sub.start();
+    return sub;
   }
 
   private async pump(): Promise<void> {
@@ -139,10 +200,9 @@ export class LiveHub {
         const rows = await this.source.eventsAfter(this.last, this.options.readBatch);
         if (rows.length === 0) break;
         this.last = rows[rows.length - 1].position;
-        if (this.callSubs.size > 0) for (const e of rows) this.pendingCalls.set(callKeyText(e), { sdkAppId: e.sdkAppId, callId: e.callId });
-        // One event matched against every subscriber is one unit: callbacks get the event loop in between.
-        // Dispatch goes before the subscribers' sends, so a subscriber that cannot keep up reaches queueMax.
-        for (const e of rows) if (this.eventSubs.size > 0) await this.scheduler.run(() => this.dispatchEvent(e), true);
+        if (this.calls.size > 0) for (const e of rows) this.pendingCalls.set(callKeyText(e), { sdkAppId: e.sdkAppId, callId: e.callId });
+        // Dispatch goes ahead of the sockets' writes, so a subscriber that cannot keep up reaches queueMax.
+        if (this.events.size > 0) await this.scheduler.runSteps(this.eventSteps(rows), true);
         await this.dispatchCalls();
         if (rows.length < this.options.readBatch || this.stopped) break;
       }
@@ -150,29 +210,46 @@ export class LiveHub {
     } while (this.again && !this.stopped);
   }
 
-  private dispatchEvent(e: CallEventRecord): void {
-    for (const s of this.eventSubs) if (eventMatches(e, s.filter, s.scope)) s.queue.push(e);
+  /** Each event matched against the groups that could match it, then rendered once per matching group. */
+  private *eventSteps(rows: readonly CallEventRecord[]): Generator<void> {
+    for (const e of rows) {
+      for (const group of this.events.matchingGroups(e)) {
+        group.deliver(e, e.position);
+        yield;
+      }
+      yield;
+    }
   }
 
   private async dispatchCalls(): Promise<void> {
-    if (this.callSubs.size === 0) this.pendingCalls.clear();
+    if (this.calls.size === 0) this.pendingCalls.clear();
     if (this.pendingCalls.size === 0) return;
     const calls = await this.source.callsWithParticipants([...this.pendingCalls.values()]); // on failure they stay pending
     this.pendingCalls.clear();
     calls.sort((a, b) => (BigInt(a.lastPosition) < BigInt(b.lastPosition) ? -1 : 1));
-    for (const c of calls) await this.scheduler.run(() => this.dispatchCall(c), true);
+    await this.scheduler.runSteps(this.callSteps(calls), true);
   }
 
-  private dispatchCall(c: LiveCallRecord): void {
-    const key = callKeyText(c);
-    for (const s of this.callSubs) {
-      if (callMatches(c, s.filter, s.scope)) {
-        s.queue.push(c);
-        if (c.status === 'ENDED') s.following.delete(key);
-        else s.following.add(key);
-      } else if (s.following.delete(key)) {
-        s.queue.push(c); // the update that takes it out of the filter (e.g. it ended)
+  private *callSteps(calls: readonly LiveCallRecord[]): Generator<void> {
+    for (const c of calls) {
+      const key = callKeyText(c);
+      const now = ++this.clock;
+      for (const group of [...this.calls.candidates(c)]) {
+        if (callMatches(c, group.filter, group.scope)) {
+          group.deliver(c, c.lastPosition);
+          if (c.status === 'ENDED') group.following.delete(key);
+          else group.following.set(key, now);
+        } else {
+          // The update that takes it out of the filter (e.g. it ended), to the members that were sent it.
+          const since = group.following.get(key);
+          if (since === undefined) continue;
+          group.following.delete(key);
+          const followers = [...group.members].filter((m) => m.joinedAt < since);
+          if (followers.length > 0) group.deliver(c, c.lastPosition, followers);
+        }
+        yield;
       }
+      yield;
     }
   }
 }
