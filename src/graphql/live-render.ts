@@ -16,6 +16,7 @@ import {
   type GraphQLResolveInfo,
   type ValueNode,
 } from 'graphql';
+import { sha256Hex } from '../domain/canonical-json';
 import type { LiveRenderer } from '../live/live-groups';
 import type { GraphQLContext } from './context';
 
@@ -85,7 +86,7 @@ export function liveRenderer<T>(info: GraphQLResolveInfo, context: GraphQLContex
   const schema = liveSchemaOf(info.schema);
   const encode = (result: ExecutionResult): Buffer => Buffer.from(JSON.stringify(result.errors ? { data: result.data, errors: result.errors.map(format) } : { data: result.data }));
   return {
-    key: print(document),
+    key: sha256Hex(print(document)),
     render(item) {
       const result = execute({ schema, document, rootValue: toRoot(item), contextValue: context });
       return result instanceof Promise ? result.then(encode) : encode(result);

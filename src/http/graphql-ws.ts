@@ -6,10 +6,10 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError } from '../domain/app-error';
 import type { Services } from '../graphql/services';
 import type { AppScope } from '../domain/app-scope';
-import { authenticateBearer, createLoaders, type GraphQLContext } from '../graphql/context';
+import { authenticateBearer, createLoaders, type GraphQLContext, type Loaders } from '../graphql/context';
 import { formatError } from '../graphql/errors';
 import { DEFAULT_MAX_ROW_COST, webSocketRules } from '../graphql/limits';
-import { checkOperation } from '../graphql/operation-check';
+import { ValidDocuments, checkOperation } from '../graphql/operation-check';
 import { REVOKED, SocketKeys } from './ws-keys';
 import type { LiveHub } from '../live/live-hub';
 import type { LiveOutbox } from '../live/live-outbox';
@@ -110,22 +110,26 @@ function onSubscribe(opts: GraphQLWsOptions, keys: SocketKeys): ServerOptions<Re
   const maxCost = opts.maxCost ?? DEFAULT_MAX_ROW_COST;
   const format = formatError(opts.production);
   const formatOne = (e: GraphQLError) => format(e.toJSON(), e);
+  const known = new ValidDocuments();
   return async (ctx, id, payload) => {
     // graphql-ws has already reserved this id in ctx.subscriptions.
     if (Object.keys(ctx.subscriptions).length > opts.maxSubscriptions) {
       return [new GraphQLError(`subscriptions: expected at most ${opts.maxSubscriptions} per connection, got one more`, { extensions: { code: 'BAD_USER_INPUT' } })];
     }
-    const document = checkOperation(opts.schema, rules, maxCost, payload);
+    const document = checkOperation(opts.schema, rules, maxCost, payload, known);
     if (Array.isArray(document)) return document;
     const { socket } = ctx.extra;
     const scope = await scopeAtSubscribe(socket, keys, opts.services);
     if (Array.isArray(scope)) return scope;
     const onSlowConsumer = (cursor: string | null) =>
       socket.close(CLOSE_CODES.SLOW_CONSUMER, cursor ? `Slow consumer: resume with after=${cursor}` : 'Slow consumer: subscribe again');
+    let loaders: Loaders | undefined; // only a group's first subscriber executes: the others never need theirs
     const contextValue: GraphQLContext = {
       scope: scope as AppScope,
       services: opts.services,
-      loaders: createLoaders(scope as AppScope, opts.services, false),
+      get loaders() {
+        return (loaders ??= createLoaders(scope as AppScope, opts.services, false));
+      },
       live: { hub: opts.hub, onSlowConsumer, outlet: ctx.extra.outbox.outlet(nextMessageWriter(socket, id)), formatError: formatOne },
     };
     return { schema: opts.schema, document: document as DocumentNode, variableValues: payload.variables, operationName: payload.operationName, contextValue };

@@ -1,4 +1,5 @@
 import type { AppScope } from '../domain/app-scope';
+import { sha256Hex } from '../domain/canonical-json';
 import type { Entry, LiveSubscription } from './live-subscription';
 
 /** How one subscription's items become what its transport sends (a GraphQL execution, encoded). */
@@ -85,7 +86,8 @@ export class LiveGroups<T, R, F> {
 
   /** The group of this scope, filter and renderer (created when new). */
   join(scope: AppScope, filter: F | null | undefined, renderer: LiveRenderer<T, R>): LiveGroup<T, R, F> {
-    const key = `${scopeKey(scope)}\n${stableKey(filter)}\n${renderer.key}`;
+    // A digest: ten thousand groups hold 64 bytes each instead of their selection's text.
+    const key = sha256Hex(`${scopeKey(scope)}\n${stableKey(filter)}\n${renderer.key}`);
     let group = this.byKey.get(key);
     if (!group) {
       group = new LiveGroup(key, scope, filter, renderer);
