@@ -17,7 +17,8 @@
  *   SCENARIOS=b DURATION=10 npx tsx bench/live-scale.bench.ts
  *
  * Scenarios: a = 10,000 subscriptions on 20 connections, 10 taking every event (11,000 deliveries/s);
- * b = 100 subscriptions on 10 connections, all taking every event (100,000 deliveries/s).
+ * b = 100 subscriptions on 10 connections, all taking every event (100,000 deliveries/s); none = no
+ * subscription (the ingest baseline; SCENARIOS=none,a,b).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { BenchApp, BenchPostgres, REPO, Scratch, createDatabase, fmt, printTable
 import { RssSampler, SDKAPPID, createScopedKey, loadAverage, loadCallback, loopDelayCell, mb, metricValue, ms, num, openLoopSend, procMemKb, scrapeMetrics, senderAgent, summarise } from './bulkhead-support';
 
 const SCENARIOS: Record<string, { subs: number; all: number; conns: number }> = {
+  none: { subs: 0, all: 0, conns: 1 },
   a: { subs: 10_000, all: 10, conns: 20 },
   b: { subs: 100, all: 100, conns: 10 },
 };

@@ -4,7 +4,8 @@ import { callKeyText, type CallKey } from '../domain/call-key';
 import type { AppScope } from '../domain/app-scope';
 import { eventCursor } from '../domain/cursor';
 import type { CallEventFilter, CallFilter } from '../domain/filters';
-import { callMatches, checkCallFilter, eventMatches } from '../domain/live-filter';
+import { checkCallFilter, eventMatches } from '../domain/live-filter';
+import { CALL_MATCHING, callUpdateSteps } from './call-updates';
 import { DEFAULT_FANOUT_BUDGET_MS, FanoutScheduler, PacedIterator } from './fanout-scheduler';
 import { LiveGroups, renderEntry, type GroupMatching, type LiveGroup, type LiveRenderer } from './live-groups';
 import { LiveOutbox, type Wire } from './live-outbox';
@@ -38,17 +39,12 @@ export interface LiveDelivery<T, R> {
   readonly outlet: LiveOutlet<R>;
 }
 
-const EVENTS: GroupMatching<CallEventRecord, CallEventFilter> = {
+/** `callEventAdded` groups are pinned by the user or the call their filter names. */
+const EVENT_MATCHING: GroupMatching<CallEventRecord, CallEventFilter> = {
   pin: (f) => ({ user: f?.userId, call: f?.callId }),
   users: (e) => [e.userId],
   call: (e) => e.callId,
   matches: eventMatches,
-};
-const CALLS: GroupMatching<LiveCallRecord, CallFilter> = {
-  pin: (f) => ({ user: f?.userId, call: f?.callId }),
-  users: (c) => c.participants.map((p) => p.userId),
-  call: (c) => c.callId,
-  matches: callMatches,
 };
 /** In-process readers get the records themselves: one rendering (none) shared by all. */
 const records = <T>(): LiveRenderer<T, T> => ({ key: 'records', render: (item) => item });
@@ -65,8 +61,8 @@ export class LiveHub {
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly events = new LiveGroups<CallEventRecord, unknown, CallEventFilter>(EVENTS);
-  private readonly calls = new LiveGroups<LiveCallRecord, unknown, CallFilter>(CALLS);
+  private readonly events = new LiveGroups<CallEventRecord, unknown, CallEventFilter>(EVENT_MATCHING);
+  private readonly calls = new LiveGroups<LiveCallRecord, unknown, CallFilter>(CALL_MATCHING);
   private members = 0;
   /** Counts subscriptions and call dispatches: orders a `callUpdated` member's joining against what its group was sent. */
   private clock = 0;
@@ -227,29 +223,6 @@ export class LiveHub {
     const calls = await this.source.callsWithParticipants([...this.pendingCalls.values()]); // on failure they stay pending
     this.pendingCalls.clear();
     calls.sort((a, b) => (BigInt(a.lastPosition) < BigInt(b.lastPosition) ? -1 : 1));
-    await this.scheduler.runSteps(this.callSteps(calls), true);
-  }
-
-  private *callSteps(calls: readonly LiveCallRecord[]): Generator<void> {
-    for (const c of calls) {
-      const key = callKeyText(c);
-      const now = ++this.clock;
-      for (const group of [...this.calls.candidates(c)]) {
-        if (callMatches(c, group.filter, group.scope)) {
-          group.deliver(c, c.lastPosition);
-          if (c.status === 'ENDED') group.following.delete(key);
-          else group.following.set(key, now);
-        } else {
-          // The update that takes it out of the filter (e.g. it ended), to the members that were sent it.
-          const since = group.following.get(key);
-          if (since === undefined) continue;
-          group.following.delete(key);
-          const followers = [...group.members].filter((m) => m.joinedAt < since);
-          if (followers.length > 0) group.deliver(c, c.lastPosition, followers);
-        }
-        yield;
-      }
-      yield;
-    }
+    await this.scheduler.runSteps(callUpdateSteps(calls, this.calls, () => ++this.clock), true);
   }
 }
