@@ -118,6 +118,7 @@ async function scenario(scratch: Scratch, pg: BenchPostgres, name: string) {
     let open = 0;
     await waitFor(async () => (open = metricValue(await scrapeMetrics(base), 'calltrail_subscriptions')) >= subs, 120_000, 250);
     const openS = (performance.now() - opened) / 1000;
+    const groups = metricValue(await scrapeMetrics(base), 'calltrail_live_groups'); // NaN before shared execution
     await sleep(1000);
     const idleRss = procMemKb(app.pid!).rss;
 
@@ -175,6 +176,7 @@ async function scenario(scratch: Scratch, pg: BenchPostgres, name: string) {
       conns,
       openS,
       open,
+      groups,
       idleRss,
       la0,
       la1,
@@ -210,7 +212,7 @@ async function main() {
     console.log(`PostgreSQL ${await serverVersion(pg.adminUrl)} (own cluster, port ${pg.port})`);
     for (const name of (process.env.SCENARIOS ?? 'a,b').split(',')) {
       const r = await scenario(scratch, pg, name.trim());
-      console.log(`\nscenario ${r.name}: ${fmt(r.subs)} subscriptions (${fmt(r.all)} to every event) on ${r.conns} connections, ${fmt(r.open)} open in ${r.openS.toFixed(1)} s; load average ${r.la0} → ${r.la1}`);
+      console.log(`\nscenario ${r.name}: ${fmt(r.subs)} subscriptions (${fmt(r.all)} to every event) on ${r.conns} connections, ${fmt(r.open)} open in ${r.openS.toFixed(1)} s (${fmt(r.groups)} groups); load average ${r.la0} → ${r.la1}`);
       printTable(
         ['callbacks 200 / sent', 'answer p50 / p99 / max', 'delivery p50 / p99 / max', 'deliveries / expected', 'subscriptions exact', 'lost', 'duplicated', 'closed by server', 'calltrail CPU (load / +settle)', 'peak RSS (idle)', 'event-loop delay p99 / max'],
         [

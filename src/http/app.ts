@@ -80,7 +80,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     maxCost: armor.maxCost,
     logger: server.log,
   });
-  metrics.live(() => ({ connections: ws.connections, subscriptions: hub.subscriptions }));
+  metrics.live(() => ({ connections: ws.connections, subscriptions: hub.subscriptions, groups: hub.groups }));
 
   let accepting = true;
   await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics });

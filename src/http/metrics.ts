@@ -7,9 +7,10 @@ export function createMetrics() {
   return {
     registry,
     /** Registers gauges of open WebSocket connections and subscriptions, read at scrape time. */
-    live(read: () => { connections: number; subscriptions: number }) {
+    live(read: () => { connections: number; subscriptions: number; groups: number }) {
       new Gauge({ name: 'calltrail_ws_connections', help: 'Open graphql-ws connections', registers: [registry], collect() { this.set(read().connections); } });
       new Gauge({ name: 'calltrail_subscriptions', help: 'Open subscriptions', registers: [registry], collect() { this.set(read().subscriptions); } });
+      new Gauge({ name: 'calltrail_live_groups', help: 'Groups of identical subscriptions (same scope, filter and selection): one execution per event each', registers: [registry], collect() { this.set(read().groups); } });
     },
     /** Registers gauges of the outage spool, read at scrape time. */
     spool(read: () => { records: number; bytes: number; oldestAppendedAt: number | null }) {
