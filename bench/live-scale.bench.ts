@@ -17,8 +17,9 @@
  *   SCENARIOS=b DURATION=10 npx tsx bench/live-scale.bench.ts
  *
  * Scenarios: a = 10,000 subscriptions on 20 connections, 10 taking every event (11,000 deliveries/s);
- * b = 100 subscriptions on 10 connections, all taking every event (100,000 deliveries/s); none = no
- * subscription (the ingest baseline; SCENARIOS=none,a,b).
+ * b = 100 subscriptions on 10 connections, all taking every event (100,000 deliveries/s); c = b with
+ * a different selection for each subscription (no two share an execution); none = no subscription
+ * (the ingest baseline). SCENARIOS=none,a,b,c runs them all.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -27,10 +28,11 @@ import { join } from 'node:path';
 import { BenchApp, BenchPostgres, REPO, Scratch, createDatabase, fmt, printTable, serverVersion, sleep, sql, treeVersion, waitFor } from './harness';
 import { RssSampler, SDKAPPID, createScopedKey, loadAverage, loadCallback, loopDelayCell, mb, metricValue, ms, num, openLoopSend, procMemKb, scrapeMetrics, senderAgent, summarise } from './bulkhead-support';
 
-const SCENARIOS: Record<string, { subs: number; all: number; conns: number }> = {
+const SCENARIOS: Record<string, { subs: number; all: number; conns: number; distinct?: boolean }> = {
   none: { subs: 0, all: 0, conns: 1 },
   a: { subs: 10_000, all: 10, conns: 20 },
   b: { subs: 100, all: 100, conns: 10 },
+  c: { subs: 100, all: 100, conns: 10, distinct: true },
 };
 const RATE = num('RATE', 1000);
 const DURATION = num('DURATION', 20);
@@ -95,7 +97,7 @@ function startSubscribers(scratch: Scratch, config: object) {
 }
 
 async function scenario(scratch: Scratch, pg: BenchPostgres, name: string) {
-  const { subs, all, conns } = SCENARIOS[name];
+  const { subs, all, conns, distinct = false } = SCENARIOS[name];
   const run = `${name}${Date.now().toString(36)}`;
   const url = await createDatabase(pg.adminUrl, `calltrail_live_scale_${name}`);
   const app = await BenchApp.start(scratch, { databaseUrl: url, env: { LIVE_MAX_SUBSCRIPTIONS: String(Math.max(20, Math.ceil(subs / conns))) } });
@@ -113,7 +115,7 @@ async function scenario(scratch: Scratch, pg: BenchPostgres, name: string) {
     await openLoopSend({ agent, base, rate: 200, durationS: 2, timeoutMs: TIMEOUT_MS, make: (i) => loadCallback(`warm-${run}`, i, 'warm', 1_704_000_000 + i) });
 
     const opened = performance.now();
-    const sub = startSubscribers(scratch, { url: `${base.replace(/^http/, 'ws')}/graphql`, key, subs, all, conns, total, userPrefix, prefix, resume: RESUME });
+    const sub = startSubscribers(scratch, { url: `${base.replace(/^http/, 'ws')}/graphql`, key, subs, all, conns, total, userPrefix, prefix, resume: RESUME, distinct });
     await sub.ask('ready', {}, 60_000);
     let open = 0;
     await waitFor(async () => (open = metricValue(await scrapeMetrics(base), 'calltrail_subscriptions')) >= subs, 120_000, 250);

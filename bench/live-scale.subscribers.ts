@@ -4,7 +4,7 @@
  * messages a second on the machine that also runs calltrail): each `next` is read with one regular
  * expression, and every delivery is checked on arrival: one subscription's positions must increase.
  *
- * Config (env LIVE_SCALE_CONFIG, JSON): { url, key, subs, all, conns, total, userPrefix, prefix, resume }.
+ * Config (env LIVE_SCALE_CONFIG, JSON): { url, key, subs, all, conns, total, userPrefix, prefix, resume, distinct }.
  * Subscription s (its graphql-ws id is `s`) is on connection s % conns; s < all take every event of the
  * key's app, the others are filtered on user `<userPrefix><s - all>`. A connection the server closes
  * (4290 slow consumer, …) is opened again and each of its subscriptions resumes after the last
@@ -25,15 +25,18 @@ interface Config {
   userPrefix: string;
   prefix: string;
   resume: number;
+  distinct: boolean;
 }
 
 const cfg = JSON.parse(process.env.LIVE_SCALE_CONFIG ?? '{}') as Config;
 const wallNow = () => performance.timeOrigin + performance.now();
 
-const ALL = 'subscription($after: String) { callEventAdded(after: $after) { id callId } }';
-const FILTERED = 'subscription($f: CallEventFilter, $after: String) { callEventAdded(filter: $f, after: $after) { id callId } }';
-/** `{"id":"<sub>","type":"next","payload":{"data":{"callEventAdded":{"id":"<position>","callId":"<prefix>-<i>"}}}}` */
-const NEXT = /^\{"id":"(\d+)","type":"next","payload":\{"data":\{"callEventAdded":\{"id":"(\d+)","callId":"[^"]*-(\d+)"\}\}\}\}$/;
+/** With `distinct`, each subscription adds a field of its own (`k<s>: __typename`): no two share an execution. */
+const selection = (s: number) => (cfg.distinct ? `{ id callId k${s}: __typename }` : '{ id callId }');
+const ALL = (s: number) => `subscription($after: String) { callEventAdded(after: $after) ${selection(s)} }`;
+const FILTERED = (s: number) => `subscription($f: CallEventFilter, $after: String) { callEventAdded(filter: $f, after: $after) ${selection(s)} }`;
+/** `{"id":"<sub>","type":"next","payload":{"data":{"callEventAdded":{"id":"<position>","callId":"<prefix>-<i>"…}}}}` */
+const NEXT = /^\{"id":"(\d+)","type":"next","payload":\{"data":\{"callEventAdded":\{"id":"(\d+)","callId":"[^"]*-(\d+)"/;
 
 const counts = new Int32Array(cfg.subs);
 const sums = new Float64Array(cfg.subs);
@@ -66,7 +69,7 @@ const note = (what: string) => other.set(what, (other.get(what) ?? 0) + 1);
 
 function subscribeMessage(s: number): string {
   const after = lastPos[s] > 0 ? cursorOf(lastPos[s]) : null;
-  const payload = s < cfg.all ? { query: ALL, variables: { after } } : { query: FILTERED, variables: { f: { userId: `${cfg.userPrefix}${s - cfg.all}` }, after } };
+  const payload = s < cfg.all ? { query: ALL(s), variables: { after } } : { query: FILTERED(s), variables: { f: { userId: `${cfg.userPrefix}${s - cfg.all}` }, after } };
   return JSON.stringify({ id: String(s), type: 'subscribe', payload });
 }
 
