@@ -22,6 +22,15 @@ import type { GraphQLContext } from './context';
 
 const liveSchemas = new WeakMap<GraphQLSchema, GraphQLSchema>();
 
+/** `fn` remembering its last argument and result: for a pure `fn` called with the same item in a row. */
+export function lastResult<T, U>(fn: (item: T) => U): (item: T) => U {
+  let last: { item: T; result: U } | null = null;
+  return (item) => {
+    if (last?.item !== item) last = { item, result: fn(item) };
+    return last.result;
+  };
+}
+
 /**
  * The schema live renderings execute against: the same types, with each subscription field resolving
  * to its root value (the item, already turned into its GraphQL object once), so no per-event argument

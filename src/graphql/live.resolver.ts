@@ -7,9 +7,13 @@ import { Call, toCall } from './call.type';
 import { CallEvent, toCallEvent } from './call-event.type';
 import type { GraphQLContext, LiveContext } from './context';
 import { CallEventFilter, CallFilter } from './filters.input';
-import { liveRenderer } from './live-render';
+import { lastResult, liveRenderer } from './live-render';
 
 type Data<A> = SubscribeResolverData<unknown, A, GraphQLContext>;
+
+/** The hub renders an event for each of its groups in a row: the GraphQL object is made once. */
+const eventRoot = lastResult(toCallEvent);
+const callRoot = lastResult(toCall);
 
 function liveOf(ctx: GraphQLContext): LiveContext {
   if (!ctx.live) throw new AppError('BAD_USER_INPUT', 'transport: expected a graphql-ws WebSocket for subscriptions, got HTTP');
@@ -29,7 +33,7 @@ export class LiveResolver {
     subscribe: ({ args, context, info }: Data<{ filter?: CallEventFilter | null; after?: string | null }>) => {
       const live = liveOf(context);
       const after = args.after ? eventPosition('after', args.after) : null;
-      const renderer = liveRenderer(info, context, toCallEvent, live.formatError);
+      const renderer = liveRenderer(info, context, eventRoot, live.formatError);
       return live.hub.deliverEvents(context.scope, args.filter, after, live.onSlowConsumer, { renderer, outlet: live.outlet });
     },
   })
@@ -45,7 +49,7 @@ export class LiveResolver {
     description: "A matching call's state after each change",
     subscribe: ({ args, context, info }: Data<{ filter?: CallFilter | null }>) => {
       const live = liveOf(context);
-      const renderer = liveRenderer(info, context, toCall, live.formatError);
+      const renderer = liveRenderer(info, context, callRoot, live.formatError);
       return live.hub.deliverCalls(context.scope, args.filter, () => live.onSlowConsumer(null), { renderer, outlet: live.outlet });
     },
   })
