@@ -123,7 +123,7 @@ function onSubscribe(opts: GraphQLWsOptions, keys: SocketKeys): ServerOptions<Re
     if (Array.isArray(scope)) return scope;
     const onSlowConsumer = (cursor: string | null) =>
       socket.close(CLOSE_CODES.SLOW_CONSUMER, cursor ? `Slow consumer: resume with after=${cursor}` : 'Slow consumer: subscribe again');
-    let loaders: Loaders | undefined; // only a group's first subscriber executes: the others never need theirs
+    let loaders: Loaders | undefined; // built when used: by a query over WebSocket, not by a subscription (its executions have their own)
     const contextValue: GraphQLContext = {
       scope: scope as AppScope,
       services: opts.services,
