@@ -18,7 +18,7 @@ import {
 } from 'graphql';
 import { sha256Hex } from '../domain/canonical-json';
 import type { LiveRenderer } from '../live/live-groups';
-import type { GraphQLContext } from './context';
+import { createLoaders, type GraphQLContext } from './context';
 
 const liveSchemas = new WeakMap<GraphQLSchema, GraphQLSchema>();
 
@@ -86,17 +86,21 @@ function selectionDocument(info: GraphQLResolveInfo): DocumentNode {
 
 /**
  * How a subscription's items become the payloads of its `next` messages (docs/design.md, principle 6):
- * the selection executed against the item and encoded as JSON once, for every subscription of the
- * same scope, filter and key. Errors are formatted as graphql-ws's `onNext` formats them. `context`
- * is the first subscriber's: everything in it that an execution reads depends only on the scope.
+ * the selection executed against the item and encoded as JSON once, for every subscription of the same
+ * scope, filter and key (a digest of the printed selection). Errors are formatted as graphql-ws's
+ * `onNext` formats them. Executions get a context of their own, made of the scope alone (its loaders
+ * built at the first execution): a group keeps nothing of its first subscriber's socket.
  */
-export function liveRenderer<T>(info: GraphQLResolveInfo, context: GraphQLContext, toRoot: (item: T) => object, format: (error: GraphQLError) => GraphQLFormattedError): LiveRenderer<T, Buffer> {
+export function liveRenderer<T>(info: GraphQLResolveInfo, subscriber: GraphQLContext, toRoot: (item: T) => object, format: (error: GraphQLError) => GraphQLFormattedError): LiveRenderer<T, Buffer> {
   const document = selectionDocument(info);
   const schema = liveSchemaOf(info.schema);
+  const { scope, services } = subscriber;
+  let context: GraphQLContext | null = null;
   const encode = (result: ExecutionResult): Buffer => Buffer.from(JSON.stringify(result.errors ? { data: result.data, errors: result.errors.map(format) } : { data: result.data }));
   return {
     key: sha256Hex(print(document)),
     render(item) {
+      context ??= { scope, services, loaders: createLoaders(scope, services, false) };
       const result = execute({ schema, document, rootValue: toRoot(item), contextValue: context });
       return result instanceof Promise ? result.then(encode) : encode(result);
     },

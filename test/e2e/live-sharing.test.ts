@@ -123,6 +123,18 @@ it('sends each subscription of a shared execution its own id, in messages exactl
   expect(of('second')).toHaveLength(3);
 });
 
+it('executes nested fields (read through the scope’s loaders, asynchronously) once for the group, in order', async () => {
+  const query = `subscription { callEventAdded(filter: { callId: "nested" }) { userId call { callId status } } }`;
+  const subs = [collect(client(keyA), query), collect(client(keyA), query)];
+  await settle(300);
+  await post(A, 'nested', ['n1', 'n2', 'n3']);
+  for (const sub of subs) await sub.waitFor(3);
+  for (const sub of subs) {
+    expect(sub.items.map((e) => e.userId)).toEqual(['n1', 'n2', 'n3']);
+    expect(sub.items.every((e) => e.call?.callId === 'nested' && e.call.status === 'RINGING')).toBe(true);
+  }
+});
+
 it('resumes one member of a shared group from its cursor, alone, while the others stay live', async () => {
   const variables = { f: { callId: 'resume-shared' } };
   const live = collect(client(keyA), EVENTS, variables);
