@@ -2,6 +2,8 @@ import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
 import { API_KEYS_CHANNEL, ApiKeyRepository } from '../api-keys/api-key.repository';
 import { LiveRepository } from '../calls/live.repository';
+import { StatsRefresher } from '../calls/stats-refresher';
+import { StatsRollupRepository } from '../calls/stats-rollup.repository';
 import { PgListener } from '../db/listener';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
@@ -39,7 +41,7 @@ export interface AppDeps {
 export async function createApp(config: Config, deps: AppDeps): Promise<CalltrailApp> {
   const server = createServer(config);
   const metrics = createMetrics();
-  const services = createServices(deps.db.dataSource, config.apiKeyCacheSeconds * 1000);
+  const services = createServices(deps.db.dataSource, config.apiKeyCacheSeconds * 1000, config.statsRollupIntervalMs > 0);
   const ingest = await createIngest(config, deps.db, server.log, metrics);
   if (config.bootstrapApiKey !== null) await new ApiKeyRepository(deps.db.dataSource).ensure(config.bootstrapApiKey, 'bootstrap');
   const production = config.nodeEnv === 'production';
@@ -81,6 +83,13 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     logger: server.log,
   });
   metrics.live(() => ({ connections: ws.connections, subscriptions: hub.subscriptions }));
+  const statsRefresher = config.statsRollupIntervalMs > 0
+    ? new StatsRefresher(new StatsRollupRepository(deps.db.dataSource), {
+        intervalMs: config.statsRollupIntervalMs,
+        onError: (err) => server.log.warn({ err }, 'stats rollup refresh failed; retrying at the next turn'),
+      })
+    : null;
+  statsRefresher?.start();
 
   let accepting = true;
   await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics });
@@ -99,6 +108,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
       await ingest.close();
       await listener.stop();
       await hub.stop();
+      await statsRefresher?.stop();
     },
   };
 }
