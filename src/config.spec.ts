@@ -46,3 +46,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow('SDKAPPIDS: expected the comma-separated SDKAppIDs to accept when NODE_ENV=production');
   });
 });
+
+describe('loadConfig, stats rollup', () => {
+  it('refreshes every 2000 ms by default; 0 turns rollups off; anything else is refused with what it got', () => {
+    expect(loadConfig({}).statsRollupIntervalMs).toBe(2000);
+    expect(loadConfig({ STATS_ROLLUP_INTERVAL_MS: '0' }).statsRollupIntervalMs).toBe(0);
+    expect(() => loadConfig({ STATS_ROLLUP_INTERVAL_MS: 'fast' })).toThrow('STATS_ROLLUP_INTERVAL_MS: expected an integer from 0 to 3600000 (got "fast")');
+  });
+});

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { PARTIAL_SUMS } from './stats-sql';
 
 /** Any constant: one replica refreshes at a time (the others skip their turn). */
-const REFRESH_LOCK = 0x73746174; // "stat"
+export const REFRESH_LOCK = 0x73746174; // "stat"
 
 const MARKS = `jsonb_to_recordset($1::jsonb) AS m(a text, h timestamptz, s bigint)`;
 
