@@ -73,6 +73,8 @@ export interface Config {
   readonly liveFanoutBudgetMs: number;
   /** How long an API key's scope is cached per replica, in s; a revocation evicts it at once everywhere (`API_KEY_CACHE_SECONDS`, default 60, 0 = off). */
   readonly apiKeyCacheSeconds: number;
+  /** Stored events one call may hold; past it a callback adding to it is refused (422) and quarantined (`CALL_MAX_EVENTS`, default 10000). */
+  readonly callMaxEvents: number;
   /** How often the hourly stats rollup is brought up to date, in ms; 0 turns rollups off and `callStats` always reads raw calls (`STATS_ROLLUP_INTERVAL_MS`, default 2000). */
   readonly statsRollupIntervalMs: number;
 }
@@ -137,6 +139,7 @@ const envSchema = z.object({
   QUARANTINE_RETENTION_DAYS: int(1, 36500).default(30),
   LIVE_FANOUT_BUDGET_MS: int(1, 1000).default(2),
   API_KEY_CACHE_SECONDS: int(0, 3600).default(60),
+  CALL_MAX_EVENTS: int(100, 10000000).default(10000),
   STATS_ROLLUP_INTERVAL_MS: int(0, 3600000).default(2000),
 });
 
@@ -210,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     quarantineRetentionDays: e.QUARANTINE_RETENTION_DAYS,
     liveFanoutBudgetMs: e.LIVE_FANOUT_BUDGET_MS,
     apiKeyCacheSeconds: e.API_KEY_CACHE_SECONDS,
+    callMaxEvents: e.CALL_MAX_EVENTS,
     statsRollupIntervalMs: e.STATS_ROLLUP_INTERVAL_MS,
   });
 }

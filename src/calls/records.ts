@@ -64,11 +64,38 @@ export interface CallEventRecord {
   readonly clientIp: string | null;
 }
 
-export const CALL_COLUMNS = `c.id::text AS "ref", c.sdk_app_id AS "sdkAppId", c.call_id AS "callId", c.room_id AS "roomId",
-  c.call_type AS "callType", c.media_type AS "mediaType", c.status, c.result, c.caller_id AS "callerId",
-  c.started_at AS "startedAt", c.accepted_at AS "acceptedAt", c.ended_at AS "endedAt", c.ring_seconds AS "ringSeconds",
-  c.talk_seconds AS "talkSeconds", c.participant_count AS "participantCount", c.last_event_at AS "lastEventAt",
-  c.last_position::text AS "lastPosition"`;
+/** Each call column and the record field it fills. */
+const CALL_FIELDS: readonly (readonly [sql: string, field: keyof CallRecord])[] = [
+  ['c.id::text', 'ref'],
+  ['c.sdk_app_id', 'sdkAppId'],
+  ['c.call_id', 'callId'],
+  ['c.room_id', 'roomId'],
+  ['c.call_type', 'callType'],
+  ['c.media_type', 'mediaType'],
+  ['c.status', 'status'],
+  ['c.result', 'result'],
+  ['c.caller_id', 'callerId'],
+  ['c.started_at', 'startedAt'],
+  ['c.accepted_at', 'acceptedAt'],
+  ['c.ended_at', 'endedAt'],
+  ['c.ring_seconds', 'ringSeconds'],
+  ['c.talk_seconds', 'talkSeconds'],
+  ['c.participant_count', 'participantCount'],
+  ['c.last_event_at', 'lastEventAt'],
+  ['c.last_position::text', 'lastPosition'],
+];
+
+export const CALL_COLUMNS = CALL_FIELDS.map(([sql, field]) => `${sql} AS "${field}"`).join(', ');
+
+/** The call columns of `c` joined to another row, named `call.<field>` (read back with {@link takeJoinedCall}). */
+export const JOINED_CALL_COLUMNS = CALL_FIELDS.map(([sql, field]) => `${sql} AS "call.${field}"`).join(', ');
+
+/** Reads the `call.<field>` columns of a joined row back into a call record. */
+export function takeJoinedCall(row: Record<string, unknown>): CallRecord {
+  const call: Record<string, unknown> = {};
+  for (const [, field] of CALL_FIELDS) call[field] = row[`call.${field}`];
+  return call as unknown as CallRecord;
+}
 
 export const PARTICIPANT_COLUMNS = `p.call_ref::text AS "callRef", p.sdk_app_id AS "sdkAppId", p.call_id AS "callId",
   p.user_id AS "userId", p.role, p.outcome, p.platform, p.invited_at AS "invitedAt", p.answered_at AS "answeredAt",

@@ -8,6 +8,7 @@ export type AppErrorCode =
   | 'BAD_SIGNATURE'
   | 'BODY_TOO_LARGE'
   | 'UNSUPPORTED_ENCODING'
+  | 'CALL_TOO_LARGE'
   | 'UNAVAILABLE'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'

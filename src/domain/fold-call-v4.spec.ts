@@ -102,3 +102,19 @@ describe('foldCall: v4 calls', () => {
     );
   });
 });
+
+describe('foldCall: very large calls', () => {
+  it('folds a call with 200,000 record events (more than a spread can pass as arguments)', () => {
+    const record = v4(groupRecord())[0];
+    const events: FoldEvent[] = Array.from({ length: 200_000 }, (_, i) => ({
+      ...record,
+      userId: `u${i % 500}`,
+      startCallTs: T0 + 1 + (i % 7),
+      endTs: T0 + 90 + (i % 11),
+    }));
+    const call = foldCall(events);
+    expect(call.startedAt).toBe(T0 + 1);
+    expect(call.endedAt).toBe(T0 + 100);
+    expect(call.participants).toHaveLength(500);
+  });
+});

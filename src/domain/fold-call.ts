@@ -105,8 +105,13 @@ export function foldCall(events: readonly FoldEvent[]): FoldedCall {
 
   const records = sorted.filter((e) => RECORD_EVENTS.has(e.type));
   const recordMin = (pick: (e: FoldEvent) => number | null) => {
-    const ts = records.map(pick).filter(positive);
-    return ts.length > 0 ? Math.min(...ts) : null;
+    // A loop, not Math.min(...ts): a call may hold more records than a spread can pass as arguments.
+    let min: number | null = null;
+    for (const e of records) {
+      const t = pick(e);
+      if (positive(t) && (min === null || t < min)) min = t;
+    }
+    return min;
   };
   const answerEvent = sorted.find((e) => ANSWER_EVENTS.has(e.type));
   const startEvent = sorted.find((e) => START_EVENTS.has(e.type));
@@ -123,12 +128,13 @@ export function foldCall(events: readonly FoldEvent[]): FoldedCall {
   const status: CallStatus = ended ? 'ENDED' : acceptedAt !== null ? 'ONGOING' : 'RINGING';
   const result = ended ? inferResult(sorted, callType, acceptedAt !== null) : null;
 
-  const endTimes = records.map((e) => e.endTs).filter(positive);
+  let lastEnd: number | null = null;
+  for (const e of records) if (positive(e.endTs) && (lastEnd === null || e.endTs > lastEnd)) lastEnd = e.endTs;
   const lastEnding = sorted.filter((e) => ENDING_RESULT[e.type] !== undefined).at(-1);
   const endedAt = !ended
     ? null
-    : endTimes.length > 0
-      ? Math.max(...endTimes)
+    : lastEnd !== null
+      ? lastEnd
       : (lastEnding?.eventTime ?? sorted[sorted.length - 1].eventTime);
 
   const participants = [...drafts.values()].map((draft): FoldedParticipant => {

@@ -1,4 +1,5 @@
-import { Arg, Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
 import { ConnectionArgs } from './connection.args';
 import { AppError } from '../domain/app-error';
 import { Call, toCall } from './call.type';
@@ -6,6 +7,7 @@ import { ParticipantConnection } from './connections';
 import type { GraphQLContext } from './context';
 import { ParticipantFilter } from './filters.input';
 import { Participant, toParticipant } from './participant.type';
+import { selectsPath } from './selection';
 
 @Resolver(() => Participant)
 export class ParticipantResolver {
@@ -13,10 +15,18 @@ export class ParticipantResolver {
   async participants(
     @Ctx() ctx: GraphQLContext,
     @Args(() => ConnectionArgs) pageArgs: ConnectionArgs,
+    @Info() info: GraphQLResolveInfo,
     @Arg('filter', () => ParticipantFilter, { nullable: true }) filter?: ParticipantFilter | null,
   ): Promise<InstanceType<typeof ParticipantConnection>> {
     const { participants } = ctx.services;
-    const page = await participants.list(ctx.scope, filter, pageArgs);
+    let page;
+    if (selectsPath(info, ['edges', 'node', 'call'])) {
+      // The calls come in the same statement; `call` below then finds them in the loader.
+      page = await participants.listWithCalls(ctx.scope, filter, pageArgs);
+      for (const p of page.nodes) ctx.loaders.callByKey.prime(p.call, p.call);
+    } else {
+      page = await participants.list(ctx.scope, filter, pageArgs);
+    }
     return ParticipantConnection.from({ page, count: () => participants.count(ctx.scope, filter) }, toParticipant);
   }
 

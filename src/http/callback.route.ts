@@ -18,6 +18,7 @@ const REPLY: Partial<Record<AppErrorCode, [status: number, errorCode: number]>> 
   UNKNOWN_APP: [403, 4030],
   BODY_TOO_LARGE: [413, 4130],
   UNSUPPORTED_ENCODING: [415, 4150],
+  CALL_TOO_LARGE: [422, 4220],
   UNAVAILABLE: [503, 5030],
 };
 

@@ -22,7 +22,12 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthOptions) {
     if (!opts.isAccepting()) return reply.code(503).send({ status: 'stopping' });
     const database = await opts.isReady();
     const stats = opts.spool?.stats();
-    const spool = stats && { records: stats.records, bytes: stats.bytes, oldestAgeSeconds: stats.oldestAppendedAt === null ? 0 : (Date.now() - stats.oldestAppendedAt) / 1000 };
+    const spool = stats && {
+      records: stats.records,
+      bytes: stats.bytes,
+      oldestAgeSeconds: stats.oldestAppendedAt === null ? 0 : (Date.now() - stats.oldestAppendedAt) / 1000,
+      corruptSegments: stats.corruptSegments,
+    };
     const spooling = opts.spool?.hasRoom() ?? false;
     const status = database ? 'ready' : spooling ? 'spooling: database unavailable, callbacks kept in the spool' : spool ? 'database unavailable and the spool full' : 'database unavailable or migrations pending';
     return reply.code(database || spooling ? 200 : 503).send({ status, database, ...(spool && { spool }) });

@@ -38,13 +38,15 @@ export async function createIngest(config: Config, db: Pick<Database, 'ingestDat
         maxBytes: config.spoolMaxMb * MIB,
         retryMs: SPOOL_RETRY_MS,
         onReplayError: (err) => replayFailed({ err: errorSummary(err) }, 'spool replay waits for the database'),
+        onCorrupt: (path, bytes) =>
+          log.error({ path, unreadableBytes: bytes }, 'spool segment damaged before its end: its intact records are replayed and the file is kept aside; callbacks after the damage may need recovering by hand (docs/reliability.md)'),
         onReplayed: (n) => {
           metrics.spoolReplayed.inc(n);
           if (n > 0) log.info({ records: n }, 'spooled callbacks stored');
         },
       })
     : null;
-  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource), {
+  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource, config.callMaxEvents), {
     maxBatch: config.ingestBatchMax,
     timeoutMs: config.ingestTimeoutMs,
     maxPending: config.ingestMaxPending,

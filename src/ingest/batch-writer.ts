@@ -1,5 +1,6 @@
 import { AppError } from '../domain/app-error';
-import type { WriteResult } from './ingest.repository';
+import { callKeyText } from '../domain/call-key';
+import { CallTooLargeError, type WriteResult } from './ingest.repository';
 import type { CallbackEvent } from './trtc-v1.schema';
 
 /** What a submitted callback became: committed now, or kept in the outage spool until the database is back. */
@@ -116,6 +117,7 @@ export class BatchWriter {
     try {
       return await this.store.writeBatch(events);
     } catch (err) {
+      if (err instanceof CallTooLargeError) return this.withoutCalls(events, err);
       if (!isDataError(err)) throw err;
       if (events.length === 1) {
         return [new AppError('INVALID_FIELD', `body: expected values PostgreSQL can store, got one it refused (${(err as Error).message})`, 'body')];
@@ -124,6 +126,19 @@ export class BatchWriter {
       for (const e of events) outcomes.push(...(await this.writeIsolated([e])));
       return outcomes;
     }
+  }
+
+  /** Refuses the events of the calls that are too large and writes the others. */
+  private async withoutCalls(events: readonly CallbackEvent[], err: CallTooLargeError): Promise<EventOutcome[]> {
+    const large = new Set(err.calls.map(callKeyText));
+    const rest = events.filter((e) => !large.has(callKeyText(e)));
+    const written = rest.length > 0 ? await this.writeIsolated(rest) : [];
+    let next = 0;
+    return events.map((e) =>
+      large.has(callKeyText(e))
+        ? new AppError('CALL_TOO_LARGE', `CallId: expected a call of at most ${err.max} stored events (CALL_MAX_EVENTS), got "${e.callId}" with more`, 'CallId')
+        : written[next++],
+    );
   }
 
   private settle(p: Pending, outcome: { result?: SubmitResult; error?: unknown }): void {

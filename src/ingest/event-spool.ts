@@ -14,6 +14,8 @@ export interface EventSpoolOptions {
   readonly retryMs: number;
   readonly onReplayError?: (err: unknown) => void;
   readonly onReplayed?: (records: number) => void;
+  /** A segment damaged before its end: what it held intact is replayed, the file is kept aside. */
+  readonly onCorrupt?: (path: string, unreadableBytes: number) => void;
 }
 
 /**
@@ -33,7 +35,7 @@ export class EventSpool {
   ) {}
 
   static async open(options: EventSpoolOptions): Promise<EventSpool> {
-    return new EventSpool(await Spool.open({ dir: options.dir, maxBytes: options.maxBytes }), options);
+    return new EventSpool(await Spool.open({ dir: options.dir, maxBytes: options.maxBytes, onCorrupt: options.onCorrupt }), options);
   }
 
   /** Durably appends the events (one fdatasync for all concurrent appends); rejects when the spool is full. */

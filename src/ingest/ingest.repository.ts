@@ -12,6 +12,21 @@ export const EVENTS_CHANNEL = 'calltrail_events';
  */
 const POSITION_LOCK = 0x63616c6c; // "call"
 
+/**
+ * A batch would give these calls more than `max` stored events. Every batch refolds each call it
+ * touches from all its events, so an unbounded call would slow every batch and, past a point, fail
+ * them: its new events are refused instead (docs/reliability.md, "Call size").
+ */
+export class CallTooLargeError extends Error {
+  constructor(
+    readonly calls: readonly CallKey[],
+    readonly max: number,
+  ) {
+    super(`calls over ${max} events: ${calls.map((c) => c.callId).join(', ')}`);
+    this.name = 'CallTooLargeError';
+  }
+}
+
 /** What a submitted callback became once its transaction committed. */
 export type WriteResult = 'stored' | 'duplicate';
 
@@ -81,7 +96,11 @@ interface StoredFoldEvent extends FoldEvent, CallKey {
 
 /** The write side: the one door through which ingest touches SQL. */
 export class IngestRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  /** `maxEventsPerCall`: past it, `writeBatch` throws {@link CallTooLargeError} and stores nothing. */
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly maxEventsPerCall = Number.POSITIVE_INFINITY,
+  ) {}
 
   /**
    * Stores a batch in one transaction: inserts new events (duplicates skipped), refolds every
@@ -95,7 +114,7 @@ export class IngestRepository {
       const rows: (CallKey & { dedupeKey: string; position: string })[] = await tx.query(INSERT_EVENTS, [JSON.stringify(events)]);
       if (rows.length === 0) return rows;
       const calls = new Map(rows.map((r) => [callKeyText(r), { sdkAppId: r.sdkAppId, callId: r.callId }]));
-      await this.refold(tx, [...calls.values()]);
+      await this.refold(tx, [...calls.values()], this.maxEventsPerCall);
       await tx.query('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, maxOf(rows.map((r) => r.position))]);
       return rows;
     });
@@ -134,11 +153,14 @@ export class IngestRepository {
   }
 
   /** Folds each call from all its stored events and upserts calls and participants. */
-  private async refold(tx: EntityManager, calls: readonly CallKey[]): Promise<void> {
+  private async refold(tx: EntityManager, calls: readonly CallKey[], maxEvents = Number.POSITIVE_INFINITY): Promise<void> {
     const rows: StoredFoldEvent[] = await tx.query(SELECT_CALL_EVENTS, [JSON.stringify(calls)]);
+    const grouped = groupByCall(calls, rows);
+    const tooLarge = calls.filter((_, i) => grouped[i].length > maxEvents);
+    if (tooLarge.length > 0) throw new CallTooLargeError(tooLarge, maxEvents);
     const callRows: object[] = [];
     const participantRows: object[] = [];
-    for (const callEvents of groupByCall(calls, rows)) {
+    for (const callEvents of grouped) {
       if (callEvents.length === 0) continue;
       const { sdkAppId: a, callId: c } = callEvents[0];
       const { participants, ...call }: FoldedCall = foldCall(callEvents);

@@ -24,11 +24,16 @@ export interface SpooledRecord {
   readonly appendedAt: number;
 }
 
-/** What a segment file holds: its intact records, and where the first torn or corrupt byte is. */
+/** What a segment file holds: its intact records, and what could not be read. */
 export interface DecodedSegment {
   readonly records: SpooledRecord[];
-  /** Bytes from the start of the file up to the first record that failed its checks (the file size when none did). */
+  /** Bytes from the start of the file up to the end of the last intact record. */
   readonly validBytes: number;
+  /**
+   * Bytes skipped between intact records: damage to bytes that were once acknowledged (a torn
+   * append can only be at the end). The records after the damage are found again and returned.
+   */
+  readonly corruptBytes: number;
 }
 
 /** Bytes that `payloads` take on disk. */
@@ -53,19 +58,39 @@ export function encodeRecords(payloads: readonly Buffer[], appendedAt: number): 
 }
 
 /**
- * Reads records from the start of a segment file. Reading stops at the first record that is short,
- * has a wrong magic, version or reserved byte, or fails its CRC: a length cannot be trusted past a
- * bad record, so nothing after it in this file can be located safely.
+ * Reads records from the start of a segment file. A record that is short, has a wrong magic,
+ * version or reserved byte, or fails its CRC is bad; reading goes on at the next offset where an
+ * intact record starts (payloads are JSON, which never holds the header's raw 0x01 and 0x00 bytes, so
+ * a record cannot be faked inside one). Bad bytes with no intact record after them are a torn tail.
  */
 export function decodeRecords(file: Buffer): DecodedSegment {
   const records: SpooledRecord[] = [];
   let at = 0;
-  for (let length = intactLength(file, at); length !== null; length = intactLength(file, at)) {
+  let validBytes = 0;
+  let corruptBytes = 0;
+  while (at < file.length) {
+    let length = intactLength(file, at);
+    if (length === null) {
+      const next = nextIntact(file, at + 1);
+      if (next === null) break;
+      corruptBytes += next - at;
+      at = next;
+      length = intactLength(file, at)!;
+    }
     const end = at + HEADER_BYTES + length;
     records.push({ payload: file.subarray(at + HEADER_BYTES, end), appendedAt: file.readDoubleLE(at + 12) });
     at = end;
+    validBytes = end;
   }
-  return { records, validBytes: at };
+  return { records, validBytes, corruptBytes };
+}
+
+/** The first offset from `from` on where an intact record starts, or null. */
+function nextIntact(file: Buffer, from: number): number | null {
+  for (let at = file.indexOf(MAGIC_0, from); at !== -1; at = file.indexOf(MAGIC_0, at + 1)) {
+    if (intactLength(file, at) !== null) return at;
+  }
+  return null;
 }
 
 /** The payload length of the record at `at` when it passes every check, else null. */

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
@@ -38,7 +38,7 @@ async function replayFiles(name: string, head: Buffer, tail: Buffer) {
   await spool.replay(async (batch) => void seen.push(...batch.map((r) => r.payload.toString())));
   const stats = spool.stats();
   await spool.close();
-  return { seen, stats };
+  return { seen, stats, files: (await readdir(dir)).sort() };
 }
 
 describe('Spool with torn or corrupt segments', () => {
@@ -62,19 +62,30 @@ describe('Spool with torn or corrupt segments', () => {
     }
   });
 
-  it('skips and counts the rest of a segment after any flipped byte in a middle record, and still replays the next segment', async () => {
+  it('replays every intact record around any flipped byte in a middle record, counts the damage and keeps the file aside', async () => {
     const { head, tail } = await writtenSegments(first, 'later');
     for (let at = ends[2]; at < ends[3]; at++) {
       const corrupt = Buffer.from(head);
       corrupt[at] ^= 0xff;
-      const { seen, stats } = await replayFiles(`flip-${at}`, corrupt, tail);
-      expect({ at, seen, tornTails: stats.tornTails, tornBytes: stats.tornBytes }).toEqual({
+      const { seen, stats, files } = await replayFiles(`flip-${at}`, corrupt, tail);
+      expect({ at, seen, corruptSegments: stats.corruptSegments, tornTails: stats.tornTails, files }).toEqual({
         at,
-        seen: ['', 'x', 'later'],
-        tornTails: 1,
-        tornBytes: head.length - ends[2],
+        seen: ['', 'x', first[3], 'later'],
+        corruptSegments: 1,
+        tornTails: 0,
+        files: ['corrupt-000000000001.spool'],
       });
     }
+  });
+
+  it('treats a flipped byte in the last record of a segment as a torn tail (nothing intact follows it)', async () => {
+    const { head, tail } = await writtenSegments(first, 'later');
+    const damaged = Buffer.from(head);
+    damaged[ends[3] + HEADER_BYTES] ^= 0xff;
+    const { seen, stats, files } = await replayFiles('flip-last', damaged, tail);
+    expect(seen).toEqual([...first.slice(0, 3), 'later']);
+    expect(stats).toMatchObject({ corruptSegments: 0, tornTails: 1, tornBytes: head.length - ends[3] });
+    expect(files).toEqual([]);
   });
 
   it('treats a zero-filled tail (a crash after the size grew but before the data landed) as torn', async () => {

@@ -132,7 +132,7 @@ describe('Spool', () => {
   it('tracks records, bytes and the oldest appendedAt through appends, reopen and replay', async () => {
     let clock = 1000;
     const spool = await open({ now: () => clock });
-    expect(spool.stats()).toEqual({ records: 0, bytes: 0, oldestAppendedAt: null, tornTails: 0, tornBytes: 0, flushes: 0 });
+    expect(spool.stats()).toEqual({ records: 0, bytes: 0, oldestAppendedAt: null, tornTails: 0, tornBytes: 0, corruptSegments: 0, flushes: 0 });
     await spool.append(bufs('a', 'bb'));
     clock = 2000;
     await spool.append(bufs('ccc'));

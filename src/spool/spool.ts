@@ -1,4 +1,4 @@
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile, rename, unlink } from 'node:fs/promises';
 import { lockDirectory, type DirLock, type DirLockOptions } from './dir-lock';
 import { listSegments, makeDirectory } from './files';
 import { decodeRecords, encodedSize, encodeRecords, type SpooledRecord } from './record';
@@ -18,6 +18,8 @@ export interface SpoolOptions {
   readonly now?: () => number;
   /** How the folder's LOCK is claimed (tests shorten the waits). */
   readonly lock?: DirLockOptions;
+  /** Told once per damaged segment (see `SpoolStats.corruptSegments`), with the bytes it could not read. */
+  readonly onCorrupt?: (path: string, unreadableBytes: number) => void;
 }
 
 /** What the spool holds and has done since it was opened. */
@@ -32,6 +34,12 @@ export interface SpoolStats {
   readonly tornTails: number;
   /** Bytes in those tails, skipped by replay. */
   readonly tornBytes: number;
+  /**
+   * Segments damaged before their end (not a torn tail): every intact record in them, before and after
+   * the damage, is replayed, and the file is then kept aside as `corrupt-NNNNNNNNNNNN.spool` in the
+   * folder, never deleted (a record whose own bytes were damaged can only be recovered by hand).
+   */
+  readonly corruptSegments: number;
   /** fdatasync calls that made appends durable; with group commit, far fewer than appends. */
   readonly flushes: number;
 }
@@ -57,7 +65,7 @@ export class Spool {
   private readonly writer: SegmentWriter;
   private replays: Promise<unknown> = Promise.resolve();
   private closed = false;
-  private torn = { tornTails: 0, tornBytes: 0 };
+  private torn = { tornTails: 0, tornBytes: 0, corruptSegments: 0 };
   private lock: DirLock | null = null;
 
   private constructor(
@@ -154,7 +162,8 @@ export class Spool {
       // Not fsync'ing the directory: should the unlink be lost in a crash, the records come back
       // and are written again, which the database dedupes.
       await this.lock?.assertHeld();
-      await unlink(seg.path);
+      if (seg.corrupt) await rename(seg.path, seg.path.replace(/seg-(\d+)\.spool$/, 'corrupt-$1.spool'));
+      else await unlink(seg.path);
       this.segments.splice(this.segments.indexOf(seg), 1);
     }
     return handled;
@@ -162,14 +171,20 @@ export class Spool {
 
   /** Updates `seg` from its file's content and returns its intact records. */
   private readBack(seg: Segment, file: Buffer): SpooledRecord[] {
-    const { records, validBytes } = decodeRecords(file);
+    const { records, validBytes, corruptBytes } = decodeRecords(file);
+    const corrupt = corruptBytes > 0;
     seg.records = records.length;
     seg.bytes = file.length;
     seg.firstAppendedAt = records[0]?.appendedAt ?? null;
+    if (!seg.checked && corrupt) {
+      this.torn.corruptSegments++;
+      this.options.onCorrupt?.(seg.path, corruptBytes);
+    }
     if (!seg.checked && validBytes < file.length) {
       this.torn.tornTails++;
       this.torn.tornBytes += file.length - validBytes;
     }
+    seg.corrupt = corrupt;
     seg.checked = true;
     return records;
   }

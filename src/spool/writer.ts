@@ -10,6 +10,8 @@ export interface Segment {
   firstAppendedAt: number | null;
   /** Read back at least once, so a torn tail in it has been counted and must not be counted again. */
   checked: boolean;
+  /** Damaged before its end when last read: kept aside after replay instead of deleted. */
+  corrupt?: boolean;
 }
 
 /** A segment not yet written or read. */

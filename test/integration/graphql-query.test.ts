@@ -319,6 +319,21 @@ describe('limits', () => {
 });
 
 describe('nested fields', () => {
+  it("reads a user's history with its calls in one statement, the same rows as without them", async () => {
+    const history = (fields: string) => `{ participants(filter: { userId: "Alice" }, first: 10) { edges { cursor node { userId role ${fields} } } } }`;
+    await gql(t.baseUrl, keyA, '{ __typename }'); // the key's scope is cached from here on
+    const before = logger.statements;
+    const withCalls = await gql(t.baseUrl, keyA, history('call { callId status sdkAppId participants { userId } }'));
+    const statements = logger.statements - before;
+    const plain = await gql(t.baseUrl, keyA, history(''));
+    expect(withCalls.errors).toBeUndefined();
+    const rows = withCalls.data!.participants.edges;
+    expect(rows.map((e: { node: { call: { callId: string } } }) => e.node.call.callId)).toEqual(['a4', 'a3', 'a2', 'a1']);
+    expect(rows.map(({ cursor, node: { userId, role } }: any) => ({ cursor, userId, role }))).toEqual(plain.data!.participants.edges.map(({ cursor, node }: any) => ({ cursor, ...node })));
+    expect(rows[0].node.call).toMatchObject({ sdkAppId: A, status: 'ENDED' });
+    expect(statements).toBe(2); // participants joined with calls, then the calls' participants
+  });
+
   it('take a constant number of SQL statements whatever the page size', async () => {
     const D = '1400000004';
     const keyD = await createKey(db.dataSource, 'app-d', [D]);
