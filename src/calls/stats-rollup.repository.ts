@@ -4,7 +4,23 @@ import { PARTIAL_SUMS } from './stats-sql';
 /** Any constant: one replica refreshes at a time (the others skip their turn). */
 export const REFRESH_LOCK = 0x73746174; // "stat"
 
+const SUMS = Object.keys(PARTIAL_SUMS);
+
 const MARKS = `jsonb_to_recordset($1::jsonb) AS m(a text, h timestamptz, s bigint)`;
+
+/** Replaces the rows of the marked hours: by dimension values from `calls`, then their totals. */
+const RECOMPUTE = [
+  `DELETE FROM call_stats_hourly h USING ${MARKS} WHERE h.sdk_app_id = m.a AND h.hour = m.h`,
+  `INSERT INTO call_stats_hourly (sdk_app_id, hour, call_type, media_type, result, status, ${SUMS.join(', ')})
+   SELECT m.a, m.h, c.call_type, c.media_type, c.result, c.status, ${Object.values(PARTIAL_SUMS).join(', ')}
+   FROM ${MARKS} JOIN calls c ON c.sdk_app_id = m.a AND c.started_at >= m.h AND c.started_at < m.h + interval '1 hour'
+   GROUP BY m.a, m.h, c.call_type, c.media_type, c.result, c.status`,
+  `DELETE FROM call_stats_hourly_totals t USING ${MARKS} WHERE t.sdk_app_id = m.a AND t.hour = m.h`,
+  `INSERT INTO call_stats_hourly_totals (sdk_app_id, hour, ${SUMS.join(', ')})
+   SELECT h.sdk_app_id, h.hour, ${SUMS.map((c) => `sum(h.${c})`).join(', ')}
+   FROM ${MARKS} JOIN call_stats_hourly h ON h.sdk_app_id = m.a AND h.hour = m.h
+   GROUP BY 1, 2`,
+];
 
 /** A dirty mark as read: app, hour, and the `seq` it had then. */
 interface Mark {
@@ -35,14 +51,7 @@ export class StatsRollupRepository {
       const marks: Mark[] = await tx.query('SELECT sdk_app_id AS a, hour AS h, seq::text AS s FROM call_stats_dirty ORDER BY seq LIMIT $1', [limit]);
       if (marks.length === 0) return 0;
       const json = JSON.stringify(marks);
-      await tx.query(`DELETE FROM call_stats_hourly h USING ${MARKS} WHERE h.sdk_app_id = m.a AND h.hour = m.h`, [json]);
-      await tx.query(
-        `INSERT INTO call_stats_hourly (sdk_app_id, hour, call_type, media_type, result, status, ${Object.keys(PARTIAL_SUMS).join(', ')})
-         SELECT m.a, m.h, c.call_type, c.media_type, c.result, c.status, ${Object.values(PARTIAL_SUMS).join(', ')}
-         FROM ${MARKS} JOIN calls c ON c.sdk_app_id = m.a AND c.started_at >= m.h AND c.started_at < m.h + interval '1 hour'
-         GROUP BY m.a, m.h, c.call_type, c.media_type, c.result, c.status`,
-        [json],
-      );
+      for (const statement of RECOMPUTE) await tx.query(statement, [json]);
       await tx.query(
         `DELETE FROM call_stats_dirty WHERE ctid IN (
            SELECT d.ctid FROM call_stats_dirty d JOIN ${MARKS} ON d.sdk_app_id = m.a AND d.hour = m.h AND d.seq = m.s

@@ -86,8 +86,13 @@ export interface RollupSources {
   /** Placeholders of the whole hours the rollup answers, `[from, to)`; null = unbounded. */
   readonly from: string | null;
   readonly to: string | null;
+  /** Whether the request's range reaches before `from` / from `to` on (raw calls there). */
+  readonly before: boolean;
+  readonly after: boolean;
   /** Whether calls with no start time match (no time range): they have no hour in the rollup. */
   readonly unstarted: boolean;
+  /** Read `call_stats_hourly_totals` (one row per app and hour): the request neither groups nor filters by a dimension. */
+  readonly totals: boolean;
 }
 
 /**
@@ -107,13 +112,13 @@ export function rollupStatsSql(shape: StatsShape, src: RollupSources): string {
   const parts = [
     `SELECT ${bucketOf(shape, 'x.hour')} AS bucket, ${dimensionColumns(shape, 'x', false)}${sums.map((s) => `, sum(x.${s}) AS ${s}`).join('')}
      FROM (SELECT h.hour, ${dimensionColumns(shape, 'h', false)}${sums.map((s) => `, sum(h.${s}) AS ${s}`).join('')}
-       FROM call_stats_hourly h
+       FROM ${src.totals ? 'call_stats_hourly_totals' : 'call_stats_hourly'} h
        ${whereClause([...src.rollup, ...window('h.hour'), 'NOT EXISTS (SELECT 1 FROM dirty d WHERE d.sdk_app_id = h.sdk_app_id AND d.hour = h.hour)'])}
        GROUP BY ${groupKeys('h.hour', 'h')}) x
      GROUP BY ${groupKeys('1', 'x')}`,
     rawPart(`dirty d JOIN calls c ON c.sdk_app_id = d.sdk_app_id AND c.started_at >= d.hour AND c.started_at < d.hour + interval '1 hour'`, []),
-    ...(src.from ? [rawPart('calls c', [`c.started_at < ${src.from}`])] : []),
-    ...(src.to ? [rawPart('calls c', [`c.started_at >= ${src.to}`])] : []),
+    ...(src.from && src.before ? [rawPart('calls c', [`c.started_at < ${src.from}`])] : []),
+    ...(src.to && src.after ? [rawPart('calls c', [`c.started_at >= ${src.to}`])] : []),
     ...(src.unstarted ? [rawPart('calls c', ['c.started_at IS NULL'])] : []),
   ];
   return `WITH dirty AS MATERIALIZED (

@@ -60,7 +60,7 @@ export class StatsRepository {
       measures: request.measures,
     };
     const window = await this.rollupWindow(request);
-    const sql = window ? rollupStatsSql(shape, rollupSources(scope, request.filter ?? {}, params, conditions, window)) : rawStatsSql(shape, conditions);
+    const sql = window ? rollupStatsSql(shape, rollupSources(scope, request, params, conditions, window)) : rawStatsSql(shape, conditions);
     return this.dataSource.query(sql, params.values);
   }
 
@@ -73,19 +73,24 @@ export class StatsRepository {
 }
 
 /** The conditions of each part of the rollup statement, all limited to the apps of `scope` (docs/design.md, principle 8). */
-function rollupSources(scope: AppScope, f: CallFilter, params: SqlParams, calls: string[], window: RollupWindow): RollupSources {
+function rollupSources(scope: AppScope, request: StatsRequest, params: SqlParams, calls: string[], window: RollupWindow): RollupSources {
+  const f: CallFilter = request.filter ?? {};
   const apps = appsToRead(scope, f.sdkAppId);
   const rollup = appCondition('h.sdk_app_id', apps, params);
+  const appsOnly = rollup.length;
   if (f.mediaType) rollup.push(`h.media_type = ${params.add(f.mediaType)}`);
   if (f.callType) rollup.push(`h.call_type = ${params.add(f.callType)}`);
   if (f.status?.length) rollup.push(`h.status = ANY(${params.add(f.status)}::text[])`);
   if (f.result?.length) rollup.push(`h.result = ANY(${params.add(f.result)}::text[])`);
   return {
+    totals: request.groupBy.length === 0 && rollup.length === appsOnly,
     rollup,
     dirty: appCondition('d.sdk_app_id', apps, params),
     calls,
     from: window.from ? params.add(window.from) : null,
     to: window.to ? params.add(window.to) : null,
+    before: !f.startedAt?.from || (window.from !== null && f.startedAt.from < window.from),
+    after: !f.startedAt?.to || (window.to !== null && f.startedAt.to > window.to),
     unstarted: !f.startedAt?.from && !f.startedAt?.to,
   };
 }

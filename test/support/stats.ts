@@ -73,10 +73,22 @@ const FROM_CALLS = `
     (count(talk_seconds) FILTER (WHERE accepted_at IS NOT NULL))::int AS talk_counted
   FROM calls WHERE started_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6`;
 
-/** Rows where `call_stats_hourly` and a fresh aggregation of `calls` differ (either side); empty when equal. */
+const TOTAL_COLUMNS = 'sdk_app_id, hour, calls, answered, missed, talk_seconds, talk_counted';
+const TOTALS_FROM_CALLS = `
+  SELECT sdk_app_id, hour, sum(calls)::int AS calls, sum(answered)::int AS answered, sum(missed)::int AS missed,
+    sum(talk_seconds)::bigint AS talk_seconds, sum(talk_counted)::int AS talk_counted
+  FROM (${FROM_CALLS}) x GROUP BY 1, 2`;
+
+/** Rows where the rollup tables and a fresh aggregation of `calls` differ (either side); empty when equal. */
 export async function rollupDrift(ds: DataSource): Promise<unknown[]> {
   return ds.query(`
     (SELECT 'rollup only' AS side, * FROM (SELECT ${ROLLUP_COLUMNS} FROM call_stats_hourly EXCEPT ALL ${FROM_CALLS}) x)
     UNION ALL
-    (SELECT 'calls only' AS side, * FROM (${FROM_CALLS} EXCEPT ALL SELECT ${ROLLUP_COLUMNS} FROM call_stats_hourly) y)`);
+    (SELECT 'calls only' AS side, * FROM (${FROM_CALLS} EXCEPT ALL SELECT ${ROLLUP_COLUMNS} FROM call_stats_hourly) y)
+    UNION ALL
+    (SELECT 'totals only', sdk_app_id, hour, NULL, NULL, NULL, NULL, calls, answered, missed, talk_seconds, talk_counted
+     FROM (SELECT ${TOTAL_COLUMNS} FROM call_stats_hourly_totals EXCEPT ALL ${TOTALS_FROM_CALLS}) z)
+    UNION ALL
+    (SELECT 'calls only (totals)', sdk_app_id, hour, NULL, NULL, NULL, NULL, calls, answered, missed, talk_seconds, talk_counted
+     FROM (${TOTALS_FROM_CALLS} EXCEPT ALL SELECT ${TOTAL_COLUMNS} FROM call_stats_hourly_totals) w)`);
 }
