@@ -53,6 +53,7 @@ export class CreateCallStatsRollup1795706400000 implements MigrationInterface {
         CONSTRAINT pk_call_stats_dirty PRIMARY KEY (sdk_app_id, hour)
       )`);
     await q.query(`ALTER SEQUENCE call_stats_dirty_seq OWNED BY call_stats_dirty.seq`);
+    await q.query(`CREATE INDEX ix_call_stats_dirty_seq ON call_stats_dirty (seq)`);
     await this.createTriggers(q);
     await q.query(`
       INSERT INTO call_stats_hourly (sdk_app_id, hour, call_type, media_type, result, status, calls, answered, missed, talk_seconds, talk_counted)

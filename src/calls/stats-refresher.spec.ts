@@ -44,4 +44,22 @@ describe('StatsRefresher', () => {
     expect(errors).toEqual([new Error('connection lost')]);
     expect(calls).toBe(after);
   });
+
+  it('halves the batch after a failed one and grows it back after each success', async () => {
+    const answers: (number | Error)[] = [new Error('statement timeout'), new Error('statement timeout'), 2, 4, 0];
+    const limits: number[] = [];
+    const store: RollupStore = {
+      refresh: async (limit) => {
+        limits.push(limit);
+        const answer = answers.shift() ?? 0;
+        if (answer instanceof Error) throw answer;
+        return answer;
+      },
+    };
+    const refresher = new StatsRefresher(store, { ...options, batchHours: 8 });
+    await expect(refresher.runOnce()).rejects.toThrow('statement timeout');
+    await expect(refresher.runOnce()).rejects.toThrow('statement timeout');
+    expect(await refresher.runOnce()).toBe(6);
+    expect(limits).toEqual([8, 4, 2, 4, 8]);
+  });
 });

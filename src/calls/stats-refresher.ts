@@ -13,20 +13,23 @@ export interface StatsRefresherOptions {
 
 /**
  * Brings the hourly stats rollup up to date every `intervalMs`: each turn refreshes marked hours, a
- * batch per transaction, until none is left or another replica holds the refresh lock. Turns never
- * overlap; `stop` waits for the one in progress.
+ * batch per transaction, until none is left or another replica holds the refresh lock. A failed batch
+ * (a statement timeout on hours of many calls) halves the next one, down to one hour; each success
+ * doubles it back up to `batchHours`. Turns never overlap; `stop` waits for the one in progress.
  */
 export class StatsRefresher {
   private timer: NodeJS.Timeout | null = null;
   private turn: Promise<void> | null = null;
   private stopped = false;
   private readonly batchHours: number;
+  private batch: number;
 
   constructor(
     private readonly store: RollupStore,
     private readonly options: StatsRefresherOptions,
   ) {
     this.batchHours = options.batchHours ?? 100;
+    this.batch = this.batchHours;
   }
 
   start(): void {
@@ -37,10 +40,15 @@ export class StatsRefresher {
   async runOnce(): Promise<number> {
     let total = 0;
     while (!this.stopped) {
-      const refreshed = await this.store.refresh(this.batchHours);
+      const limit = this.batch;
+      const refreshed = await this.store.refresh(limit).catch((err: unknown) => {
+        this.batch = Math.max(1, Math.floor(limit / 2));
+        throw err;
+      });
+      this.batch = Math.min(this.batchHours, limit * 2);
       if (refreshed === null) break;
       total += refreshed;
-      if (refreshed < this.batchHours) break;
+      if (refreshed < limit) break;
     }
     return total;
   }
