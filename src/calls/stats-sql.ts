@@ -50,6 +50,7 @@ const ROLLUP_MEASURES: Partial<Record<StatsMeasure, readonly [string, readonly P
   totalTalkSeconds: ['sum(p.talk_seconds)::float8', ['talk_seconds']],
   avgTalkSeconds: ['(sum(p.talk_seconds) / nullif(sum(p.talk_counted), 0))::float8', ['talk_seconds', 'talk_counted']],
 };
+const ROLLUP_MEASURE_SQL: Record<string, string> = Object.fromEntries(Object.entries(ROLLUP_MEASURES).map(([m, [sql]]) => [m, sql]));
 
 /** What both statements share: grouping, bucketing and the measures asked for. */
 export interface StatsShape {
@@ -95,40 +96,51 @@ export interface RollupSources {
   readonly totals: boolean;
 }
 
+const withinWindow = (src: RollupSources, col: string): string[] => [
+  ...(src.from ? [`${col} >= ${src.from}`] : []),
+  ...(src.to ? [`${col} < ${src.to}`] : []),
+];
+const groupKeys = (shape: StatsShape, first: string, t: string): string =>
+  [first, ...DIMENSIONS.filter(([d]) => shape.groupBy.has(d)).map(([, column]) => `${t}.${column}`)].join(', ');
+
+/** Partial sums by bucket of the rollup's clean hours in the window: added up by hour first, then bucketed. */
+function rollupPart(shape: StatsShape, src: RollupSources, sums: readonly PartialSum[]): string {
+  const clean = 'NOT EXISTS (SELECT 1 FROM dirty d WHERE d.sdk_app_id = h.sdk_app_id AND d.hour = h.hour)';
+  return `SELECT ${bucketOf(shape, 'x.hour')} AS bucket, ${dimensionColumns(shape, 'x', false)}${sums.map((s) => `, sum(x.${s}) AS ${s}`).join('')}
+     FROM (SELECT h.hour, ${dimensionColumns(shape, 'h', false)}${sums.map((s) => `, sum(h.${s}) AS ${s}`).join('')}
+       FROM ${src.totals ? 'call_stats_hourly_totals' : 'call_stats_hourly'} h
+       ${whereClause([...src.rollup, ...withinWindow(src, 'h.hour'), clean])}
+       GROUP BY ${groupKeys(shape, 'h.hour', 'h')}) x
+     GROUP BY ${groupKeys(shape, '1', 'x')}`;
+}
+
+/** Partial sums by bucket of raw calls read `from` (a source naming calls `c`), each call bucketed by its start time. */
+function rawPart(shape: StatsShape, src: RollupSources, sums: readonly PartialSum[], from: string, extra: readonly string[]): string {
+  return `SELECT ${bucketOf(shape, 'c.started_at')} AS bucket, ${dimensionColumns(shape, 'c', false)}${sums.map((s) => `, ${PARTIAL_SUMS[s]} AS ${s}`).join('')}
+     FROM ${from} ${whereClause([...src.calls, ...extra])} GROUP BY ${groupKeys(shape, '1', 'c')}`;
+}
+
 /**
  * Partial sums by bucket from the rollup's clean hours in the window, plus raw calls for what it does
  * not hold: hours still marked dirty, the parts of the range outside the window, unstarted calls.
- * Raw parts bucket each call by its own start time; only the rollup buckets by hour.
+ * Only the rollup is bucketed by hour.
  */
 export function rollupStatsSql(shape: StatsShape, src: RollupSources): string {
-  const needs = new Set<PartialSum>(shape.measures.flatMap((m) => ROLLUP_MEASURES[m]?.[1] ?? []));
-  const sums = [...needs];
-  const window = (col: string) => [...(src.from ? [`${col} >= ${src.from}`] : []), ...(src.to ? [`${col} < ${src.to}`] : [])];
-  const dims = (t: string) => DIMENSIONS.filter(([d]) => shape.groupBy.has(d)).map(([, column]) => `${t}.${column}`);
-  const groupKeys = (first: string, t: string) => [first, ...dims(t)].join(', ');
-  const rawPart = (from: string, extra: readonly string[]) =>
-    `SELECT ${bucketOf(shape, 'c.started_at')} AS bucket, ${dimensionColumns(shape, 'c', false)}${sums.map((s) => `, ${PARTIAL_SUMS[s]} AS ${s}`).join('')}
-     FROM ${from} ${whereClause([...src.calls, ...extra])} GROUP BY ${groupKeys('1', 'c')}`;
+  const sums = [...new Set<PartialSum>(shape.measures.flatMap((m) => ROLLUP_MEASURES[m]?.[1] ?? []))];
+  const raw = (from: string, extra: readonly string[]) => rawPart(shape, src, sums, from, extra);
   const parts = [
-    `SELECT ${bucketOf(shape, 'x.hour')} AS bucket, ${dimensionColumns(shape, 'x', false)}${sums.map((s) => `, sum(x.${s}) AS ${s}`).join('')}
-     FROM (SELECT h.hour, ${dimensionColumns(shape, 'h', false)}${sums.map((s) => `, sum(h.${s}) AS ${s}`).join('')}
-       FROM ${src.totals ? 'call_stats_hourly_totals' : 'call_stats_hourly'} h
-       ${whereClause([...src.rollup, ...window('h.hour'), 'NOT EXISTS (SELECT 1 FROM dirty d WHERE d.sdk_app_id = h.sdk_app_id AND d.hour = h.hour)'])}
-       GROUP BY ${groupKeys('h.hour', 'h')}) x
-     GROUP BY ${groupKeys('1', 'x')}`,
-    rawPart(`dirty d JOIN calls c ON c.sdk_app_id = d.sdk_app_id AND c.started_at >= d.hour AND c.started_at < d.hour + interval '1 hour'`, []),
-    ...(src.from && src.before ? [rawPart('calls c', [`c.started_at < ${src.from}`])] : []),
-    ...(src.to && src.after ? [rawPart('calls c', [`c.started_at >= ${src.to}`])] : []),
-    ...(src.unstarted ? [rawPart('calls c', ['c.started_at IS NULL'])] : []),
+    rollupPart(shape, src, sums),
+    raw(`dirty d JOIN calls c ON c.sdk_app_id = d.sdk_app_id AND c.started_at >= d.hour AND c.started_at < d.hour + interval '1 hour'`, []),
+    ...(src.from && src.before ? [raw('calls c', [`c.started_at < ${src.from}`])] : []),
+    ...(src.to && src.after ? [raw('calls c', [`c.started_at >= ${src.to}`])] : []),
+    ...(src.unstarted ? [raw('calls c', ['c.started_at IS NULL'])] : []),
   ];
   return `WITH dirty AS MATERIALIZED (
-      SELECT d.sdk_app_id, d.hour FROM call_stats_dirty d ${whereClause([...src.dirty, ...window('d.hour')])}
+      SELECT d.sdk_app_id, d.hour FROM call_stats_dirty d ${whereClause([...src.dirty, ...withinWindow(src, 'd.hour')])}
     ), parts AS (
       ${parts.join('\n      UNION ALL\n      ')}
     )
-    SELECT p.bucket, ${dimensionColumns(shape, 'p', true)}${measureColumns(rollupMeasureSql(), shape.measures)}
+    SELECT p.bucket, ${dimensionColumns(shape, 'p', true)}${measureColumns(ROLLUP_MEASURE_SQL, shape.measures)}
     FROM parts p
     GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`;
 }
-
-const rollupMeasureSql = (): Record<string, string> => Object.fromEntries(Object.entries(ROLLUP_MEASURES).map(([m, [sql]]) => [m, sql]));
