@@ -91,7 +91,11 @@ export class CreateCallStatsRollup1795706400000 implements MigrationInterface {
         SELECT v.sdk_app_id, v.started_at FROM old_calls o FULL JOIN new_calls n ON n.id = o.id
         CROSS JOIN LATERAL (VALUES (o.sdk_app_id, o.started_at), (n.sdk_app_id, n.started_at)) AS v(sdk_app_id, started_at)
         WHERE o.id IS NULL OR n.id IS NULL OR ${summed('o')} IS DISTINCT FROM ${summed('n')}`)} END $$`);
-    await q.query(`CREATE FUNCTION call_stats_truncated() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN TRUNCATE call_stats_hourly, call_stats_hourly_totals, call_stats_dirty; RETURN NULL; END $$`);
+    // DELETE, not TRUNCATE: a stats read holding the rollup tables while it waits for `calls` must not deadlock with it.
+    await q.query(`
+      CREATE FUNCTION call_stats_truncated() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        DELETE FROM call_stats_hourly; DELETE FROM call_stats_hourly_totals; DELETE FROM call_stats_dirty; RETURN NULL;
+      END $$`);
     await q.query(`CREATE TRIGGER tr_calls_stats_insert AFTER INSERT ON calls REFERENCING NEW TABLE AS new_calls FOR EACH STATEMENT EXECUTE FUNCTION call_stats_mark_inserted()`);
     await q.query(`CREATE TRIGGER tr_calls_stats_update AFTER UPDATE ON calls REFERENCING OLD TABLE AS old_calls NEW TABLE AS new_calls FOR EACH STATEMENT EXECUTE FUNCTION call_stats_mark_updated()`);
     await q.query(`CREATE TRIGGER tr_calls_stats_delete AFTER DELETE ON calls REFERENCING OLD TABLE AS old_calls FOR EACH STATEMENT EXECUTE FUNCTION call_stats_mark_deleted()`);

@@ -48,6 +48,9 @@ export class StatsRollupRepository {
     return this.dataSource.transaction(async (tx) => {
       const [{ locked }]: { locked: boolean }[] = await tx.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [REFRESH_LOCK]);
       if (!locked) return null;
+      // `calls` before any rollup table, in the order of a TRUNCATE of `calls` (whose trigger then empties
+      // the rollup): the two wait for each other instead of deadlocking.
+      await tx.query('LOCK TABLE calls IN ACCESS SHARE MODE');
       const marks: Mark[] = await tx.query('SELECT sdk_app_id AS a, hour AS h, seq::text AS s FROM call_stats_dirty ORDER BY seq LIMIT $1', [limit]);
       if (marks.length === 0) return 0;
       const json = JSON.stringify(marks);

@@ -61,6 +61,25 @@ describe('triggers on calls', () => {
     await q('TRUNCATE calls CASCADE');
     expect(await q('SELECT (SELECT count(*) FROM call_stats_hourly)::int AS hourly, (SELECT count(*) FROM call_stats_hourly_totals)::int AS totals')).toEqual([{ hourly: 0, totals: 0 }]);
   });
+  it('empty the rollup on a TRUNCATE of calls without deadlocking with a read that holds the rollup and waits for calls', async () => {
+    await insertCalls(db.dataSource, [call('2024-03-10T01:10:00Z')]);
+    await refreshAll(rollup);
+    const [reader, truncating] = [new Client({ connectionString: db.url }), new Client({ connectionString: db.url })];
+    await Promise.all([reader.connect(), truncating.connect()]);
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM call_stats_dirty, call_stats_hourly, call_stats_hourly_totals'); // a stats read takes these first
+      await truncating.query('BEGIN');
+      await truncating.query('TRUNCATE calls CASCADE');
+      const reading = reader.query('SELECT count(*)::int AS n FROM calls'); // waits for the TRUNCATE
+      await truncating.query('COMMIT');
+      expect((await reading).rows).toEqual([{ n: 0 }]);
+      await reader.query('COMMIT');
+    } finally {
+      await Promise.all([reader.end(), truncating.end()]);
+    }
+    expect(await rollupDrift(db.dataSource)).toEqual([]);
+  });
 });
 
 describe('the refresher', () => {
@@ -96,5 +115,23 @@ describe('the refresher', () => {
       await other.end();
     }
     expect(await rollup.refresh(100)).toBe(1);
+  });
+
+  it('waits for a TRUNCATE of calls that started first instead of deadlocking with its trigger', async () => {
+    await insertCalls(db.dataSource, [call('2024-03-10T01:10:00Z')]);
+    const truncating = new Client({ connectionString: db.url });
+    await truncating.connect();
+    try {
+      await truncating.query('BEGIN');
+      await truncating.query('LOCK TABLE calls IN ACCESS EXCLUSIVE MODE'); // what TRUNCATE takes first
+      const refreshing = rollup.refresh(100);
+      await new Promise((r) => setTimeout(r, 300));
+      await truncating.query('TRUNCATE calls CASCADE'); // its trigger then empties the rollup tables
+      await truncating.query('COMMIT');
+      expect(await refreshing).toBe(0);
+    } finally {
+      await truncating.end();
+    }
+    expect(await marks()).toEqual([]);
   });
 });
