@@ -1,8 +1,10 @@
 import { clock, el, since } from './dom';
 import type { BoardCall } from './types';
 
-function participants(call: BoardCall): string {
-  return call.participants.map((p) => `${p.userId} (${p.outcome.toLowerCase().replace(/_/g, ' ')})`).join(', ') || '–';
+/** The other participants with their outcome, e.g. `bob (accepted)`. */
+function callees(call: BoardCall): string {
+  const others = call.participants.filter((p) => p.userId !== call.callerId);
+  return others.map((p) => `${p.userId} (${p.outcome.toLowerCase().replace(/_/g, ' ')})`).join(', ') || '–';
 }
 
 function row(call: BoardCall, now: number): HTMLTableRowElement {
@@ -14,10 +16,9 @@ function row(call: BoardCall, now: number): HTMLTableRowElement {
     el('td', {}, el('span', { class: `badge ${call.status.toLowerCase()}` }, call.status === 'RINGING' ? 'Ringing' : 'Ongoing')),
     el('td', { class: 'mono' }, call.callId),
     el('td', {}, call.callerId ?? '–'),
-    el('td', {}, participants(call)),
-    el('td', {}, call.mediaType ?? '–'),
-    el('td', {}, el('time', { datetime: call.startedAt ?? '' }, clock(call.startedAt))),
-    el('td', {}, since(from, now)),
+    el('td', {}, callees(call)),
+    el('td', { class: 'nowrap' }, call.mediaType ?? '–'),
+    el('td', { class: 'nowrap', title: `started ${clock(call.startedAt)}` }, since(from, now)),
     el('td', { class: 'mono' }, call.sdkAppId),
   );
 }

@@ -1,9 +1,9 @@
 import type { HourPoint } from './chart';
 import { svg } from './dom';
 
-const W = 720;
+const W = 480;
 const H = 220;
-const M = { left: 40, right: 48, top: 12, bottom: 26 };
+const M = { left: 28, right: 40, top: 12, bottom: 24 };
 const PLOT_W = W - M.left - M.right;
 const PLOT_H = H - M.top - M.bottom;
 const SLOT = PLOT_W / 24;
@@ -31,6 +31,7 @@ export function renderChart(target: SVGSVGElement, points: readonly HourPoint[])
     label(M.left - 6, M.top + PLOT_H, '0', 'end'),
     label(W - M.right + 6, M.top + 4, '100%', 'start'),
     label(W - M.right + 6, M.top + PLOT_H / 2 + 4, '50%', 'start'),
+    label(W - M.right + 6, M.top + PLOT_H, '0%', 'start'),
   ];
   for (const p of points) {
     if (p.hour % 3 === 0) nodes.push(label(cx(p.hour), H - 8, `${String(p.hour).padStart(2, '0')}:00`));

@@ -71,7 +71,7 @@ ui.keyForm.addEventListener('submit', (e) => {
   if (key === '') return showStatus('Enter an API key to connect.', 'warn');
   sessionStorage.setItem(KEY_STORAGE, key);
   ui.keyInput.value = '';
-  ui.keyInput.placeholder = 'A key is stored for this tab';
+  ui.keyInput.placeholder = 'Stored for this tab';
   connect();
 });
 
@@ -92,5 +92,5 @@ ui.filterForm.addEventListener('submit', (e) => {
 // Ringing and talk times tick.
 setInterval(() => session && renderBoard(ui.boardRows, ui.boardEmpty, session.board.list()), 1000);
 
-if (sessionStorage.getItem(KEY_STORAGE) !== null) ui.keyInput.placeholder = 'A key is stored for this tab';
+if (sessionStorage.getItem(KEY_STORAGE) !== null) ui.keyInput.placeholder = 'Stored for this tab';
 connect();
