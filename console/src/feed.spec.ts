@@ -24,6 +24,7 @@ describe('Feed', () => {
     expect(feed.add(event('1'))).toBe(true);
     expect(feed.add(event('2'))).toBe(true);
     expect(feed.add(event('2'))).toBe(false);
+    expect([feed.has('2'), feed.has('3')]).toEqual([true, false]);
     expect(feed.rows).toHaveLength(2);
     expect(feed.lastCursor).toBe('2');
   });

@@ -25,6 +25,11 @@ export class Feed {
     return this.rowsNewestFirst;
   }
 
+  /** Whether the event at this cursor was handled (and is remembered). */
+  has(cursor: string): boolean {
+    return this.seen.has(cursor);
+  }
+
   /** Adds an event (events come in commit order); false when it was already handled. */
   add(event: FeedEvent): boolean {
     if (this.seen.has(event.cursor)) return false;

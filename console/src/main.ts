@@ -40,6 +40,7 @@ function showStats(points: readonly HourPoint[]): void {
 
 const view: SessionView = {
   eventAdded: (event) => prependEvent(ui.feedRows, event, FEED_MAX),
+  feedCleared: () => ui.feedRows.replaceChildren(),
   boardChanged: (calls) => renderBoard(ui.boardRows, ui.boardEmpty, calls),
   statsChanged: showStats,
   status: showStatus,

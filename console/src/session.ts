@@ -9,6 +9,7 @@ import type { BoardCall, FeedEvent, Filters } from './types';
 /** What a session draws on. */
 export interface SessionView {
   eventAdded(event: FeedEvent): void;
+  feedCleared(): void;
   boardChanged(calls: readonly BoardCall[]): void;
   statsChanged(points: readonly HourPoint[]): void;
   status(text: string, tone: Tone): void;
@@ -46,23 +47,53 @@ export class Session {
 
   async start(): Promise<void> {
     this.view.status('Loading recent events…', 'warn');
-    const history = await this.retrying(() => recentEvents(this.key, this.filters, FEED_MAX));
-    if (history === null) return;
-    for (const event of history) if (this.feed.add(event)) this.view.eventAdded(event);
-    this.live = new LiveConnection(this.wsUrl, this.key, this.filters, {
-      resumeCursor: () => this.feed.lastCursor,
-      event: (event) => this.feed.add(event) && this.view.eventAdded(event),
-      call: (call) => this.callUpdated(call),
-      connected: () => this.later(() => void this.resyncBoard(), SNAPSHOT_DELAY_MS),
-      status: (text, tone) => this.view.status(text, tone),
-      stopped: (message) => this.stop(message),
-    });
-    this.live.start();
+    if (!(await this.loadHistory())) return;
+    this.goLive();
     void this.refreshStats();
     this.every(REFRESH_MS, () => {
       void this.resyncBoard();
       void this.refreshStats();
     });
+  }
+
+  /** The feed from the last FEED_MAX matching events; false when the session ended meanwhile. */
+  private async loadHistory(): Promise<boolean> {
+    const history = await this.retrying(() => recentEvents(this.key, this.filters, FEED_MAX));
+    if (history === null) return false;
+    this.feed.clear();
+    this.view.feedCleared();
+    for (const event of history) if (this.feed.add(event)) this.view.eventAdded(event);
+    return true;
+  }
+
+  private goLive(): void {
+    this.live = new LiveConnection(this.wsUrl, this.key, this.filters, {
+      resumeCursor: () => this.feed.lastCursor,
+      event: (event) => this.feed.add(event) && this.view.eventAdded(event),
+      call: (call) => this.callUpdated(call),
+      connected: () => {
+        const unanchored = this.feed.lastCursor === null; // the feed subscribes without `after`
+        this.later(() => {
+          void this.resyncBoard();
+          if (unanchored) void this.anchor();
+        }, SNAPSHOT_DELAY_MS);
+      },
+      status: (text, tone) => this.view.status(text, tone),
+      stopped: (message) => this.stop(message),
+    });
+    this.live.start();
+  }
+
+  /**
+   * With nothing stored to resume from, the feed subscribes at the live edge, at a moment the page
+   * cannot see: what was stored before the subscription took effect is found by reading again, and
+   * the feed then restarts from the last of it (this happens once: from then on there is a cursor).
+   */
+  private async anchor(): Promise<void> {
+    const stored = await this.once(() => recentEvents(this.key, this.filters, FEED_MAX));
+    if (stored === null || stored.every((e) => this.feed.has(e.cursor))) return;
+    this.live?.stop();
+    if (await this.loadHistory()) this.goLive();
   }
 
   /** Ends everything; with a message, tells the view why. */
