@@ -47,6 +47,7 @@ export class LiveConnection {
   private client: Client | null = null;
   private attempt = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private acknowledged = false;
 
   constructor(
     private readonly url: string,
@@ -55,11 +56,17 @@ export class LiveConnection {
     private readonly on: LiveHandlers,
   ) {}
 
+  /** Acknowledged by the server and not closed since. */
+  get connected(): boolean {
+    return this.acknowledged;
+  }
+
   start(): void {
     this.open();
   }
 
   stop(): void {
+    this.acknowledged = false;
     this.generation++;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
@@ -78,6 +85,7 @@ export class LiveConnection {
       on: {
         connected: () => {
           if (!current()) return;
+          this.acknowledged = true;
           this.attempt = 0;
           this.on.status('Live', 'ok');
           this.on.connected();

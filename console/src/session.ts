@@ -49,8 +49,8 @@ export class Session {
     this.view.status('Loading recent events…', 'warn');
     if (!(await this.loadHistory())) return;
     this.goLive();
-    void this.refreshStats();
     this.every(REFRESH_MS, () => {
+      if (!this.live?.connected) return; // a reconnect reads both anyway
       void this.resyncBoard();
       void this.refreshStats();
     });
@@ -75,6 +75,7 @@ export class Session {
         const unanchored = this.feed.lastCursor === null; // the feed subscribes without `after`
         this.later(() => {
           void this.resyncBoard();
+          void this.refreshStats();
           if (unanchored) void this.anchor();
         }, SNAPSHOT_DELAY_MS);
       },
