@@ -28,9 +28,9 @@ beforeAll(async () => {
   db = await openTestDatabase();
   const common = { DATABASE_URL: db.url, SDKAPPIDS: `${A},${B}`, LIVE_POLL_MS: '500' };
   env = { ...common, NODE_ENV: 'production', BOOTSTRAP_API_KEY: KEY, WS_KEY_RECHECK_MS: '1000', PORT: String(await freePort()) };
-  [server, ingest] = await Promise.all([startProcess(env), startProcess(common)]);
+  [server, ingest] = await Promise.all([ready(env), ready(common)]);
   readerKey = await createKey(db.dataSource, 'test-reader', null);
-}, 120000);
+}, 240000);
 afterAll(async () => {
   await browser?.close();
   await Promise.all([server?.stop(), ingest?.stop()]);
@@ -61,6 +61,14 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (value: T) => 
     if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms; last seen: ${JSON.stringify(value)}`);
     await settle(100);
   }
+}
+
+/** A calltrail process, once ready: on a loaded machine starting one can take longer than startProcess waits. */
+async function ready(processEnv: Record<string, string>): Promise<Calltrail> {
+  const app = await startProcess(processEnv);
+  const isReady = () => fetch(`${app.baseUrl}/readyz`).then((r) => r.ok, () => false);
+  await until(`calltrail at ${app.baseUrl} ready`, isReady, (ok) => ok, 90000);
+  return app;
 }
 
 const status = () => page().locator('#status').textContent().then((t) => t ?? '');
@@ -154,7 +162,7 @@ describe('the console at /console', () => {
     // While the page's server is away: one call ends, another starts ringing.
     await post(ingest!, call({ callId: 'r-ends', caller: 'Alice', callees: ['Bob'], outcome: 'answered' }).slice(2));
     await post(ingest!, call({ callId: 'r-new', caller: 'Alice', callees: ['Carol'], outcome: 'ongoing' }).slice(0, 2));
-    server = await startProcess(env);
+    server = await ready(env);
     await until('the console is live again', status, (t) => t === 'Live', 30000);
     await settle(1000);
     sending = false;
@@ -171,7 +179,7 @@ describe('the console at /console', () => {
     expect(delivered.map((m) => m.payload.data.callEventAdded.cursor)).toEqual([...expected].reverse());
     await until('the ended call leaves', () => boardState('r-ends'), (s) => s === null);
     await until('the new call rings', () => boardState('r-new'), (s) => s === 'RINGING');
-  }, 90000);
+  }, 150000);
 
   it('applies the app, user and media filters to the feed, the board and the chart', async () => {
     await page().fill('#filter-app', B);
