@@ -55,3 +55,15 @@ describe('the "every call Alice missed" examples', () => {
     ]);
   });
 });
+
+describe('the Apollo Sandbox step of the README', () => {
+  const INTROSPECTION = '{ __schema { queryType { name } } }';
+
+  it('gets no schema without the Authorization header, and the schema with it', async () => {
+    const without = await gql(t.baseUrl, null, INTROSPECTION);
+    expect(without.status).toBe(401);
+    expect(without.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    const withKey = await gql(t.baseUrl, key, INTROSPECTION);
+    expect(withKey.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+  });
+});
