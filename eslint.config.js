@@ -15,6 +15,7 @@ const boundaries = {
   live: { folders: ['ingest', 'quarantine', 'api-keys', 'graphql', 'http', 'cli'], packages: ['fastify'] },
   graphql: { folders: ['ingest', 'http', 'cli'], packages: ['fastify'] },
   http: { folders: ['cli'], packages: [] },
+  simulator: { folders: ['spool', 'db', 'ingest', 'quarantine', 'api-keys', 'calls', 'graphql', 'live', 'http', 'cli'], packages: ['typeorm', 'pg', ...READ_ONLY_PACKAGES] },
 };
 
 const boundaryRules = Object.entries(boundaries).map(([folder, { folders, packages }]) => ({
