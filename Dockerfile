@@ -21,6 +21,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY migrations ./migrations
 COPY src ./src
+COPY console ./console
 RUN npm run build
 
 # ---- prod-deps: runtime dependencies only -----------------------------------

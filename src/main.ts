@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig, type Config } from './config';
 import { openDatabase, type Database } from './db/database';
+import { EmbeddedAccessError } from './db/embedded-access';
 import { createApp } from './http/app';
 import { startStandby } from './http/standby';
 
@@ -68,6 +69,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
+  console.error(err instanceof ConfigError || err instanceof EmbeddedAccessError ? err.message : err);
   process.exit(1);
 });

@@ -15,6 +15,7 @@ import { createArmor } from '../graphql/limits';
 import { buildCalltrailSchema } from '../graphql/schema';
 import { LiveHub } from '../live/live-hub';
 import { callbackRoutes } from './callback.route';
+import { consoleRoutes, defaultConsoleDir } from './console.route';
 import { graphqlRoutes } from './graphql.route';
 import { attachGraphQLWs } from './graphql-ws';
 import { healthRoutes } from './health.route';
@@ -95,6 +96,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics });
   await server.register(callbackRoutes, { path: config.callbackPath, ingest: ingest.service, metrics });
   await server.register(graphqlRoutes, { apollo, services, maxConcurrencyPerKey: config.graphqlMaxConcurrencyPerKey });
+  await server.register(consoleRoutes, { dir: defaultConsoleDir() });
   return {
     server,
     writer: ingest.writer,

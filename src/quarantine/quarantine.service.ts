@@ -15,6 +15,11 @@ export interface Refusal {
   readonly proven: boolean;
   /** Kept whole whatever the bounds: a callback already answered 200 (from the outage spool). */
   readonly acknowledged?: boolean;
+  /**
+   * True when its `token` and `Sign` (those configured) were valid, whatever else was refused; they
+   * are masked when kept, so this is what lets a replay trust it. Default: `proven`.
+   */
+  readonly credentialsOk?: boolean;
 }
 
 export interface QuarantineOptions {
@@ -69,6 +74,7 @@ export class QuarantineService {
       bodyEncoding: text === null ? 'base64' : 'utf8',
       bodyBytes: r.bodyBytes,
       source: r.source,
+      credentialsOk: r.credentialsOk ?? r.proven,
     });
     // Counted until the next measurement, so a burst within SIZE_TTL_MS cannot overshoot the bound.
     this.size.bytes += r.body.length + r.queryString.length;
