@@ -22,6 +22,7 @@ import { healthRoutes } from './health.route';
 import { createIngest, type Ingest } from './ingest.assembly';
 import { createMetrics, type Metrics } from './metrics';
 import { createServer } from './server';
+import { throttledLog } from './throttled-log';
 
 /** Everything `createApp` builds; `listen` is left to the caller (tests use port 0). */
 export interface CalltrailApp {
@@ -84,10 +85,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     logger: server.log,
   });
   metrics.live(() => ({ connections: ws.connections, subscriptions: hub.subscriptions }));
+  const refreshFailed = throttledLog((obj, msg) => server.log.warn(obj, msg), 10_000); // a line per 10 s while the database is away
   const statsRefresher = config.statsRollupIntervalMs > 0
     ? new StatsRefresher(new StatsRollupRepository(deps.db.dataSource), {
         intervalMs: config.statsRollupIntervalMs,
-        onError: (err) => server.log.warn({ err }, 'stats rollup refresh failed; retrying at the next turn'),
+        onError: (err) => refreshFailed({ err }, 'stats rollup refresh failed; retrying at the next turn'),
       })
     : null;
   statsRefresher?.start();
