@@ -10,6 +10,7 @@ import { EVENTS_CHANNEL } from '../ingest/ingest.repository';
 import { createApolloServer } from '../graphql/apollo';
 import { createServices } from '../graphql/services';
 import { createArmor } from '../graphql/limits';
+import { InFlightPerKey } from '../graphql/in-flight';
 import { buildCalltrailSchema } from '../graphql/schema';
 import { LiveHub } from '../live/live-hub';
 import { callbackRoutes } from './callback.route';
@@ -67,6 +68,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     onError: (err) => server.log.warn({ err }, 'LISTEN connection lost; reconnecting'),
   });
   await listener.start();
+  const inFlight = new InFlightPerKey(config.graphqlMaxConcurrencyPerKey); // HTTP and WebSocket operations of a key together
   const ws = attachGraphQLWs({
     server: server.server,
     schema,
@@ -79,13 +81,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     keyRecheckMs: config.wsKeyRecheckMs,
     maxCost: armor.maxCost,
     logger: server.log,
+    inFlight,
   });
   metrics.live(() => ({ connections: ws.connections, subscriptions: hub.subscriptions }));
 
   let accepting = true;
   await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics });
   await server.register(callbackRoutes, { path: config.callbackPath, ingest: ingest.service, metrics });
-  await server.register(graphqlRoutes, { apollo, services, maxConcurrencyPerKey: config.graphqlMaxConcurrencyPerKey });
+  await server.register(graphqlRoutes, { apollo, services, inFlight });
   return {
     server,
     writer: ingest.writer,
