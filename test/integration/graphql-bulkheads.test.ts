@@ -69,6 +69,17 @@ describe('row cost with variables', () => {
     expect(res.errors).toContain('GRAPHQL_VALIDATION_FAILED');
   });
 
+  it('refuses 20 aliased callStats over HTTP and WebSocket, as the scans they are, and serves a dashboard of a few', async () => {
+    const stats = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `s${i}: callStats(interval: HOUR) { bucket calls }`).join(' ')} }`;
+    const refused = await gql(t.baseUrl, key, stats(20));
+    expect(refused.status).toBe(400);
+    expect(refused.errors?.[0].message).toMatch(new RegExp(`^query cost: expected at most ${MAX_COST} rows .*, got an estimated \\d+;`));
+    expect((await overWs(t, stats(20))).errors).toContain(`query cost: expected at most ${MAX_COST} rows`);
+    const dashboard = await gql(t.baseUrl, key, `{ calls { totalCount } ${stats(3).slice(1, -1)} }`);
+    expect(dashboard.errors).toBeUndefined();
+    expect(dashboard.data).toEqual({ calls: { totalCount: 0 }, s0: [], s1: [], s2: [] });
+  });
+
   it('reads the limit from GRAPHQL_MAX_COST and lets the same query through with a smaller page', async () => {
     expect((await gql(t.baseUrl, key, BETWEEN, { n: 500 })).errors?.[0].message).toMatch(/^query cost: expected at most 15000 rows .*, got an estimated 16001;/);
     const small = await gql(t.baseUrl, key, BETWEEN, { n: 400 });
