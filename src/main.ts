@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { ConfigError, loadConfig, type Config } from './config';
+import { loadConfig, type Config } from './config';
 import { openDatabase, type Database } from './db/database';
 import { createApp } from './http/app';
 import { startStandby } from './http/standby';
+import { fatalLine } from './http/fatal-log';
 
 /** How often a start-up in standby tries to open the database again. */
 const STANDBY_RETRY_MS = 2000;
@@ -68,6 +69,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
+  console.error(fatalLine(err, 'start-up failed')); // one JSON line, like every other log line
   process.exit(1);
 });
