@@ -10,6 +10,7 @@ import { EVENTS_CHANNEL } from '../ingest/ingest.repository';
 import { createApolloServer } from '../graphql/apollo';
 import { createServices } from '../graphql/services';
 import { createArmor } from '../graphql/limits';
+import { InFlightPerKey } from '../graphql/in-flight';
 import { buildCalltrailSchema } from '../graphql/schema';
 import { LiveHub } from '../live/live-hub';
 import { callbackRoutes } from './callback.route';
@@ -20,6 +21,7 @@ import { healthRoutes } from './health.route';
 import { createIngest, type Ingest } from './ingest.assembly';
 import { createMetrics, type Metrics } from './metrics';
 import { createServer } from './server';
+import { OUTAGE_LOG_MS, throttledLog } from './throttled-log';
 
 /** Everything `createApp` builds; `listen` is left to the caller (tests use port 0). */
 export interface CalltrailApp {
@@ -49,13 +51,16 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   const apollo = createApolloServer(schema, production, armor, [fastifyApolloDrainPlugin(server)]);
   await apollo.start();
 
+  // Both repeat on every poll and reconnect through an outage: one line per interval, with the count left out.
+  const liveReadFailed = throttledLog((obj, msg) => server.log.warn(obj, msg), OUTAGE_LOG_MS);
+  const listenLost = throttledLog((obj, msg) => server.log.warn(obj, msg), OUTAGE_LOG_MS);
   const hub = new LiveHub(new LiveRepository(deps.db.dataSource), {
     queueMax: config.liveQueueMax,
     pollMs: config.livePollMs,
     // A read dispatches up to readBatch events at once, so it must not exceed a subscriber's queue.
     readBatch: Math.min(500, config.liveQueueMax),
     fanoutBudgetMs: config.liveFanoutBudgetMs,
-    onError: (err) => server.log.warn({ err }, 'live read failed; retrying at the next wake-up'),
+    onError: (err) => liveReadFailed({ err }, 'live read failed; retrying at the next wake-up'),
   });
   await hub.start();
   const listener = new PgListener({
@@ -65,9 +70,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
       services.apiKeys.clear(); // revocations may have been missed while disconnected
       hub.wake();
     },
-    onError: (err) => server.log.warn({ err }, 'LISTEN connection lost; reconnecting'),
+    onError: (err) => listenLost({ err }, 'LISTEN connection lost; reconnecting'),
   });
   await listener.start();
+  const inFlight = new InFlightPerKey(config.graphqlMaxConcurrencyPerKey); // HTTP and WebSocket operations of a key together
   const ws = attachGraphQLWs({
     server: server.server,
     schema,
@@ -80,13 +86,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     keyRecheckMs: config.wsKeyRecheckMs,
     maxCost: armor.maxCost,
     logger: server.log,
+    inFlight,
   });
   metrics.live(() => ({ connections: ws.connections, subscriptions: hub.subscriptions }));
 
   let accepting = true;
   await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics });
   await server.register(callbackRoutes, { path: config.callbackPath, ingest: ingest.service, metrics });
-  await server.register(graphqlRoutes, { apollo, services, maxConcurrencyPerKey: config.graphqlMaxConcurrencyPerKey });
+  await server.register(graphqlRoutes, { apollo, services, inFlight });
   await server.register(consoleRoutes, { dir: defaultConsoleDir() });
   return {
     server,
