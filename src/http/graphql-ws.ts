@@ -53,6 +53,8 @@ export interface GraphQLWsOptions {
   readonly maxCost?: number;
   /** Where socket errors are logged (the app's `server.log`); silent when absent. */
   readonly logger?: WsLogger;
+  /** Called for each socket closed 4290 (slow consumer), for metrics. */
+  readonly onSlowConsumer?: () => void;
 }
 
 /** What graphql-ws keeps in each context's `extra`. */
@@ -114,8 +116,10 @@ function onSubscribe(opts: GraphQLWsOptions, keys: SocketKeys): ServerOptions<Re
     const { socket } = ctx.extra;
     const scope = await scopeAtSubscribe(socket, keys, opts.services);
     if (Array.isArray(scope)) return scope;
-    const onSlowConsumer = (cursor: string | null) =>
+    const onSlowConsumer = (cursor: string | null) => {
+      opts.onSlowConsumer?.();
       socket.close(CLOSE_CODES.SLOW_CONSUMER, cursor ? `Slow consumer: resume with after=${cursor}` : 'Slow consumer: subscribe again');
+    };
     const contextValue: GraphQLContext = {
       scope: scope as AppScope,
       services: opts.services,
