@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { QueryRunner } from 'typeorm';
 import { startTestApp, type TestApp } from '../support/app';
 import { makeCallback, postCallback, SDKAPPID } from '../support/callbacks';
@@ -16,6 +18,14 @@ const CALLBACKS = 'calltrail_callbacks_total';
 const HTTP = 'calltrail_http_request_duration_seconds_count';
 const GRAPHQL = 'calltrail_graphql_operation_seconds_count';
 const ERRORS = 'calltrail_graphql_errors_total';
+
+/** The PromQL expressions of the Grafana dashboard and of the alert rules in docs/operations.md. */
+function documentedExpressions(): string[] {
+  const dashboard = JSON.parse(readFileSync(join(__dirname, '../../docs/grafana-dashboard.json'), 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
+  const operations = readFileSync(join(__dirname, '../../docs/operations.md'), 'utf8');
+  const rules = [...operations.matchAll(/^\s+expr: (.+)$/gm)].map((m) => m[1]);
+  return [...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...rules];
+}
 
 describe('/metrics', () => {
   it('counts callbacks by outcome, times the callback route by its pattern, and counts refusals kept and only counted', async () => {
@@ -105,6 +115,14 @@ describe('/metrics', () => {
     expect(after.value('calltrail_db_pool_in_use', { pool: 'ingest' })).toBe(0);
     expect(after.value('calltrail_db_pool_waiting', { pool: 'ingest' })).toBe(0);
     expect(after.value('calltrail_db_pool_idle', { pool: 'ingest' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('exports every series the Grafana dashboard and the alert rules of docs/operations.md use', async () => {
+    const expressions = documentedExpressions();
+    expect(expressions.length).toBeGreaterThan(30);
+    const used = new Set(expressions.flatMap((e) => [...e.matchAll(/\bcalltrail_[a-z0-9_]+/g)].map((m) => m[0])));
+    const exported = new Set((await scrape(t.baseUrl)).samples.map((s) => s.name));
+    expect([...used].filter((name) => !exported.has(name))).toEqual([]);
   });
 
   it('reports readiness, and the positions the live hub has not read yet once it stops reading', async () => {
