@@ -78,7 +78,7 @@ describe('the Docker image, replayed without Docker', () => {
     expect(await npm('run', '--silent', 'apikey', '--', 'nonsense')).toMatchObject({ code: 1, stderr: expect.stringContaining('command: expected create, list or revoke') });
   }, 120_000);
 
-  it('serves with npm start, passes its HEALTHCHECK, and stops cleanly on SIGTERM', async () => {
+  it('serves the API and the console with npm start, passes its HEALTHCHECK, and stops cleanly on SIGTERM', async () => {
     const key = (await npm('run', '--silent', 'apikey', '--', 'create', '--name', 'image-start', '--apps', SDKAPPID)).stdout.trim();
     const port = await freePort();
     const child: ChildProcess = spawn('npm', ['start'], { cwd: app, env: containerEnv({ PORT: String(port), HOST: '127.0.0.1' }), stdio: 'inherit', detached: true });
@@ -93,6 +93,7 @@ describe('the Docker image, replayed without Docker', () => {
       expect((await postCallback(baseUrl, makeCallback({ CallId: 'image-1' }))).status).toBe(200);
       const reply = await gql(baseUrl, key, '{ calls(first: 5) { edges { node { callId } } } }');
       expect(reply.data?.calls.edges.map((e: { node: { callId: string } }) => e.node.callId)).toEqual(['image-1']);
+      expect((await fetch(`${baseUrl}/console`)).status).toBe(200); // built into dist/ by the build stage
 
       const healthcheck = JSON.parse(/CMD\s+(\[.*\])$/.exec(instruction('HEALTHCHECK')!.text)![1]) as string[];
       const exit = await new Promise<number>((resolve) =>
