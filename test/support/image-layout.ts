@@ -86,7 +86,7 @@ async function copy(ins: Instruction, context: string, dirs: Record<string, stri
 
 /** The local equivalent of each RUN line the Dockerfile has. */
 async function run(command: string, context: string, dir: string): Promise<void> {
-  // At the lowest priority: the tests running beside this one measure latencies.
+  // At the lowest CPU priority: the tests running beside this one measure latencies.
   const sh = (cmd: string, args: string[]) => exec('nice', ['-n', '19', cmd, ...args], { cwd: dir, env: cleanEnv() });
   if (/^npm ci\b/.test(command) && command.includes('--omit=dev')) {
     // The production dependencies of the lock file, from npm's cache where it has them.
