@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { API_KEYS_CHANNEL, ApiKeyRepository } from '../api-keys/api-key.repository';
 import { LiveRepository } from '../calls/live.repository';
 import { PgListener } from '../db/listener';
+import { poolStats } from '../db/pool-stats';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import type { BatchWriter } from '../ingest/batch-writer';
@@ -13,11 +14,13 @@ import { createArmor } from '../graphql/limits';
 import { InFlightPerKey } from '../graphql/in-flight';
 import { buildCalltrailSchema } from '../graphql/schema';
 import { LiveHub } from '../live/live-hub';
+import { QuarantineRepository } from '../quarantine/quarantine.repository';
 import { callbackRoutes } from './callback.route';
 import { consoleRoutes, defaultConsoleDir } from './console.route';
 import { graphqlRoutes } from './graphql.route';
 import { attachGraphQLWs } from './graphql-ws';
 import { healthRoutes } from './health.route';
+import { graphqlMetricsPlugin } from './graphql-metrics.plugin';
 import { createIngest, type Ingest } from './ingest.assembly';
 import { createMetrics, type Metrics } from './metrics';
 import { createServer } from './server';
@@ -42,19 +45,22 @@ export interface AppDeps {
 export async function createApp(config: Config, deps: AppDeps): Promise<CalltrailApp> {
   const server = createServer(config);
   const metrics = createMetrics();
+  metrics.http(server); // before any route, so every route is timed
+  metrics.pools({ query: () => poolStats(deps.db.dataSource), ingest: () => poolStats(deps.db.ingestDataSource) });
   const services = createServices(deps.db.dataSource, config.apiKeyCacheSeconds * 1000);
   const ingest = await createIngest(config, deps.db, server.log, metrics);
   if (config.bootstrapApiKey !== null) await new ApiKeyRepository(deps.db.dataSource).ensure(config.bootstrapApiKey, 'bootstrap');
   const production = config.nodeEnv === 'production';
   const schema = await buildCalltrailSchema();
   const armor = createArmor(production, config.graphqlMaxCost); // the same limits for HTTP queries and WebSocket subscriptions
-  const apollo = createApolloServer(schema, production, armor, [fastifyApolloDrainPlugin(server)]);
+  const apollo = createApolloServer(schema, production, armor, [fastifyApolloDrainPlugin(server), graphqlMetricsPlugin(metrics)]);
   await apollo.start();
 
   // Both repeat on every poll and reconnect through an outage: one line per interval, with the count left out.
   const liveReadFailed = throttledLog((obj, msg) => server.log.warn(obj, msg), OUTAGE_LOG_MS);
   const listenLost = throttledLog((obj, msg) => server.log.warn(obj, msg), OUTAGE_LOG_MS);
-  const hub = new LiveHub(new LiveRepository(deps.db.dataSource), {
+  const liveRepository = new LiveRepository(deps.db.dataSource);
+  const hub = new LiveHub(liveRepository, {
     queueMax: config.liveQueueMax,
     pollMs: config.livePollMs,
     // A read dispatches up to readBatch events at once, so it must not exceed a subscriber's queue.
@@ -87,8 +93,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     maxCost: armor.maxCost,
     logger: server.log,
     inFlight,
+    onSlowConsumer: () => metrics.slowConsumerCuts.inc(),
   });
-  metrics.live(() => ({ connections: ws.connections, subscriptions: hub.subscriptions }));
+  metrics.live(
+    () => ({ connections: ws.connections, subscriptions: hub.subscriptions, hubPosition: hub.position, maxQueueDepth: hub.maxQueueDepth }),
+    () => liveRepository.headPosition(),
+  );
+  const quarantineReads = new QuarantineRepository(deps.db.dataSource); // the query pool: a scrape never takes ingest's connections
+  metrics.quarantine(() => quarantineReads.totals());
 
   let accepting = true;
   await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics });

@@ -57,6 +57,8 @@ export interface GraphQLWsOptions {
   readonly logger?: WsLogger;
   /** Operations in flight per API key (GRAPHQL_MAX_CONCURRENCY_PER_KEY): the instance GraphQL over HTTP counts with. */
   readonly inFlight?: InFlightPerKey;
+  /** Called for each socket closed 4290 (slow consumer), for metrics. */
+  readonly onSlowConsumer?: () => void;
 }
 
 /** What graphql-ws keeps in each context's `extra`. */
@@ -119,8 +121,10 @@ function onSubscribe(opts: GraphQLWsOptions, keys: SocketKeys, inFlight: WsInFli
     const { socket } = ctx.extra;
     const scope = await scopeAtSubscribe(socket, keys, opts.services);
     if (Array.isArray(scope)) return scope;
-    const onSlowConsumer = (cursor: string | null) =>
+    const onSlowConsumer = (cursor: string | null) => {
+      opts.onSlowConsumer?.();
       socket.close(CLOSE_CODES.SLOW_CONSUMER, cursor ? `Slow consumer: resume with after=${cursor}` : 'Slow consumer: subscribe again');
+    };
     const contextValue: GraphQLContext = {
       scope: scope as AppScope,
       services: opts.services,

@@ -129,6 +129,16 @@ export class QuarantineRepository {
     return Number(rows[0].n);
   }
 
+  /** What the quarantine holds: rows kept whole, refusals only counted, bytes on disk (for metrics). */
+  async totals(): Promise<{ rows: number; counted: number; bytes: number }> {
+    const rows: { rows: string; counted: string; bytes: string }[] = await this.dataSource.query(
+      `SELECT (SELECT count(*) FROM rejected_callbacks)::text AS rows,
+              (SELECT coalesce(sum(times), 0) FROM rejected_callback_counts)::text AS counted,
+              pg_total_relation_size('rejected_callbacks')::text AS bytes`,
+    );
+    return { rows: Number(rows[0].rows), counted: Number(rows[0].counted), bytes: Number(rows[0].bytes) };
+  }
+
   /** Deletes refusals last seen, and counts of days, older than `days`; returns the rows deleted. */
   async purgeOlderThan(days: number): Promise<number> {
     // Wrapped in a SELECT: the driver hands back DELETE results in another shape than rows.

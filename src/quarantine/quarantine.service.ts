@@ -27,6 +27,8 @@ export interface QuarantineOptions {
   readonly ratePerMinute: number;
   readonly retentionDays: number;
   readonly now?: () => number;
+  /** Called with what was done with each refusal, for metrics. */
+  readonly onKeep?: (kept: 'kept' | 'counted') => void;
 }
 
 /** Longest query string kept; Tencent's are far shorter. */
@@ -65,6 +67,7 @@ export class QuarantineService {
     const keepWhole = r.acknowledged === true || ((r.proven || (looksLikeCallback(r.body) && this.withinRate(r.source))) && (await this.hasRoom()));
     if (!keepWhole) {
       this.count(r);
+      this.options.onKeep?.('counted');
       return 'counted';
     }
     const text = storableText(r.body);
@@ -81,6 +84,7 @@ export class QuarantineService {
     });
     // Counted until the next measurement, so a burst within SIZE_TTL_MS cannot overshoot the bound.
     this.size.bytes += r.body.length + r.queryString.length;
+    this.options.onKeep?.('kept');
     return 'kept';
   }
 
