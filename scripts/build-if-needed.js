@@ -18,6 +18,12 @@ function newest(dir) {
   return latest;
 }
 
+// An install of the build alone (the Docker image) has dist/ and no sources: nothing to build, nor to build with.
+if (!existsSync(join(root, 'src'))) {
+  if (existsSync(entry)) process.exit(0);
+  console.error('calltrail: dist/ is missing and there is no src/ to build it from');
+  process.exit(1);
+}
 const stale = !existsSync(entry) || Math.max(newest(join(root, 'src')), newest(join(root, 'migrations'))) > statSync(entry).mtimeMs;
 if (stale) {
   console.error('calltrail: building (tsc)...');

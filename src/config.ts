@@ -57,7 +57,7 @@ export interface Config {
   readonly dbQueryTimeoutMs: number;
   /** Largest estimated row cost of one GraphQL operation, with its variables (`GRAPHQL_MAX_COST`, default 20000). */
   readonly graphqlMaxCost: number;
-  /** GraphQL HTTP requests one API key may have in flight on one replica; more get 429 (`GRAPHQL_MAX_CONCURRENCY_PER_KEY`, default 4). */
+  /** GraphQL HTTP requests and WebSocket queries one API key may have in flight on one replica; more get 429 / RATE_LIMITED (`GRAPHQL_MAX_CONCURRENCY_PER_KEY`, default 4). */
   readonly graphqlMaxConcurrencyPerKey: number;
   /** Time a whole HTTP request may take to arrive, in ms (`HTTP_REQUEST_TIMEOUT_MS`, default 10000). */
   readonly httpRequestTimeoutMs: number;

@@ -4,6 +4,7 @@ import { openDatabase, type Database } from './db/database';
 import { EmbeddedAccessError } from './db/embedded-access';
 import { createApp } from './http/app';
 import { startStandby } from './http/standby';
+import { fatalLine } from './http/fatal-log';
 
 /** How often a start-up in standby tries to open the database again. */
 const STANDBY_RETRY_MS = 2000;
@@ -69,6 +70,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError || err instanceof EmbeddedAccessError ? err.message : err);
+  // One JSON line, like every other log line; a refused configuration or an unreachable folder says what to fix as its message.
+  const expected = err instanceof ConfigError || err instanceof EmbeddedAccessError;
+  console.error(fatalLine(err, expected ? (err as Error).message : 'start-up failed'));
   process.exit(1);
 });

@@ -74,6 +74,19 @@ export class LiveHub {
     return this.eventSubs.size + this.callSubs.size;
   }
 
+  /** The highest position read and dispatched, for metrics (compare with the newest stored one). */
+  get position(): string {
+    return this.last;
+  }
+
+  /** Undelivered items in the fullest subscriber queue, for metrics. */
+  get maxQueueDepth(): number {
+    let max = 0;
+    for (const s of this.eventSubs) max = Math.max(max, s.queue.size);
+    for (const s of this.callSubs) max = Math.max(max, s.queue.size);
+    return max;
+  }
+
   async start(): Promise<void> {
     this.last = await this.source.headPosition();
     this.timer = setInterval(() => this.wake(), this.options.pollMs);

@@ -29,7 +29,41 @@ export interface QuarantineQuery {
   readonly limit: number;
 }
 
-/** Refusals only counted: one row per day, code and source. */
+/**
+ * Most sources with their own count per day and refusal code; the others are counted together under
+ * OTHER_SOURCE, so junk from any number of addresses (IPv6 gives one sender millions) stays bounded.
+ */
+export const MAX_COUNTED_SOURCES = 1000;
+/** The source of the counts past MAX_COUNTED_SOURCES (sources are IP addresses: no address is spelt so). */
+export const OTHER_SOURCE = 'other';
+/** Serialises the flushes of all replicas, so each sees the sources already counted today. */
+const COUNTS_LOCK = 0x72656a63; // "rejc"
+
+/**
+ * Adds a batch of counts to today's rows: a source already counted today, or one that fits under
+ * MAX_COUNTED_SOURCES for its code (the larger counts first), keeps its own row; the rest go to OTHER_SOURCE.
+ */
+const ADD_COUNTS = `
+  WITH x AS (
+    SELECT x."errorCode" AS code, x.source, x.times, x.bytes,
+           x.source = $3 OR EXISTS (SELECT 1 FROM rejected_callback_counts r WHERE r.day = current_date AND r.error_code = x."errorCode" AND r.source = x.source) AS known
+    FROM jsonb_to_recordset($1::jsonb) AS x("errorCode" text, source text, times bigint, bytes bigint)
+  ),
+  counted AS (
+    SELECT error_code, count(*) AS n FROM rejected_callback_counts WHERE day = current_date AND source <> $3 GROUP BY error_code
+  ),
+  placed AS (
+    SELECT x.code, x.times, x.bytes,
+           CASE WHEN x.known OR coalesce(c.n, 0) + row_number() OVER (PARTITION BY x.code, x.known ORDER BY x.times DESC, x.source) <= $2 THEN x.source ELSE $3 END AS source
+    FROM x LEFT JOIN counted c ON c.error_code = x.code
+  )
+  INSERT INTO rejected_callback_counts (day, error_code, source, times, bytes, last_seen_at)
+  SELECT current_date, code, source, sum(times)::bigint, sum(bytes)::bigint, now() FROM placed GROUP BY code, source
+  ON CONFLICT ON CONSTRAINT pk_rejected_callback_counts DO UPDATE SET
+    times = rejected_callback_counts.times + EXCLUDED.times, bytes = rejected_callback_counts.bytes + EXCLUDED.bytes,
+    last_seen_at = EXCLUDED.last_seen_at`;
+
+/** Refusals only counted: one row per day, code and source (at most MAX_COUNTED_SOURCES, then OTHER_SOURCE). */
 export interface RefusalCount {
   readonly errorCode: string;
   readonly source: string;
@@ -80,24 +114,29 @@ export class QuarantineRepository {
     );
   }
 
-  /** Adds counted refusals to today's rows, in one statement. */
+  /** Adds counted refusals to today's rows, in one statement, at most MAX_COUNTED_SOURCES sources per code. */
   async addCounts(counts: readonly RefusalCount[]): Promise<void> {
     if (counts.length === 0) return;
-    await this.dataSource.query(
-      `INSERT INTO rejected_callback_counts (day, error_code, source, times, bytes, last_seen_at)
-       SELECT current_date, x."errorCode", x.source, x.times, x.bytes, now()
-       FROM jsonb_to_recordset($1::jsonb) AS x("errorCode" text, source text, times bigint, bytes bigint)
-       ON CONFLICT ON CONSTRAINT pk_rejected_callback_counts DO UPDATE SET
-         times = rejected_callback_counts.times + EXCLUDED.times, bytes = rejected_callback_counts.bytes + EXCLUDED.bytes,
-         last_seen_at = EXCLUDED.last_seen_at`,
-      [JSON.stringify(counts)],
-    );
+    await this.dataSource.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [COUNTS_LOCK]);
+      await tx.query(ADD_COUNTS, [JSON.stringify(counts), MAX_COUNTED_SOURCES, OTHER_SOURCE]);
+    });
   }
 
   /** Bytes the quarantine takes on disk (table, indexes, TOAST). */
   async sizeBytes(): Promise<number> {
     const rows: { n: string }[] = await this.dataSource.query(`SELECT pg_total_relation_size('rejected_callbacks')::text AS n`);
     return Number(rows[0].n);
+  }
+
+  /** What the quarantine holds: rows kept whole, refusals only counted, bytes on disk (for metrics). */
+  async totals(): Promise<{ rows: number; counted: number; bytes: number }> {
+    const rows: { rows: string; counted: string; bytes: string }[] = await this.dataSource.query(
+      `SELECT (SELECT count(*) FROM rejected_callbacks)::text AS rows,
+              (SELECT coalesce(sum(times), 0) FROM rejected_callback_counts)::text AS counted,
+              pg_total_relation_size('rejected_callbacks')::text AS bytes`,
+    );
+    return { rows: Number(rows[0].rows), counted: Number(rows[0].counted), bytes: Number(rows[0].bytes) };
   }
 
   /** Deletes refusals last seen, and counts of days, older than `days`; returns the rows deleted. */
