@@ -69,8 +69,8 @@ function describe(issue: z.core.$ZodIssue): string {
   const [sdkAppId, field] = issue.path.map(String);
   if (issue.path.length === 0) return `TRTC_APPS: expected ${SHAPE}`;
   if (issue.code === 'invalid_key') return `TRTC_APPS: expected numeric SDKAppIDs as keys, got ${JSON.stringify(sdkAppId)}`;
-  if (field === undefined) return `TRTC_APPS["${sdkAppId}"]: expected an object {"secretKey", "identifier", "generation", "region", "host", "requestsPerSecond"}`;
   if (issue.code === 'unrecognized_keys') return `TRTC_APPS["${sdkAppId}"]: expected only secretKey, identifier, generation, region, host and requestsPerSecond, got ${issue.keys.join(', ')}`;
+  if (field === undefined) return `TRTC_APPS["${sdkAppId}"]: expected an object {"secretKey", "identifier", "generation", "region", "host", "requestsPerSecond"}`;
   return `TRTC_APPS["${sdkAppId}"].${field}: expected ${EXPECTED[field] ?? issue.message}`;
 }
 

@@ -2,7 +2,8 @@
 interface TlsSigApi {
   genUserSig(userId: string, expireSeconds: number): string;
 }
-const { Api } = require('tls-sig-api-v2') as { Api: new (sdkAppId: number, key: string) => TlsSigApi };
+// The file by name: the package's package.json names two `main`s, and not every resolver takes the last.
+const { Api } = require('tls-sig-api-v2/TLSSigAPIv2.js') as { Api: new (sdkAppId: number, key: string) => TlsSigApi };
 
 /** How long a UserSig is valid; Tencent recommends at least 24 hours. */
 const VALID_SECONDS = 24 * 60 * 60;
