@@ -20,7 +20,7 @@ export interface ReconcileOptions {
   readonly lookbackSeconds: number;
   /** Runs the work only where no other replica runs it at the same time (a PostgreSQL session lock). */
   readonly exclusive: Exclusive;
-  /** Delay of the first run after start (default: the interval, at most a minute: a restart heals its own gap soon). */
+  /** Delay of the first run after start (default: the interval, at most 5 minutes: a restart heals its own gap soon). */
   readonly firstRunMs?: number;
   readonly nowSeconds?: () => number;
   readonly onReport?: (report: ReconcileReport) => void;
@@ -40,7 +40,7 @@ export class ReconcileScheduler {
   constructor(private readonly options: ReconcileOptions) {}
 
   start(): void {
-    this.schedule(this.options.firstRunMs ?? Math.min(this.options.intervalMs, 60_000));
+    this.schedule(this.options.firstRunMs ?? Math.min(this.options.intervalMs, 5 * 60_000));
   }
 
   /** Runs now, after the run in flight if any; never rejects (a failure is a report). */

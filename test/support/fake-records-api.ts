@@ -55,6 +55,14 @@ export class FakeRecordsApi {
     await new Promise((r) => this.server?.close(r));
   }
 
+  /** Forgets requests, failures still to come and rate-limit replies. */
+  reset(): void {
+    this.arrivals.length = 0;
+    this.failures.clear();
+    this.rateLimited = 0;
+    this.failEvery = 0;
+  }
+
   setRecords(sdkAppId: string, records: Json[]): void {
     this.records.set(sdkAppId, records);
   }
