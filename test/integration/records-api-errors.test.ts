@@ -61,7 +61,7 @@ describe('records API errors', () => {
     ['v1', 70005, "Tencent limited this app's request rate"],
     ['v4', 60011, "Tencent limited this app's request rate"],
     ['v4', 101001, "Tencent's records service failed"],
-  ] as const)('%s ErrorCode %i is retried with backoff and stores the records once it passes', async (gen, code) => {
+  ] as const)('%s ErrorCode %i is retried with backoff and stores the records once it passes', async (gen, code, _meaning) => {
     const app = APPS[gen];
     api.fail(app.sdkAppId, { errorCode: code, times: 2 });
     const retries: number[] = [];
