@@ -100,6 +100,14 @@ describe('records API errors', () => {
     expect(await count('call_events')).toBe(2000);
   });
 
+  it('gives up on an answer that does not come in time, and retries', async () => {
+    api.fail(V4_APP.sdkAppId, { delayMs: 1000, times: 1 });
+    const retries: string[] = [];
+    const summary = await pull(backfill([V4_APP], { timeoutMs: 200, onRetry: (e) => retries.push(e.message) }), V4_APP);
+    expect(summary).toMatchObject({ recordsSeen: 1, callsNew: 1 });
+    expect(retries).toEqual([`app ${V4_APP.sdkAppId} (v4 records API at ${api.baseUrl}): no answer within 200 ms; calltrail retries with backoff`]);
+  });
+
   it('verifies what it signs: a wrong secret key or identifier fails once, with the fix, and is never retried', async () => {
     const wrongKey = { ...V4_APP, secretKey: 'another-apps-key-000000000000' };
     await expect(pull(backfill([wrongKey]), V4_APP)).rejects.toThrow(`app ${V4_APP.sdkAppId} (v4 records API): the UserSig does not verify: it was signed with another app's key (ErrorCode 70009`);

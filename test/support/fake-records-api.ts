@@ -19,7 +19,8 @@ export interface FakeApp {
   readonly generation: 'v1' | 'v4';
 }
 type Json = Record<string, unknown>;
-type Failure = { readonly status?: number; readonly errorCode?: number; times: number };
+/** An HTTP status, a Tencent ErrorCode, or an answer held back `delayMs` (a timeout for the client). */
+type Failure = { readonly status?: number; readonly errorCode?: number; readonly delayMs?: number; times: number };
 
 const DAY = 24 * 60 * 60;
 const RATE_LIMITED = { v1: 70005, v4: 60011 };
@@ -115,8 +116,10 @@ export class FakeRecordsApi {
     const injected = this.failures.get(app.sdkAppId)?.find((f) => f.times > 0);
     if (injected) {
       injected.times--;
+      if (injected.delayMs !== undefined) await new Promise((r) => setTimeout(r, injected.delayMs));
       if (injected.status !== undefined) return reply(injected.status, 'injected');
-      return error(injected.errorCode ?? 0, 'injected error');
+      if (injected.errorCode === undefined) return reply(200, { ErrorCode: 0, ActionStatus: 'OK', Response: { TotalNum: 0, Page: 0, CallRecordList: [] } });
+      return error(injected.errorCode, 'injected error');
     }
     const denied = this.checkQuery(app, q);
     if (denied !== null) return error(denied, 'authentication failed');
