@@ -1,6 +1,8 @@
 import { loadConfig } from '../../src/config';
 import { createBackfill } from '../../src/records/backfill.assembly';
 import type { BackfillService, PullSummary } from '../../src/records/backfill.service';
+import { RateLimiter } from '../../src/records/rate-limiter';
+import { RecordsClient } from '../../src/records/records.client';
 import { openTestDatabase, truncateAll, type TestDatabase } from '../support/database';
 import { FakeRecordsApi, type FakeApp } from '../support/fake-records-api';
 import { spreadCalls, trtcApps, V1_APP, v1Record, V4_APP, v4Record } from '../support/records';
@@ -58,6 +60,16 @@ describe('backfill from the records API', () => {
     expect(await q(`SELECT count(*)::int AS n FROM call_events`)).toEqual(events);
     expect(api.maxPerSecond(V4_APP.sdkAppId)).toBeLessThanOrEqual(LIMIT);
   }, 120_000);
+
+  it("is answered Tencent's rate-limit error when a client goes above the limit, and gets every page by retrying", async () => {
+    api.setRecords(V4_APP.sdkAppId, spreadCalls(4000, now(), 'fast').map(v4Record));
+    const [app] = loadConfig({ TRTC_APPS: trtcApps([V4_APP], 200) }).trtcApps;
+    const client = new RecordsClient(app, { apiBase: api.baseUrl, global: new RateLimiter(200), backoffMs: 20 });
+    const window = { since: now() - 7 * 86400 + 600, until: now() };
+    const pages = await Promise.all(Array.from({ length: 40 }, (_, i) => client.fetchPage(window, i + 1)));
+    expect(api.rateLimited).toBeGreaterThan(0);
+    expect(pages.flatMap((p) => p.records.map((r) => (r as { CallId: string }).CallId))).toEqual(Array.from({ length: 4000 }, (_, i) => `fast-${i}`));
+  }, 60_000);
 
   it("reads a v1 app's records (lowercase values) into the same calls a v4 app's would give", async () => {
     const specs = spreadCalls(250, now(), 'v1call');
