@@ -17,13 +17,14 @@ const GLOBAL_PER_SECOND = 200;
  * are stored through the same idempotent path as callbacks.
  */
 export function createBackfill(
-  config: Pick<Config, 'trtcApps' | 'trtcApiBase'>,
+  config: Pick<Config, 'trtcApps' | 'trtcApiBase' | 'callMaxEvents'>,
   dataSource: DataSource,
   options: Partial<Omit<RecordsClientOptions, 'apiBase' | 'global'>> & { onRetry?: (err: RecordsApiError, attempt: number, delayMs: number) => void } = {},
 ): BackfillService {
   const global = new RateLimiter(GLOBAL_PER_SECOND);
   const clients = new Map(config.trtcApps.map((app) => [app.sdkAppId, new RecordsClient(app, { ...options, apiBase: config.trtcApiBase, global })]));
-  // Only writeIsolated is used: one page per transaction, no queue, no spool (a failed page fails the pull, which is retried whole).
-  const writer = new BatchWriter(new IngestRepository(dataSource), { maxBatch: 1, timeoutMs: 1, maxPending: 1, spool: null });
+  // Only writeIsolated is used: one page per transaction, no queue, no spool (a failed page fails the pull,
+  // which is retried whole); a record of a call past CALL_MAX_EVENTS is refused like a callback would be.
+  const writer = new BatchWriter(new IngestRepository(dataSource, config.callMaxEvents), { maxBatch: 1, timeoutMs: 1, maxPending: 1, spool: null });
   return new BackfillService({ clients, writer, repository: new RecordsRepository(dataSource) });
 }
