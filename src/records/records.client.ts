@@ -115,7 +115,9 @@ export class RecordsClient {
       const where = `app ${this.app.sdkAppId} (${this.app.generation} records API at ${this.base})`;
       if (timeout.aborted) throw new RecordsApiError('UNAVAILABLE', `${where}: no answer within ${timeoutMs} ms; calltrail retries with backoff`, true);
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new RecordsApiError('UNAVAILABLE', `${where}: cannot be reached (${cause?.code ?? cause?.message ?? (err as Error).message}); check the network and TRTC_APPS region (or host)`, true);
+      // A fetch error can quote the URL: its UserSig must not reach a log.
+      const why = String(cause?.code ?? cause?.message ?? (err as Error).message).replace(/usersig=[^&\s]*/gi, 'usersig=…');
+      throw new RecordsApiError('UNAVAILABLE', `${where}: cannot be reached (${why}); check the network and TRTC_APPS region (or host)`, true);
     }
   }
 }
