@@ -19,7 +19,8 @@ const iso = (s: number) => new Date(s * 1000).toISOString();
 /**
  * `npm run backfill`: pulls every record of a window from Tencent's records API into calltrail, through
  * the same idempotent path as callbacks (docs/trtc-callbacks.md, section 7). Progress on stderr, the
- * summary on stdout.
+ * summary on stdout; exit code 0 when every record is stored (or was before), 2 when some were
+ * refused, 1 on an error.
  */
 async function run(backfill: BackfillService, argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { app: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' } } });
@@ -39,6 +40,7 @@ async function run(backfill: BackfillService, argv: string[]): Promise<void> {
     `app ${s.sdkAppId}, calls started ${iso(s.window.since)} to ${iso(s.window.until)}: ${s.recordsSeen} records seen, ` +
       `${s.callsNew} calls new to calltrail, ${s.callsKnown} calls already known, ${s.recordsRefused} records refused`,
   );
+  if (s.recordsRefused > 0) process.exitCode = 2; // like npm run import: some records were refused (named above)
 }
 
 runCli(async (db) => {

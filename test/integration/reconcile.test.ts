@@ -190,6 +190,16 @@ describe('npm run backfill', () => {
     expect(await q(`SELECT count(*)::int AS n FROM calls`)).toEqual([{ n: 150 }]);
   }, 60_000);
 
+  it('names the records it refused and exits 2', async () => {
+    const bad = { ...v4Call({ callId: 'cli-bad', caller: 'Al', callees: ['Bo'], outcome: 'answered', start: now() - 600 }).record, Caller_Account: '' };
+    api.setRecords(V4_APP.sdkAppId, [bad]);
+    await expect(cli(['--app', V4_APP.sdkAppId, '--since', new Date((now() - 3600) * 1000).toISOString()])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(`refused: app ${V4_APP.sdkAppId}, page 1, record 1: Caller_Account: expected a non-empty string`),
+      stdout: expect.stringContaining('1 records seen, 0 calls new to calltrail, 0 calls already known, 1 records refused'),
+    });
+  }, 60_000);
+
   it('explains a bad app, a bad time and an old --since', async () => {
     await expect(cli(['--app', '42', '--since', '2024-01-01T00:00:00Z'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining(`app: expected one of the apps in TRTC_APPS (${V4_APP.sdkAppId}, ${V1_APP.sdkAppId}), got "42"`) });
     await expect(cli(['--app', V4_APP.sdkAppId, '--since', 'last tuesday'])).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('--since: expected an ISO time such as 2024-05-01T08:00:00Z, got "last tuesday"') });
