@@ -17,6 +17,7 @@ const boundaries = {
   http: { folders: ['cli'], packages: [] },
   simulator: { folders: ['spool', 'db', 'ingest', 'quarantine', 'api-keys', 'calls', 'graphql', 'live', 'http', 'cli'], packages: ['typeorm', 'pg', ...READ_ONLY_PACKAGES] },
   bi: { folders: ['spool', 'ingest', 'quarantine', 'api-keys', 'calls', 'graphql', 'live', 'http', 'cli', 'simulator'], packages: READ_ONLY_PACKAGES },
+  records: { folders: ['spool', 'simulator', 'bi', 'quarantine', 'api-keys', 'calls', 'graphql', 'live', 'http', 'cli'], packages: READ_ONLY_PACKAGES },
 };
 
 const boundaryRules = Object.entries(boundaries).map(([folder, { folders, packages }]) => ({

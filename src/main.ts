@@ -48,6 +48,9 @@ async function main(): Promise<void> {
   if (config.sdkAppIds === null) {
     log.warn('SDKAPPIDS is not set: callbacks from ANY SDKAppID are accepted. Set SDKAPPIDS to your app ids.');
   }
+  if (app.reconcile) {
+    log.info({ intervalMin: config.reconcileIntervalMin, lookbackMin: config.reconcileLookbackMin, apps: config.trtcApps.map((a) => a.sdkAppId) }, 'reconcile with the records API is on');
+  }
   if (db.embedded) log.info({ dataDir: config.dataDir, port: db.embedded.port }, 'embedded PostgreSQL started');
   await app.server.listen({ port: config.port, host: config.host });
 

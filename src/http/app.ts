@@ -25,6 +25,8 @@ import { healthRoutes } from './health.route';
 import { graphqlMetricsPlugin } from './graphql-metrics.plugin';
 import { createIngest, type Ingest } from './ingest.assembly';
 import { createMetrics, type Metrics } from './metrics';
+import { startReconcile } from './reconcile.assembly';
+import type { ReconcileScheduler } from '../records/reconcile.scheduler';
 import { createServer } from './server';
 import { OUTAGE_LOG_MS, throttledLog } from './throttled-log';
 
@@ -35,6 +37,8 @@ export interface CalltrailApp {
   readonly ingest: Ingest;
   readonly metrics: Metrics;
   readonly hub: LiveHub;
+  /** The reconcile job against Tencent's records API; `null` unless `RECONCILE_INTERVAL_MIN` is set. */
+  readonly reconcile: ReconcileScheduler | null;
   /** Readiness off, stop accepting, flush the batch. The database is the caller's to close. */
   close(): Promise<void>;
 }
@@ -111,6 +115,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
       })
     : null;
   statsRefresher?.start();
+  const reconcile = startReconcile(config, deps.db, server.log, metrics);
 
   let accepting = true;
   await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics });
@@ -123,8 +128,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     ingest,
     metrics,
     hub,
+    reconcile,
     async close() {
       accepting = false;
+      await reconcile?.stop();
       await ws.close();
       await server.close();
       await ingest.close();

@@ -74,6 +74,23 @@ export function createMetrics() {
         },
       });
     },
+    /** Registers the reconcile job's metrics (docs/reliability.md, "Reconcile"), its apps' series at 0. */
+    reconcile(apps: readonly string[]) {
+      const m = {
+        runs: new Counter({ name: 'calltrail_reconcile_runs_total', help: 'Reconcile runs by outcome (ok, error, skipped: another replica ran, stopped)', labelNames: ['outcome'] as const, registers: [registry] }),
+        errors: new Counter({ name: 'calltrail_reconcile_errors_total', help: "Reconcile pulls that failed, by app (the run's log says why)", labelNames: ['app'] as const, registers: [registry] }),
+        records: new Counter({ name: 'calltrail_reconcile_records_total', help: "Records read from Tencent's records API by reconcile, by app", labelNames: ['app'] as const, registers: [registry] }),
+        callsFound: new Counter({
+          name: 'calltrail_reconcile_calls_found_total',
+          help: 'Calls found only through records: calltrail had no event of them before reconcile read their record (callbacks it missed), by app',
+          labelNames: ['app'] as const,
+          registers: [registry],
+        }),
+        lastSuccess: new Gauge({ name: 'calltrail_reconcile_last_success_timestamp_seconds', help: 'When a reconcile run of this replica last pulled every app without error (0: never)', registers: [registry] }),
+      };
+      for (const app of apps) for (const c of [m.errors, m.records, m.callsFound]) c.inc({ app }, 0);
+      return m;
+    },
     spoolReplayed: new Counter({
       name: 'calltrail_spool_replayed_total',
       help: 'Spooled callbacks handed back to PostgreSQL',
