@@ -15,6 +15,9 @@ const boundaries = {
   live: { folders: ['ingest', 'quarantine', 'api-keys', 'graphql', 'http', 'cli'], packages: ['fastify'] },
   graphql: { folders: ['ingest', 'http', 'cli'], packages: ['fastify'] },
   http: { folders: ['cli'], packages: [] },
+  simulator: { folders: ['spool', 'db', 'ingest', 'quarantine', 'api-keys', 'calls', 'graphql', 'live', 'http', 'cli'], packages: ['typeorm', 'pg', ...READ_ONLY_PACKAGES] },
+  bi: { folders: ['spool', 'ingest', 'quarantine', 'api-keys', 'calls', 'graphql', 'live', 'http', 'cli', 'simulator'], packages: READ_ONLY_PACKAGES },
+  records: { folders: ['spool', 'simulator', 'bi', 'quarantine', 'api-keys', 'calls', 'graphql', 'live', 'http', 'cli'], packages: READ_ONLY_PACKAGES },
 };
 
 const boundaryRules = Object.entries(boundaries).map(([folder, { folders, packages }]) => ({
@@ -48,4 +51,9 @@ module.exports = tseslint.config(
   { files: ['src/config.ts', 'test/**', 'bench/**', 'scripts/**', 'jest.config.js'], rules: { 'no-restricted-properties': 'off' } },
   { files: ['test/**', '**/*.spec.ts'], rules: { '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-explicit-any': 'off' } },
   ...boundaryRules,
+  {
+    // The console is a browser page over the public GraphQL API: nothing from the server's code.
+    files: ['console/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\./)+(src|test|migrations)(/|$)', message: 'console/ uses the public GraphQL API only (docs/api.md), not the server code.' }] }] },
+  },
 );

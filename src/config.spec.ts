@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from './config';
 
 describe('loadConfig', () => {
@@ -44,5 +47,72 @@ describe('loadConfig', () => {
 
   it('refuses to start in production without SDKAPPIDS', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow('SDKAPPIDS: expected the comma-separated SDKAppIDs to accept when NODE_ENV=production');
+  });
+
+  describe('the records API and reconcile', () => {
+    const SECRET = 'not-to-be-printed-0123456789';
+    const apps = (over: Record<string, unknown> = {}) => JSON.stringify({ '1400000001': { secretKey: SECRET, ...over } });
+    const problems = (env: Record<string, string>): string => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error('expected a ConfigError');
+    };
+
+    it('is off, with no apps, by default', () => {
+      expect(loadConfig({})).toMatchObject({ trtcApps: [], trtcApiBase: null, reconcileIntervalMin: null, reconcileLookbackMin: 120 });
+      expect(loadConfig({ TRTC_APPS: apps(), RECONCILE_INTERVAL_MIN: '0' }).reconcileIntervalMin).toBeNull();
+    });
+
+    it('reads TRTC_APPS with documented defaults, from JSON or from a JSON file', () => {
+      const want = [{ sdkAppId: '1400000001', secretKey: SECRET, identifier: 'administrator', generation: 'v4', region: 'singapore', host: null, requestsPerSecond: 20 }];
+      expect(loadConfig({ TRTC_APPS: apps() }).trtcApps).toEqual(want);
+      const file = join(mkdtempSync(join(tmpdir(), 'calltrail-config-')), 'trtc-apps.json');
+      writeFileSync(file, apps({ identifier: 'ops_admin', generation: 'v1', region: 'china', host: 'callkit.example.com:8443', requestsPerSecond: 5 }));
+      expect(loadConfig({ TRTC_APPS: file }).trtcApps).toEqual([{ ...want[0], identifier: 'ops_admin', generation: 'v1', region: 'china', host: 'callkit.example.com:8443', requestsPerSecond: 5 }]);
+    });
+
+    it('names the app and the field of each bad entry, and never prints the secret key', () => {
+      const message = problems({ TRTC_APPS: JSON.stringify({ '1400000001': { secretKey: '', generation: 'v3', requestsPerSecond: 500 }, '1400000002': { secretKey: SECRET, secretkey: SECRET }, abc: {} }) });
+      expect(message).toContain(`TRTC_APPS["1400000001"].secretKey: expected a non-empty string: the app's secret key`);
+      expect(message).toContain('TRTC_APPS["1400000001"].generation: expected "v1" or "v4"');
+      expect(message).toContain('TRTC_APPS["1400000001"].requestsPerSecond: expected an integer from 1 to 200');
+      expect(message).toContain('TRTC_APPS["1400000002"]: expected only secretKey, identifier, generation, region, host and requestsPerSecond, got secretkey');
+      expect(message).toContain('TRTC_APPS: expected numeric SDKAppIDs as keys, got "abc"');
+      expect(message).not.toContain(SECRET);
+    });
+
+    it('does not quote invalid JSON (it may hold a secret key), nor read a missing file silently', () => {
+      const message = problems({ TRTC_APPS: `{"1400000001": {"secretKey": "${SECRET}",}}` });
+      expect(message).toMatch(/TRTC_APPS: expected a JSON object of apps by SDKAppID, .*, got invalid JSON/);
+      expect(message).not.toContain(SECRET);
+      expect(problems({ TRTC_APPS: '/nowhere/trtc-apps.json' })).toContain('got a path that cannot be read (ENOENT)');
+    });
+
+    it('needs TRTC_APPS for reconcile, and a lookback that leaves no gap between runs', () => {
+      expect(problems({ RECONCILE_INTERVAL_MIN: '15' })).toContain('RECONCILE_INTERVAL_MIN: expected TRTC_APPS to name the apps to reconcile, got no TRTC_APPS');
+      expect(loadConfig({ TRTC_APPS: apps(), RECONCILE_INTERVAL_MIN: '15' })).toMatchObject({ reconcileIntervalMin: 15, reconcileLookbackMin: 135 });
+      expect(loadConfig({ TRTC_APPS: apps(), RECONCILE_INTERVAL_MIN: '10080' }).reconcileLookbackMin).toBe(10080);
+      expect(loadConfig({ TRTC_APPS: apps(), RECONCILE_INTERVAL_MIN: '15', RECONCILE_LOOKBACK_MIN: '60' }).reconcileLookbackMin).toBe(60);
+      expect(problems({ TRTC_APPS: apps(), RECONCILE_INTERVAL_MIN: '60', RECONCILE_LOOKBACK_MIN: '30' })).toContain('RECONCILE_LOOKBACK_MIN: expected at least RECONCILE_INTERVAL_MIN (60) so runs leave no gap, got 30');
+      expect(problems({ RECONCILE_LOOKBACK_MIN: '20000' })).toContain('RECONCILE_LOOKBACK_MIN: expected an integer from 1 to 10080');
+    });
+
+    it('takes a base URL for another server, and apps only from SDKAPPIDS when it is set', () => {
+      expect(loadConfig({ TRTC_API_BASE: 'http://127.0.0.1:9000/' }).trtcApiBase).toBe('http://127.0.0.1:9000');
+      expect(problems({ TRTC_API_BASE: 'http://127.0.0.1:9000/v4' })).toContain('TRTC_API_BASE: expected an http:// or https:// base URL with no path');
+      expect(problems({ TRTC_APPS: apps(), SDKAPPIDS: '1400000009' })).toContain('TRTC_APPS: expected only apps listed in SDKAPPIDS, got 1400000001');
+    });
+  });
+});
+
+describe('loadConfig, stats rollup', () => {
+  it('refreshes every 2000 ms by default; 0 turns rollups off; anything else is refused with what it got', () => {
+    expect(loadConfig({}).statsRollupIntervalMs).toBe(2000);
+    expect(loadConfig({ STATS_ROLLUP_INTERVAL_MS: '0' }).statsRollupIntervalMs).toBe(0);
+    expect(() => loadConfig({ STATS_ROLLUP_INTERVAL_MS: 'fast' })).toThrow('STATS_ROLLUP_INTERVAL_MS: expected an integer from 0 to 3600000 (got "fast")');
   });
 });

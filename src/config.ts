@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import { parseTrtcApps, type TrtcAppConfig } from './trtc-apps.config';
 
 /** Parsed, frozen configuration. The only reader of `process.env` in calltrail. */
 export interface Config {
@@ -57,7 +58,7 @@ export interface Config {
   readonly dbQueryTimeoutMs: number;
   /** Largest estimated row cost of one GraphQL operation, with its variables (`GRAPHQL_MAX_COST`, default 20000). */
   readonly graphqlMaxCost: number;
-  /** GraphQL HTTP requests one API key may have in flight on one replica; more get 429 (`GRAPHQL_MAX_CONCURRENCY_PER_KEY`, default 4). */
+  /** GraphQL HTTP requests and WebSocket queries one API key may have in flight on one replica; more get 429 / RATE_LIMITED (`GRAPHQL_MAX_CONCURRENCY_PER_KEY`, default 4). */
   readonly graphqlMaxConcurrencyPerKey: number;
   /** Time a whole HTTP request may take to arrive, in ms (`HTTP_REQUEST_TIMEOUT_MS`, default 10000). */
   readonly httpRequestTimeoutMs: number;
@@ -75,6 +76,23 @@ export interface Config {
   readonly apiKeyCacheSeconds: number;
   /** Stored events one call may hold; past it a callback adding to it is refused (422) and quarantined (`CALL_MAX_EVENTS`, default 10000). */
   readonly callMaxEvents: number;
+  /** How often the hourly stats rollup is brought up to date, in ms; 0 turns rollups off and `callStats` always reads raw calls (`STATS_ROLLUP_INTERVAL_MS`, default 2000). */
+  readonly statsRollupIntervalMs: number;
+  /**
+   * Apps whose call records calltrail may pull from Tencent's records REST API, each with its secret key,
+   * admin identifier, region or host, API generation and request rate (`TRTC_APPS`: JSON, or the path of a
+   * JSON file; default none). Used by `npm run backfill` and the reconcile job (docs/trtc-callbacks.md, section 7).
+   */
+  readonly trtcApps: readonly TrtcAppConfig[];
+  /** Base URL used instead of Tencent's host for every app, e.g. `http://127.0.0.1:9000` for a test server (`TRTC_API_BASE`). */
+  readonly trtcApiBase: string | null;
+  /** Minutes between reconcile runs against the records API; `null` (unset or 0) turns reconcile off (`RECONCILE_INTERVAL_MIN`). */
+  readonly reconcileIntervalMin: number | null;
+  /**
+   * How far back each reconcile run looks, in minutes, by call start time (`RECONCILE_LOOKBACK_MIN`, default
+   * `RECONCILE_INTERVAL_MIN` + 120, at most 10080: Tencent keeps 7 days; docs/reliability.md).
+   */
+  readonly reconcileLookbackMin: number;
 }
 
 const int = (min: number, max: number) =>
@@ -138,7 +156,35 @@ const envSchema = z.object({
   LIVE_FANOUT_BUDGET_MS: int(1, 1000).default(2),
   API_KEY_CACHE_SECONDS: int(0, 3600).default(60),
   CALL_MAX_EVENTS: int(100, 10000000).default(10000),
+  STATS_ROLLUP_INTERVAL_MS: int(0, 3600000).default(2000),
+  TRTC_APPS: optionalText,
+  TRTC_API_BASE: optionalText.pipe(z.string().regex(/^https?:\/\/[^\s/?#]+\/?$/, { message: 'expected an http:// or https:// base URL with no path, e.g. http://127.0.0.1:9000' }).nullable()),
+  RECONCILE_INTERVAL_MIN: int(0, 10080).optional(),
+  RECONCILE_LOOKBACK_MIN: int(1, 10080).optional(),
 });
+
+/** Tencent keeps call records for 7 days (docs/trtc-callbacks.md, section 6). */
+const RECORDS_KEPT_MIN = 7 * 24 * 60;
+/** Lookback beyond the interval by default: calls up to 2 h long, or a missed run, are still covered (docs/reliability.md). */
+const LOOKBACK_MARGIN_MIN = 120;
+
+/** The records API and reconcile settings, or the problems with them. */
+function recordsSettings(e: z.infer<typeof envSchema>, sdkAppIds: readonly string[] | null) {
+  const parsed = parseTrtcApps(e.TRTC_APPS);
+  const problems = 'problems' in parsed ? parsed.problems : [];
+  const trtcApps = 'apps' in parsed ? parsed.apps : [];
+  const outside = sdkAppIds === null ? [] : trtcApps.filter((a) => !sdkAppIds.includes(a.sdkAppId)).map((a) => a.sdkAppId);
+  if (outside.length > 0) problems.push(`TRTC_APPS: expected only apps listed in SDKAPPIDS, got ${outside.join(', ')} (add them to SDKAPPIDS or remove them)`);
+  const interval = e.RECONCILE_INTERVAL_MIN === undefined || e.RECONCILE_INTERVAL_MIN === 0 ? null : e.RECONCILE_INTERVAL_MIN;
+  if (interval !== null && trtcApps.length === 0 && problems.length === 0) {
+    problems.push('RECONCILE_INTERVAL_MIN: expected TRTC_APPS to name the apps to reconcile, got no TRTC_APPS');
+  }
+  const lookback = e.RECONCILE_LOOKBACK_MIN ?? Math.min(RECORDS_KEPT_MIN, (interval ?? 0) + LOOKBACK_MARGIN_MIN);
+  if (interval !== null && lookback < interval) {
+    problems.push(`RECONCILE_LOOKBACK_MIN: expected at least RECONCILE_INTERVAL_MIN (${interval}) so runs leave no gap, got ${lookback}`);
+  }
+  return { problems, trtcApps, trtcApiBase: e.TRTC_API_BASE?.replace(/\/$/, '') ?? null, reconcileIntervalMin: interval, reconcileLookbackMin: lookback };
+}
 
 /** Variables whose values never appear in error messages. */
 const SECRETS = new Set(['DATABASE_URL', 'CALLBACK_SECRET', 'CALLBACK_SIGN_TOKEN', 'BOOTSTRAP_API_KEY']);
@@ -174,6 +220,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'SDKAPPIDS: expected the comma-separated SDKAppIDs to accept when NODE_ENV=production (got nothing)',
     ]);
   }
+  const { problems, ...records } = recordsSettings(e, sdkAppIds);
+  if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -211,5 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     liveFanoutBudgetMs: e.LIVE_FANOUT_BUDGET_MS,
     apiKeyCacheSeconds: e.API_KEY_CACHE_SECONDS,
     callMaxEvents: e.CALL_MAX_EVENTS,
+    statsRollupIntervalMs: e.STATS_ROLLUP_INTERVAL_MS,
+    ...records,
   });
 }

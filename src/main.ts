@@ -1,8 +1,10 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig, type Config } from './config';
 import { openDatabase, type Database } from './db/database';
+import { EmbeddedAccessError } from './db/embedded-access';
 import { createApp } from './http/app';
 import { startStandby } from './http/standby';
+import { fatalLine } from './http/fatal-log';
 
 /** How often a start-up in standby tries to open the database again. */
 const STANDBY_RETRY_MS = 2000;
@@ -46,6 +48,9 @@ async function main(): Promise<void> {
   if (config.sdkAppIds === null) {
     log.warn('SDKAPPIDS is not set: callbacks from ANY SDKAppID are accepted. Set SDKAPPIDS to your app ids.');
   }
+  if (app.reconcile) {
+    log.info({ intervalMin: config.reconcileIntervalMin, lookbackMin: config.reconcileLookbackMin, apps: config.trtcApps.map((a) => a.sdkAppId) }, 'reconcile with the records API is on');
+  }
   if (db.embedded) log.info({ dataDir: config.dataDir, port: db.embedded.port }, 'embedded PostgreSQL started');
   await app.server.listen({ port: config.port, host: config.host });
 
@@ -68,6 +73,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
+  // One JSON line, like every other log line; a refused configuration or an unreachable folder says what to fix as its message.
+  const expected = err instanceof ConfigError || err instanceof EmbeddedAccessError;
+  console.error(fatalLine(err, expected ? (err as Error).message : 'start-up failed'));
   process.exit(1);
 });

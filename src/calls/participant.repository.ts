@@ -24,6 +24,20 @@ function participantConditions(scope: AppScope, filter: ParticipantFilter | null
   return out;
 }
 
+const pickParticipant = (r: ParticipantRecord): ParticipantRecord => ({
+  callRef: r.callRef,
+  sdkAppId: r.sdkAppId,
+  callId: r.callId,
+  userId: r.userId,
+  role: r.role,
+  outcome: r.outcome,
+  platform: r.platform,
+  invitedAt: r.invitedAt,
+  answeredAt: r.answeredAt,
+  leftAt: r.leftAt,
+  startedAt: r.startedAt,
+});
+
 /** Reads participants: a user's call history from their own side. Limited to the caller's apps. */
 export class ParticipantRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -47,7 +61,9 @@ export class ParticipantRepository {
       KEYSET as Keyset<ParticipantRecord & Record<string, unknown>>,
       args,
     );
-    return { ...page, nodes: page.nodes.map((row) => Object.assign(row, { call: takeJoinedCall(row) })) };
+    // The participant keeps only its own fields: `call.*` columns would ride along into every node.
+    const nodes = page.nodes.map((row) => ({ ...pickParticipant(row), call: takeJoinedCall(row) }));
+    return { ...page, nodes };
   }
 
   count(scope: AppScope, filter: ParticipantFilter | null | undefined): Promise<number> {

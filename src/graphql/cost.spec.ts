@@ -1,5 +1,5 @@
 import { parse, type GraphQLSchema } from 'graphql';
-import { checkCost, estimateCost } from './cost';
+import { AGGREGATE_COST, checkCost, estimateCost } from './cost';
 import { buildCalltrailSchema } from './schema';
 
 let schema: GraphQLSchema;
@@ -13,6 +13,11 @@ const cost = (query: string, variables: Record<string, unknown> = {}, operationN
   if (!operation || operation.kind !== 'OperationDefinition') throw new Error('test: expected an operation');
   return estimateCost(schema, document, operation, variables);
 };
+
+const STATS = AGGREGATE_COST.get('callStats')!;
+const COUNT = AGGREGATE_COST.get('totalCount')!;
+/** Aggregates by alias: each one scans every call its filter matches. */
+const STATS_ALIASES = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `s${i}: callStats(interval: HOUR) { bucket calls answered missed }`).join(' ')} }`;
 
 /** The amplification of the issue: nested unpaged lists under a page whose size is a variable. */
 const AMPLIFY = `query($n: Int) { ${Array.from({ length: 20 }, (_, i) => `a${i}: calls(first: $n) { edges { node { participants { call { participants { call { events { call { callId } } } } } } } } }`).join(' ')} }`;
@@ -48,6 +53,14 @@ describe('estimateCost', () => {
     expect(cost(`query { call(callId: "x") { ...F0 } } ${chain}`)).toBe(1);
   });
 
+  it('prices each callStats and each totalCount as the scan it runs, whatever it selects', () => {
+    expect(STATS).toBeGreaterThan(COUNT);
+    expect(cost('{ callStats { calls } }')).toBe(STATS);
+    expect(cost(STATS_ALIASES(3))).toBe(3 * STATS);
+    expect(cost('{ calls(first: 10) { totalCount edges { node { callId } } } }')).toBe(1 + COUNT + 10 * 2);
+    expect(cost('{ a: calls { totalCount } b: participants { totalCount } c: callEvents { totalCount } d: rejectedCallbacks { totalCount } }')).toBe(4 * (1 + COUNT));
+  });
+
   it('returns null when the variables do not coerce (the executor refuses them before reading)', () => {
     expect(cost('query($n: Int) { calls(first: $n) { totalCount } }', { n: 'many' })).toBeNull();
   });
@@ -59,6 +72,13 @@ describe('checkCost', () => {
     expect(error?.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', maxCost: 20000 });
     expect(error?.message).toMatch(/^query cost: expected at most 20000 rows .*, got an estimated \d+;/);
     expect(error?.extensions.cost).toBeGreaterThan(20_000_000);
+  });
+
+  it('refuses 20 aliased callStats in one operation and lets a dashboard of a few through', () => {
+    const error = checkCost(schema, parse(STATS_ALIASES(20)), null, {}, 20000);
+    expect(error?.extensions).toMatchObject({ code: 'GRAPHQL_VALIDATION_FAILED', cost: 20 * STATS, maxCost: 20000 });
+    const dashboard = `{ total: calls(filter: { status: [ENDED] }) { totalCount } ${STATS_ALIASES(4).slice(1, -1)} byMedia: callStats(groupBy: [MEDIA_TYPE], interval: DAY) { bucket mediaType calls } }`;
+    expect(checkCost(schema, parse(dashboard), null, {}, 20000)).toBeNull();
   });
 
   it('lets the README and docs/api.md examples through', () => {

@@ -25,8 +25,17 @@ import {
 } from 'graphql';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../db/pagination';
 
-/** Rows assumed for a list without a page size (`Call.participants`, `Call.events`, `callStats`). */
+/** Rows assumed for a list without a page size (`Call.participants`, `Call.events`). */
 export const UNPAGED_LIST_ROWS = 10;
+
+/**
+ * Fields that aggregate every row their filter matches, priced as that scan, not as the few rows they
+ * return, on whatever type they appear (docs/api.md, "Query limits", has the measurements behind them).
+ */
+export const AGGREGATE_COST: ReadonlyMap<string, number> = new Map([
+  ['callStats', 2000],
+  ['totalCount', 500],
+]);
 
 /** What one estimate walks: the schema, the document's fragments, the coerced variables. */
 interface Walk {
@@ -40,7 +49,8 @@ interface Walk {
 /**
  * The rows an operation may read, with its variables: every object counts 1, a list counts its page
  * size (`first`/`last` of the connection above it, default 50, at most 500) or UNPAGED_LIST_ROWS times
- * its objects. Scalars cost nothing (they come with their row). Skipped (`@skip`/`@include`) parts cost
+ * its objects. Scalars cost nothing (they come with their row), except the aggregates of AGGREGATE_COST,
+ * which cost their price each time they are selected. Skipped (`@skip`/`@include`) parts cost
  * nothing. `null` when the variables do not coerce: execution then refuses them before reading anything.
  */
 export function estimateCost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, rawVariables: Record<string, unknown> | null | undefined): number | null {
@@ -84,6 +94,8 @@ function selectionCost(walk: Walk, parent: GraphQLNamedType, selection: Selectio
 /** A field's objects times one plus what is selected in each; a list multiplies by its rows. */
 function fieldCost(walk: Walk, parent: GraphQLNamedType, node: FieldNode, parentPage: number | null): number {
   const field = isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[node.name.value] : undefined;
+  const aggregate = field && AGGREGATE_COST.get(field.name);
+  if (aggregate !== undefined) return aggregate;
   const type = field && getNamedType(field.type);
   if (!field || !type || !isCompositeType(type) || !node.selectionSet) return 0; // scalars, enums, __typename, introspection
   const ownPage = pageSize(walk, field, node);

@@ -49,3 +49,9 @@ function formatErrorKeepingSuggestions(production: boolean) {
     return formatted;
   };
 }
+
+/** The `extensions.code` a client is answered for this error (as in production), e.g. for metrics. */
+export function errorCode(error: GraphQLError): string {
+  const formatted = formatError(true)(error.toJSON(), error);
+  return typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : 'INTERNAL_SERVER_ERROR';
+}

@@ -11,8 +11,9 @@ export function bearerKey(authorization: unknown): string | null {
 
 /**
  * Operations in flight per API key on this replica (docs/design.md, principle 10: one client cannot take
- * every connection and the event loop). Counters are keyed by the key's SHA-256, so no secret is kept in
- * memory longer than its request, and removed at zero, so memory follows the keys in use.
+ * every connection and the event loop); HTTP requests and WebSocket queries share one instance per
+ * process. Counters are keyed by the key's SHA-256, so no secret is kept in memory longer than its
+ * request, and removed at zero, so memory follows the keys in use.
  */
 export class InFlightPerKey {
   private readonly counts = new Map<string, number>();
@@ -33,6 +34,11 @@ export class InFlightPerKey {
       if (left > 0) this.counts.set(id, left);
       else this.counts.delete(id);
     };
+  }
+
+  /** The refusal past the limit, the same over HTTP (429) and WebSocket (an `error` message). */
+  get refusal(): string {
+    return `concurrency: expected at most ${this.max} GraphQL requests in flight per API key on this server, got one more; retry after 1 s`;
   }
 
   /** Keys with operations in flight (for tests and metrics). */

@@ -1,6 +1,6 @@
 import { Args, Ctx, Query, Resolver } from 'type-graphql';
 import { AppError } from '../domain/app-error';
-import { ForwardArgs } from './connection.args';
+import { ConnectionArgs } from './connection.args';
 import { RejectedCallbackConnection } from './connections';
 import type { GraphQLContext } from './context';
 import { RejectedCallback } from './rejected-callback.type';
@@ -10,7 +10,7 @@ export class QuarantineResolver {
   @Query(() => RejectedCallbackConnection, { description: 'The quarantine, newest first; keys with access to every app only' })
   async rejectedCallbacks(
     @Ctx() ctx: GraphQLContext,
-    @Args(() => ForwardArgs) args: ForwardArgs,
+    @Args(() => ConnectionArgs) args: ConnectionArgs,
   ): Promise<InstanceType<typeof RejectedCallbackConnection>> {
     if (!ctx.scope.all) throw new AppError('FORBIDDEN', 'rejectedCallbacks: expected an API key for all apps, got a key scoped to some apps');
     const { quarantine } = ctx.services;

@@ -1,14 +1,14 @@
-import { parse, type FragmentDefinitionNode, type OperationDefinitionNode, type FieldNode, Kind } from 'graphql';
-import { selectsPath } from './selection';
+import { Kind, parse, type FieldNode, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
+import { selectedFields, selectsPath } from './selection';
 
-/** The root field's node and the fragments of `query`, as a resolver's `info` would give them. */
-function infoOf(query: string) {
+/** The root field's node, the fragments and the variables of `query`, as a resolver's `info` would give them. */
+function infoOf(query: string, variableValues: Record<string, unknown> = {}) {
   const doc = parse(query);
   const op = doc.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
   const fragments = Object.fromEntries(
     doc.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]),
   );
-  return { fieldNodes: [op.selectionSet.selections[0] as FieldNode], fragments };
+  return { fieldNodes: [op.selectionSet.selections[0] as FieldNode], fragments, variableValues };
 }
 
 describe('selectsPath', () => {
@@ -23,5 +23,29 @@ describe('selectsPath', () => {
     ['a fragment that refers to itself (invalid, but must not loop)', '{ participants { ...C } } fragment C on Conn { ...C }', false],
   ])('%s', (_name, query, expected) => {
     expect(selectsPath(infoOf(query), ['edges', 'node', 'call'])).toBe(expected);
+  });
+});
+
+const sorted = (s: Set<string>) => [...s].sort();
+
+describe('selectedFields', () => {
+  it('lists the fields selected directly, aliases read as the field they name', () => {
+    expect(sorted(selectedFields(infoOf('{ callStats { bucket n: calls calls answered } }')))).toEqual(['answered', 'bucket', 'calls']);
+  });
+
+  it('reads through inline fragments and fragment spreads, each spread once', () => {
+    const info = infoOf(`
+      { callStats { ...A ... on CallStatsRow { missed } ...A } }
+      fragment A on CallStatsRow { calls ...B }
+      fragment B on CallStatsRow { p95TalkSeconds }`);
+    expect(sorted(selectedFields(info))).toEqual(['calls', 'missed', 'p95TalkSeconds']);
+  });
+
+  it('leaves out what @skip and @include turn off, with literal or variable conditions', () => {
+    const info = infoOf(
+      `query($p: Boolean!) { callStats { calls p50TalkSeconds @include(if: $p) p95TalkSeconds @skip(if: true) ... on CallStatsRow @skip(if: $p) { missed } } }`,
+      { p: false },
+    );
+    expect(sorted(selectedFields(info))).toEqual(['calls', 'missed']);
   });
 });

@@ -18,13 +18,16 @@ export interface Services {
   readonly apiKeys: ApiKeyCache;
 }
 
-/** `keyCacheMs`: how long a key's scope is kept (0: asked of the database on every request). */
-export function createServices(dataSource: DataSource, keyCacheMs = 0): Services {
+/**
+ * `keyCacheMs`: how long a key's scope is kept (0: asked of the database on every request);
+ * `statsRollups`: `callStats` reads the hourly rollup where it can (false: always raw calls).
+ */
+export function createServices(dataSource: DataSource, keyCacheMs = 0, statsRollups = false): Services {
   return {
     calls: new CallRepository(dataSource),
     participants: new ParticipantRepository(dataSource),
     events: new CallEventRepository(dataSource),
-    stats: new StatsRepository(dataSource),
+    stats: new StatsRepository(dataSource, statsRollups),
     quarantine: new QuarantineRepository(dataSource),
     apiKeys: new ApiKeyCache(new ApiKeyRepository(dataSource), keyCacheMs),
   };

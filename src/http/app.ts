@@ -2,7 +2,10 @@ import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import type { FastifyInstance } from 'fastify';
 import { API_KEYS_CHANNEL, ApiKeyRepository } from '../api-keys/api-key.repository';
 import { LiveRepository } from '../calls/live.repository';
+import { StatsRefresher } from '../calls/stats-refresher';
+import { StatsRollupRepository } from '../calls/stats-rollup.repository';
 import { PgListener } from '../db/listener';
+import { poolStats } from '../db/pool-stats';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import type { BatchWriter } from '../ingest/batch-writer';
@@ -10,15 +13,22 @@ import { EVENTS_CHANNEL } from '../ingest/ingest.repository';
 import { createApolloServer } from '../graphql/apollo';
 import { createServices } from '../graphql/services';
 import { createArmor } from '../graphql/limits';
+import { InFlightPerKey } from '../graphql/in-flight';
 import { buildCalltrailSchema } from '../graphql/schema';
 import { LiveHub } from '../live/live-hub';
+import { QuarantineRepository } from '../quarantine/quarantine.repository';
 import { callbackRoutes } from './callback.route';
+import { consoleRoutes, defaultConsoleDir } from './console.route';
 import { graphqlRoutes } from './graphql.route';
 import { attachGraphQLWs } from './graphql-ws';
 import { healthRoutes } from './health.route';
+import { graphqlMetricsPlugin } from './graphql-metrics.plugin';
 import { createIngest, type Ingest } from './ingest.assembly';
 import { createMetrics, type Metrics } from './metrics';
+import { startReconcile } from './reconcile.assembly';
+import type { ReconcileScheduler } from '../records/reconcile.scheduler';
 import { createServer } from './server';
+import { OUTAGE_LOG_MS, throttledLog } from './throttled-log';
 
 /** Everything `createApp` builds; `listen` is left to the caller (tests use port 0). */
 export interface CalltrailApp {
@@ -27,6 +37,8 @@ export interface CalltrailApp {
   readonly ingest: Ingest;
   readonly metrics: Metrics;
   readonly hub: LiveHub;
+  /** The reconcile job against Tencent's records API; `null` unless `RECONCILE_INTERVAL_MIN` is set. */
+  readonly reconcile: ReconcileScheduler | null;
   /** Readiness off, stop accepting, flush the batch. The database is the caller's to close. */
   close(): Promise<void>;
 }
@@ -39,22 +51,28 @@ export interface AppDeps {
 export async function createApp(config: Config, deps: AppDeps): Promise<CalltrailApp> {
   const server = createServer(config);
   const metrics = createMetrics();
-  const services = createServices(deps.db.dataSource, config.apiKeyCacheSeconds * 1000);
+  metrics.http(server); // before any route, so every route is timed
+  metrics.pools({ query: () => poolStats(deps.db.dataSource), ingest: () => poolStats(deps.db.ingestDataSource) });
+  const services = createServices(deps.db.dataSource, config.apiKeyCacheSeconds * 1000, config.statsRollupIntervalMs > 0);
   const ingest = await createIngest(config, deps.db, server.log, metrics);
   if (config.bootstrapApiKey !== null) await new ApiKeyRepository(deps.db.dataSource).ensure(config.bootstrapApiKey, 'bootstrap');
   const production = config.nodeEnv === 'production';
   const schema = await buildCalltrailSchema();
   const armor = createArmor(production, config.graphqlMaxCost); // the same limits for HTTP queries and WebSocket subscriptions
-  const apollo = createApolloServer(schema, production, armor, [fastifyApolloDrainPlugin(server)]);
+  const apollo = createApolloServer(schema, production, armor, [fastifyApolloDrainPlugin(server), graphqlMetricsPlugin(metrics)]);
   await apollo.start();
 
-  const hub = new LiveHub(new LiveRepository(deps.db.dataSource), {
+  // Both repeat on every poll and reconnect through an outage: one line per interval, with the count left out.
+  const liveReadFailed = throttledLog((obj, msg) => server.log.warn(obj, msg), OUTAGE_LOG_MS);
+  const listenLost = throttledLog((obj, msg) => server.log.warn(obj, msg), OUTAGE_LOG_MS);
+  const liveRepository = new LiveRepository(deps.db.dataSource);
+  const hub = new LiveHub(liveRepository, {
     queueMax: config.liveQueueMax,
     pollMs: config.livePollMs,
     // A read dispatches up to readBatch events at once, so it must not exceed a subscriber's queue.
     readBatch: Math.min(500, config.liveQueueMax),
     fanoutBudgetMs: config.liveFanoutBudgetMs,
-    onError: (err) => server.log.warn({ err }, 'live read failed; retrying at the next wake-up'),
+    onError: (err) => liveReadFailed({ err }, 'live read failed; retrying at the next wake-up'),
   });
   await hub.start();
   const listener = new PgListener({
@@ -64,9 +82,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
       services.apiKeys.clear(); // revocations may have been missed while disconnected
       hub.wake();
     },
-    onError: (err) => server.log.warn({ err }, 'LISTEN connection lost; reconnecting'),
+    onError: (err) => listenLost({ err }, 'LISTEN connection lost; reconnecting'),
   });
   await listener.start();
+  const inFlight = new InFlightPerKey(config.graphqlMaxConcurrencyPerKey); // HTTP and WebSocket operations of a key together
   const ws = attachGraphQLWs({
     server: server.server,
     schema,
@@ -79,26 +98,46 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     keyRecheckMs: config.wsKeyRecheckMs,
     maxCost: armor.maxCost,
     logger: server.log,
+    inFlight,
+    onSlowConsumer: () => metrics.slowConsumerCuts.inc(),
   });
-  metrics.live(() => ({ connections: ws.connections, subscriptions: hub.subscriptions, groups: hub.groups }));
+  metrics.live(
+    () => ({ connections: ws.connections, subscriptions: hub.subscriptions, groups: hub.groups, hubPosition: hub.position, maxQueueDepth: hub.maxQueueDepth }),
+    () => liveRepository.headPosition(),
+  );
+  const quarantineReads = new QuarantineRepository(deps.db.dataSource); // the query pool: a scrape never takes ingest's connections
+  metrics.quarantine(() => quarantineReads.totals());
+  const refreshFailed = throttledLog((obj, msg) => server.log.warn(obj, msg), OUTAGE_LOG_MS);
+  const statsRefresher = config.statsRollupIntervalMs > 0
+    ? new StatsRefresher(new StatsRollupRepository(deps.db.dataSource), {
+        intervalMs: config.statsRollupIntervalMs,
+        onError: (err) => refreshFailed({ err }, 'stats rollup refresh failed; retrying at the next turn'),
+      })
+    : null;
+  statsRefresher?.start();
+  const reconcile = startReconcile(config, deps.db, server.log, metrics);
 
   let accepting = true;
   await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics });
   await server.register(callbackRoutes, { path: config.callbackPath, ingest: ingest.service, metrics });
-  await server.register(graphqlRoutes, { apollo, services, maxConcurrencyPerKey: config.graphqlMaxConcurrencyPerKey });
+  await server.register(graphqlRoutes, { apollo, services, inFlight });
+  await server.register(consoleRoutes, { dir: defaultConsoleDir() });
   return {
     server,
     writer: ingest.writer,
     ingest,
     metrics,
     hub,
+    reconcile,
     async close() {
       accepting = false;
+      await reconcile?.stop();
       await ws.close();
       await server.close();
       await ingest.close();
       await listener.stop();
       await hub.stop();
+      await statsRefresher?.stop();
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type AppErrorCode } from '../domain/app-error';
+import { maskQueryValue } from '../domain/secrets';
 import type { IngestRequest, IngestService } from '../ingest/ingest.service';
 import type { Metrics } from './metrics';
 
@@ -25,7 +26,8 @@ const REPLY: Partial<Record<AppErrorCode, [status: number, errorCode: number]>> 
 function toIngestRequest(req: FastifyRequest, body: Buffer, bodyBytes = body.length): IngestRequest {
   const queryString = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
   const query: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(queryString)) query[k.toLowerCase()] ??= v;
+  // A value such as `1;token=…` is echoed in refusals and stored in fields: its secret is masked.
+  for (const [k, v] of new URLSearchParams(queryString)) query[k.toLowerCase()] ??= maskQueryValue(k, v);
   const encoding = req.headers['content-encoding'];
   return { query, queryString, rawBody: body, bodyBytes, contentEncoding: encoding === undefined ? null : String(encoding), source: req.ip };
 }

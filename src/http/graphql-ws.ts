@@ -10,7 +10,9 @@ import { authenticateBearer, createLoaders, type GraphQLContext, type Loaders } 
 import { formatError } from '../graphql/errors';
 import { DEFAULT_MAX_ROW_COST, webSocketRules } from '../graphql/limits';
 import { ValidDocuments, checkOperation } from '../graphql/operation-check';
+import { DEFAULT_MAX_CONCURRENCY_PER_KEY, InFlightPerKey } from '../graphql/in-flight';
 import { REVOKED, SocketKeys } from './ws-keys';
+import { WsInFlight } from './ws-in-flight';
 import type { LiveHub } from '../live/live-hub';
 import type { LiveOutbox } from '../live/live-outbox';
 import { nextMessageWriter, wsWire } from './live-wire';
@@ -55,6 +57,10 @@ export interface GraphQLWsOptions {
   readonly maxCost?: number;
   /** Where socket errors are logged (the app's `server.log`); silent when absent. */
   readonly logger?: WsLogger;
+  /** Operations in flight per API key (GRAPHQL_MAX_CONCURRENCY_PER_KEY): the instance GraphQL over HTTP counts with. */
+  readonly inFlight?: InFlightPerKey;
+  /** Called for each socket closed 4290 (slow consumer), for metrics. */
+  readonly onSlowConsumer?: () => void;
 }
 
 /** What graphql-ws keeps in each context's `extra`. */
@@ -102,10 +108,11 @@ function onConnect(opts: GraphQLWsOptions, keys: SocketKeys): ServerOptions<Reco
 
 /**
  * Each operation: the subscription count, then parsing, validation and the row cost (with its variables),
- * then the key again. These stay in `onSubscribe`: graphql-ws's own `parse` hook would close the socket
- * on a parse error, and its `context` hook cannot answer an error to the client.
+ * then the key again, then a slot of the key's in-flight limit for a query. These stay in `onSubscribe`:
+ * graphql-ws's own `parse` hook would close the socket on a parse error, and its `context` hook cannot
+ * answer an error to the client.
  */
-function onSubscribe(opts: GraphQLWsOptions, keys: SocketKeys): ServerOptions<Record<string, unknown>, Extra>['onSubscribe'] {
+function onSubscribe(opts: GraphQLWsOptions, keys: SocketKeys, inFlight: WsInFlight): ServerOptions<Record<string, unknown>, Extra>['onSubscribe'] {
   const rules = webSocketRules(opts.validationRules, opts.production);
   const maxCost = opts.maxCost ?? DEFAULT_MAX_ROW_COST;
   const format = formatError(opts.production);
@@ -121,8 +128,10 @@ function onSubscribe(opts: GraphQLWsOptions, keys: SocketKeys): ServerOptions<Re
     const { socket } = ctx.extra;
     const scope = await scopeAtSubscribe(socket, keys, opts.services);
     if (Array.isArray(scope)) return scope;
-    const onSlowConsumer = (cursor: string | null) =>
+    const onSlowConsumer = (cursor: string | null) => {
+      opts.onSlowConsumer?.();
       socket.close(CLOSE_CODES.SLOW_CONSUMER, cursor ? `Slow consumer: resume with after=${cursor}` : 'Slow consumer: subscribe again');
+    };
     let loaders: Loaders | undefined; // built when used: by a query over WebSocket, not by a subscription (its executions have their own)
     const contextValue: GraphQLContext = {
       scope: scope as AppScope,
@@ -132,6 +141,8 @@ function onSubscribe(opts: GraphQLWsOptions, keys: SocketKeys): ServerOptions<Re
       },
       live: { hub: opts.hub, onSlowConsumer, outlet: ctx.extra.outbox.outlet(nextMessageWriter(socket, id)), formatError: formatOne },
     };
+    const limited = inFlight.admit(keys.keyOf(socket), document as DocumentNode, payload.operationName, contextValue);
+    if (limited) return [limited];
     return { schema: opts.schema, document: document as DocumentNode, variableValues: payload.variables, operationName: payload.operationName, contextValue };
   };
 }
@@ -192,11 +203,13 @@ export function attachGraphQLWs(opts: GraphQLWsOptions) {
   const wss = new WebSocketServer({ server: opts.server, path: '/graphql', maxPayload: MAX_MESSAGE_BYTES, handleProtocols: (protocols) => handleProtocols(protocols) });
   const format = formatError(opts.production);
   const keys = new SocketKeys(opts.services, opts.keyRecheckMs);
+  const inFlight = new WsInFlight(opts.inFlight ?? new InFlightPerKey(DEFAULT_MAX_CONCURRENCY_PER_KEY));
   const server = makeServer<Record<string, unknown>, Extra>({
     schema: opts.schema,
     connectionInitWaitTimeout: opts.initTimeoutMs,
     onConnect: onConnect(opts, keys),
-    onSubscribe: onSubscribe(opts, keys),
+    onSubscribe: onSubscribe(opts, keys, inFlight),
+    execute: inFlight.execute,
     onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map((e) => format(e.toJSON(), e)) } : undefined),
     onError: (_ctx, _id, _payload, errors) => errors.map((e) => format(e.toJSON(), e)),
   });

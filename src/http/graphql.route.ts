@@ -10,8 +10,8 @@ import { bearerKey, DEFAULT_MAX_CONCURRENCY_PER_KEY, InFlightPerKey } from '../g
 export interface GraphQLRouteOptions {
   readonly apollo: ApolloServer<GraphQLContext>;
   readonly services: Services;
-  /** GraphQL HTTP requests one API key may have in flight on this replica (GRAPHQL_MAX_CONCURRENCY_PER_KEY). */
-  readonly maxConcurrencyPerKey?: number;
+  /** Operations in flight per API key on this replica (GRAPHQL_MAX_CONCURRENCY_PER_KEY), shared with WebSocket queries. */
+  readonly inFlight?: InFlightPerKey;
 }
 
 /**
@@ -27,18 +27,17 @@ function limitPerKey(limit: InFlightPerKey) {
       reply.raw.once('close', release);
       return;
     }
-    const message = `concurrency: expected at most ${limit.max} GraphQL requests in flight per API key on this server, got one more; retry after 1 s`;
     return reply
       .code(429)
       .header('retry-after', '1')
-      .send({ errors: [{ message, extensions: { code: 'RATE_LIMITED', maxConcurrency: limit.max } }] });
+      .send({ errors: [{ message: limit.refusal, extensions: { code: 'RATE_LIMITED', maxConcurrency: limit.max } }] });
   };
 }
 
 /** `/graphql` over HTTP: every operation needs `Authorization: Bearer <api key>`. */
 export async function graphqlRoutes(app: FastifyInstance, opts: GraphQLRouteOptions) {
   // Hooks of this (encapsulated) plugin apply to the Apollo routes registered below, and to nothing else.
-  app.addHook('onRequest', limitPerKey(new InFlightPerKey(opts.maxConcurrencyPerKey ?? DEFAULT_MAX_CONCURRENCY_PER_KEY)));
+  app.addHook('onRequest', limitPerKey(opts.inFlight ?? new InFlightPerKey(DEFAULT_MAX_CONCURRENCY_PER_KEY)));
   await app.register(fastifyApollo(opts.apollo), {
     path: '/graphql',
     context: async (request) => {

@@ -18,8 +18,8 @@ export interface HealthOptions {
  */
 export async function healthRoutes(app: FastifyInstance, opts: HealthOptions) {
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    if (!opts.isAccepting()) return reply.code(503).send({ status: 'stopping' });
+  const readiness = async () => {
+    if (!opts.isAccepting()) return { code: 503, database: false, body: { status: 'stopping' } };
     const database = await opts.isReady();
     const stats = opts.spool?.stats();
     const spool = stats && {
@@ -30,7 +30,15 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthOptions) {
     };
     const spooling = opts.spool?.hasRoom() ?? false;
     const status = database ? 'ready' : spooling ? 'spooling: database unavailable, callbacks kept in the spool' : spool ? 'database unavailable and the spool full' : 'database unavailable or migrations pending';
-    return reply.code(database || spooling ? 200 : 503).send({ status, database, ...(spool && { spool }) });
+    return { code: database || spooling ? 200 : 503, database, body: { status, database, ...(spool && { spool }) } };
+  };
+  opts.metrics.readiness(async () => {
+    const { code, database } = await readiness();
+    return { ready: code === 200, database };
+  });
+  app.get('/readyz', async (_req, reply) => {
+    const { code, body } = await readiness();
+    return reply.code(code).send(body);
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', opts.metrics.registry.contentType);

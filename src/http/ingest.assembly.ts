@@ -62,6 +62,7 @@ export async function createIngest(config: Config, db: Pick<Database, 'ingestDat
     maxBytes: config.quarantineMaxMb * MIB,
     ratePerMinute: config.quarantineRatePerMin,
     retentionDays: config.quarantineRetentionDays,
+    onKeep: (kept) => metrics.quarantined.inc({ kept }),
   });
   const service = new IngestService(
     { sdkAppIds: config.sdkAppIds, secret: config.callbackSecret, signToken: config.callbackSignToken, signWindowSeconds: SIGN_WINDOW_SECONDS },

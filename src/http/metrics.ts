@@ -1,16 +1,67 @@
+import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PoolStats } from '../db/pool-stats';
+import { ScrapeSample } from './scrape-sample';
+
+/** Buckets of request latencies, in seconds: ingest answers in milliseconds, a heavy query in seconds. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** What the live side reports at scrape time. */
+export interface LiveReading {
+  readonly connections: number;
+  readonly subscriptions: number;
+  /** Groups of identical subscriptions, each executed once per event. */
+  readonly groups: number;
+  /** The highest position the hub has read and dispatched. */
+  readonly hubPosition: string;
+  /** Undelivered items in the fullest subscriber queue. */
+  readonly maxQueueDepth: number;
+}
+
+/** The quarantine as stored (read from the database at scrape time). */
+export interface QuarantineTotals {
+  /** Refusals kept whole (distinct rows of `rejected_callbacks`). */
+  readonly rows: number;
+  /** Refusals only counted (sum of `rejected_callback_counts.times`, flushed every 10 s). */
+  readonly counted: number;
+  readonly bytes: number;
+}
 
 /** The process's Prometheus metrics; one registry per app so tests can build several apps. */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'calltrail_' });
+  const httpSeconds = new Histogram({
+    name: 'calltrail_http_request_duration_seconds',
+    help: 'HTTP requests, by method, route pattern (unmatched for none) and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
   return {
     registry,
-    /** Registers gauges of open WebSocket connections and subscriptions, read at scrape time. */
-    live(read: () => { connections: number; subscriptions: number; groups: number }) {
+    /**
+     * Registers gauges of the live side, read at scrape time: connections, subscriptions, groups of identical subscriptions, the fullest
+     * subscriber queue, and how far the hub's reads are behind the newest stored event (`head`, a sampled
+     * database read). Positions may have gaps (a duplicate consumes one), so the lag is an upper bound.
+     */
+    live(read: () => LiveReading, head?: () => Promise<string>) {
       new Gauge({ name: 'calltrail_ws_connections', help: 'Open graphql-ws connections', registers: [registry], collect() { this.set(read().connections); } });
       new Gauge({ name: 'calltrail_subscriptions', help: 'Open subscriptions', registers: [registry], collect() { this.set(read().subscriptions); } });
       new Gauge({ name: 'calltrail_live_groups', help: 'Groups of identical subscriptions (same scope, filter and selection): one execution per event each', registers: [registry], collect() { this.set(read().groups); } });
+      new Gauge({ name: 'calltrail_live_queue_depth_max', help: 'Undelivered items in the fullest subscriber queue (closed 4290 past LIVE_QUEUE_MAX)', registers: [registry], collect() { this.set(read().maxQueueDepth); } });
+      new Gauge({ name: 'calltrail_live_position', help: 'Highest event position the live hub has read and dispatched', registers: [registry], collect() { this.set(Number(read().hubPosition)); } });
+      if (!head) return;
+      const headSample = new ScrapeSample(head);
+      new Gauge({
+        name: 'calltrail_live_lag_positions',
+        help: 'Stored event positions the live hub has not read yet (newest stored position minus the hub position)',
+        registers: [registry],
+        async collect() {
+          const newest = await headSample.get();
+          if (newest !== null) this.set(Math.max(0, Number(newest) - Number(read().hubPosition)));
+        },
+      });
     },
     /** Registers gauges of the outage spool, read at scrape time. */
     spool(read: () => { records: number; bytes: number; oldestAppendedAt: number | null }) {
@@ -25,6 +76,23 @@ export function createMetrics() {
           this.set(oldest === null ? 0 : (Date.now() - oldest) / 1000);
         },
       });
+    },
+    /** Registers the reconcile job's metrics (docs/reliability.md, "Reconcile"), its apps' series at 0. */
+    reconcile(apps: readonly string[]) {
+      const m = {
+        runs: new Counter({ name: 'calltrail_reconcile_runs_total', help: 'Reconcile runs by outcome (ok, error, skipped: another replica ran, stopped)', labelNames: ['outcome'] as const, registers: [registry] }),
+        errors: new Counter({ name: 'calltrail_reconcile_errors_total', help: "Reconcile pulls that failed, by app (the run's log says why)", labelNames: ['app'] as const, registers: [registry] }),
+        records: new Counter({ name: 'calltrail_reconcile_records_total', help: "Records read from Tencent's records API by reconcile, by app", labelNames: ['app'] as const, registers: [registry] }),
+        callsFound: new Counter({
+          name: 'calltrail_reconcile_calls_found_total',
+          help: 'Calls found only through records: calltrail had no event of them before reconcile read their record (callbacks it missed), by app',
+          labelNames: ['app'] as const,
+          registers: [registry],
+        }),
+        lastSuccess: new Gauge({ name: 'calltrail_reconcile_last_success_timestamp_seconds', help: 'When a reconcile run of this replica last pulled every app without error (0: never)', registers: [registry] }),
+      };
+      for (const app of apps) for (const c of [m.errors, m.records, m.callsFound]) c.inc({ app }, 0);
+      return m;
     },
     spoolReplayed: new Counter({
       name: 'calltrail_spool_replayed_total',
@@ -49,6 +117,81 @@ export function createMetrics() {
       buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
       registers: [registry],
     }),
+    graphqlSeconds: new Histogram({
+      name: 'calltrail_graphql_operation_seconds',
+      help: 'GraphQL operations over HTTP, from request to response, by operation name (bounded: anonymous, unknown, other)',
+      labelNames: ['operation'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    graphqlErrors: new Counter({
+      name: 'calltrail_graphql_errors_total',
+      help: 'GraphQL errors answered, by operation name and extensions.code',
+      labelNames: ['operation', 'code'] as const,
+      registers: [registry],
+    }),
+    httpSeconds,
+    slowConsumerCuts: new Counter({
+      name: 'calltrail_live_slow_consumer_closes_total',
+      help: 'WebSocket connections closed 4290 because a subscriber fell more than LIVE_QUEUE_MAX behind',
+      registers: [registry],
+    }),
+    quarantined: new Counter({
+      name: 'calltrail_quarantine_refusals_total',
+      help: 'Refused callbacks by what the quarantine did: kept whole, or only counted',
+      labelNames: ['kept'] as const,
+      registers: [registry],
+    }),
+    /** Times every HTTP request by its route pattern (never the raw URL: ids and query strings would grow the labels). */
+    http(server: FastifyInstance) {
+      server.addHook('onResponse', async (request, reply) => {
+        const route = request.routeOptions.url ?? 'unmatched';
+        httpSeconds.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      });
+    },
+    /** Registers gauges of each connection pool, read at scrape time. */
+    pools(read: Readonly<Record<string, () => PoolStats>>) {
+      const each = (gauge: Gauge<'pool'>, pick: (s: PoolStats) => number) => {
+        for (const [pool, stats] of Object.entries(read)) gauge.set({ pool }, pick(stats()));
+      };
+      new Gauge({ name: 'calltrail_db_pool_in_use', help: 'Connections of the pool running a statement or transaction', labelNames: ['pool'] as const, registers: [registry], collect() { each(this, (s) => s.inUse); } });
+      new Gauge({ name: 'calltrail_db_pool_idle', help: 'Open connections of the pool that are idle', labelNames: ['pool'] as const, registers: [registry], collect() { each(this, (s) => s.idle); } });
+      new Gauge({ name: 'calltrail_db_pool_waiting', help: 'Requests waiting for a connection of the pool (it is exhausted)', labelNames: ['pool'] as const, registers: [registry], collect() { each(this, (s) => s.waiting); } });
+      new Gauge({ name: 'calltrail_db_pool_max', help: 'Largest number of connections of the pool', labelNames: ['pool'] as const, registers: [registry], collect() { each(this, (s) => s.max); } });
+    },
+    /** Registers gauges of the stored quarantine, a database read sampled at most once a second. */
+    quarantine(read: () => Promise<QuarantineTotals>) {
+      const sample = new ScrapeSample(read);
+      const gauge = (name: string, help: string, pick: (t: QuarantineTotals) => number) =>
+        new Gauge({
+          name,
+          help,
+          registers: [registry],
+          async collect() {
+            const totals = await sample.get();
+            if (totals !== null) this.set(pick(totals));
+          },
+        });
+      gauge('calltrail_quarantine_rows', 'Refused callbacks kept whole in rejected_callbacks (distinct; repeats counted in the row)', (t) => t.rows);
+      gauge('calltrail_quarantine_counted', 'Refused callbacks only counted in rejected_callback_counts, within retention', (t) => t.counted);
+      gauge('calltrail_quarantine_bytes', 'Size of rejected_callbacks on disk (bounded by QUARANTINE_MAX_MB)', (t) => t.bytes);
+    },
+    /** Registers a gauge that is 1 when /readyz answers 200 (database ready, or the spool keeps callbacks meanwhile). */
+    readiness(read: () => Promise<{ ready: boolean; database: boolean }>) {
+      const sample = new ScrapeSample(read);
+      const gauge = (name: string, help: string, pick: (r: { ready: boolean; database: boolean }) => boolean) =>
+        new Gauge({
+          name,
+          help,
+          registers: [registry],
+          async collect() {
+            const r = await sample.get();
+            this.set(r !== null && pick(r) ? 1 : 0);
+          },
+        });
+      gauge('calltrail_ready', 'Whether /readyz answers 200 (1) or 503 (0)', (r) => r.ready);
+      gauge('calltrail_database_ready', 'Whether PostgreSQL answers with every migration applied', (r) => r.database);
+    },
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,3 +1,6 @@
+/** At most one log line per interval for errors that repeat through an outage (docs/reliability.md). */
+export const OUTAGE_LOG_MS = 10_000;
+
 /** A logger method: pino's `(object, message)`. */
 type LogFn = (obj: object, msg: string) => void;
 

@@ -37,7 +37,7 @@ export class IngestService implements SpoolReplayTarget {
   constructor(
     private readonly policy: CallbackAuthPolicy,
     private readonly writer: BatchWriter,
-    private readonly quarantine: QuarantineService,
+    private readonly quarantine: Pick<QuarantineService, 'keep'>,
     private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
 
@@ -113,6 +113,16 @@ export class IngestService implements SpoolReplayTarget {
     }
   }
 
+  /** True when the URL's token and signature (those configured) are valid, whatever its app. */
+  private credentialsHold(query: CallbackQuery): boolean {
+    try {
+      authenticateCallback(query, { ...this.policy, sdkAppIds: null }, this.nowSeconds());
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Keeps a refused callback in quarantine, or counts it (the policy is QuarantineService's); UNAVAILABLE if it cannot be kept. */
   private async refuse(req: IngestRequest, err: AppError, proven: boolean): Promise<void> {
     try {
@@ -125,6 +135,7 @@ export class IngestService implements SpoolReplayTarget {
         bodyBytes: req.bodyBytes,
         source: req.source,
         proven,
+        credentialsOk: proven || this.credentialsHold(req.query),
       });
     } catch {
       throw new AppError('UNAVAILABLE', `database: expected to keep the refused callback (${err.code}) in quarantine, got an error; retry later`);

@@ -88,6 +88,18 @@ export class LiveHub {
     return this.events.size + this.calls.size;
   }
 
+  /** The highest position read and dispatched, for metrics (compare with the newest stored one). */
+  get position(): string {
+    return this.last;
+  }
+
+  /** Undelivered items in the fullest subscriber queue, for metrics. */
+  get maxQueueDepth(): number {
+    let max = 0;
+    for (const group of [...this.events.all(), ...this.calls.all()]) for (const m of group.members) max = Math.max(max, m.size);
+    return max;
+  }
+
   async start(): Promise<void> {
     this.last = await this.source.headPosition();
     this.timer = setInterval(() => this.wake(), this.options.pollMs);

@@ -1,5 +1,5 @@
 import { maskQueryString } from '../domain/secrets';
-import type { QuarantineRepository, RefusalCount } from './quarantine.repository';
+import { MAX_COUNTED_SOURCES, OTHER_SOURCE, type QuarantineRepository, type RefusalCount } from './quarantine.repository';
 
 /** A refused request, as ingest hands it over. */
 export interface Refusal {
@@ -15,6 +15,11 @@ export interface Refusal {
   readonly proven: boolean;
   /** Kept whole whatever the bounds: a callback already answered 200 (from the outage spool). */
   readonly acknowledged?: boolean;
+  /**
+   * True when its `token` and `Sign` (those configured) were valid, whatever else was refused; they
+   * are masked when kept, so this is what lets a replay trust it. Default: `proven`.
+   */
+  readonly credentialsOk?: boolean;
 }
 
 export interface QuarantineOptions {
@@ -22,6 +27,8 @@ export interface QuarantineOptions {
   readonly ratePerMinute: number;
   readonly retentionDays: number;
   readonly now?: () => number;
+  /** Called with what was done with each refusal, for metrics. */
+  readonly onKeep?: (kept: 'kept' | 'counted') => void;
 }
 
 /** Longest query string kept; Tencent's are far shorter. */
@@ -38,10 +45,13 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * Decides what is kept of a refusal (docs/security.md, "Quarantine flood"). Kept whole, so it can
  * be replayed after a configuration fix: a request that passed the URL checks, and one that looks
  * like a TRTC callback while its source stays within `ratePerMinute`, while the quarantine is
- * under `maxBytes`. Everything else is only counted, per day, code and source, flushed in batches.
+ * under `maxBytes`. Everything else is only counted, per day, code and source, flushed in batches;
+ * past MAX_COUNTED_SOURCES sources of a code, in memory as in the table, under OTHER_SOURCE.
  */
 export class QuarantineService {
   private readonly counts = new Map<string, RefusalCount>();
+  /** Distinct sources of each code in `counts`, for the MAX_COUNTED_SOURCES bound. */
+  private readonly sources = new Map<string, number>();
   private readonly rates = new Map<string, number>();
   private rateWindow = -1;
   private size = { bytes: 0, at: -Infinity };
@@ -57,6 +67,7 @@ export class QuarantineService {
     const keepWhole = r.acknowledged === true || ((r.proven || (looksLikeCallback(r.body) && this.withinRate(r.source))) && (await this.hasRoom()));
     if (!keepWhole) {
       this.count(r);
+      this.options.onKeep?.('counted');
       return 'counted';
     }
     const text = storableText(r.body);
@@ -69,9 +80,11 @@ export class QuarantineService {
       bodyEncoding: text === null ? 'base64' : 'utf8',
       bodyBytes: r.bodyBytes,
       source: r.source,
+      credentialsOk: r.credentialsOk ?? r.proven,
     });
     // Counted until the next measurement, so a burst within SIZE_TTL_MS cannot overshoot the bound.
     this.size.bytes += r.body.length + r.queryString.length;
+    this.options.onKeep?.('kept');
     return 'kept';
   }
 
@@ -91,12 +104,18 @@ export class QuarantineService {
   async flushCounts(): Promise<void> {
     const rows = [...this.counts.values()];
     this.counts.clear();
+    this.sources.clear();
     try {
       await this.repository.addCounts(rows);
     } catch (err) {
       for (const row of rows) this.add(row);
       throw err;
     }
+  }
+
+  /** Counts waiting for the next flush (for tests and metrics): at most MAX_COUNTED_SOURCES + 1 per code. */
+  get pendingCounts(): number {
+    return this.counts.size;
   }
 
   async stop(): Promise<void> {
@@ -108,10 +127,16 @@ export class QuarantineService {
     this.add({ errorCode: r.errorCode, source: r.source, times: 1, bytes: r.bodyBytes });
   }
 
-  private add(row: RefusalCount): void {
-    const key = `${row.errorCode}\n${row.source}`;
-    const seen = this.counts.get(key);
-    this.counts.set(key, seen ? { ...seen, times: seen.times + row.times, bytes: seen.bytes + row.bytes } : row);
+  /** Adds to the row of the code and source, or of OTHER_SOURCE once the code has MAX_COUNTED_SOURCES (also while the database is down). */
+  private add(count: RefusalCount): void {
+    let row = count;
+    if (!this.counts.has(countKey(row)) && row.source !== OTHER_SOURCE) {
+      const n = this.sources.get(row.errorCode) ?? 0;
+      if (n < MAX_COUNTED_SOURCES) this.sources.set(row.errorCode, n + 1);
+      else row = { ...row, source: OTHER_SOURCE };
+    }
+    const seen = this.counts.get(countKey(row));
+    this.counts.set(countKey(row), seen ? { ...seen, times: seen.times + row.times, bytes: seen.bytes + row.bytes } : row);
   }
 
   private withinRate(source: string): boolean {
@@ -132,6 +157,8 @@ export class QuarantineService {
     return this.size.bytes < this.options.maxBytes;
   }
 }
+
+const countKey = (row: RefusalCount) => `${row.errorCode}\n${row.source}`;
 
 /** True when the body is a JSON object naming a call (v1 `CallId`) or a v4 `CallbackCommand`. */
 function looksLikeCallback(body: Buffer): boolean {

@@ -4,6 +4,7 @@ import { eventPosition } from '../../src/domain/cursor';
 import { startTestApp, type TestApp } from '../support/app';
 import { makeCallback, postCallback, T0 } from '../support/callbacks';
 import { createKey, seed } from '../support/graphql';
+import { scrape } from '../support/metrics';
 import { collect, settle, startProcess, wsClient } from '../support/ws';
 
 const A = '1400000001';
@@ -108,6 +109,7 @@ describe('two calltrail processes on one database', () => {
   it('cuts off a slow consumer with 4290 and a cursor it can resume from without loss', async () => {
     // A raw graphql-ws client that stops reading its socket; once the kernel buffers are full the
     // server's queue (LIVE_QUEUE_MAX, 1000 by default) overflows.
+    const cutsBefore = (await scrape(two.baseUrl)).value('calltrail_live_slow_consumer_closes_total');
     const ws = new WebSocket(`${two.baseUrl.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
     const received: string[] = [];
     let closed: { code: number; reason: string } | null = null;
@@ -134,6 +136,7 @@ describe('two calltrail processes on one database', () => {
     expect(closed).not.toBeNull();
     const { code, reason } = closed as unknown as { code: number; reason: string };
     expect(code).toBe(4290);
+    expect((await scrape(two.baseUrl)).value('calltrail_live_slow_consumer_closes_total') - cutsBefore).toBe(1);
     const cursor = /after=(\S+)$/.exec(reason)?.[1] as string;
     expect(cursor).toBeDefined();
     expect(received.length).toBeLessThan(total);

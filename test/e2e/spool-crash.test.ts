@@ -47,6 +47,8 @@ describe('the outage spool across a crash of calltrail', () => {
     };
     await send('before', 20);
 
+    const crashedAt = Date.now();
+    const linesAtCrash = lines.length;
     await pg.crash();
     const linesBefore = lines.length;
     await send('during', 200);
@@ -56,6 +58,14 @@ describe('the outage spool across a crash of calltrail', () => {
     // A few lines per outage, not one stack per failed batch.
     expect(lines.length - linesBefore).toBeLessThan(10);
     for (const line of lines.slice(linesBefore)) expect(() => JSON.parse(line)).not.toThrow();
+    // The live hub polls every second and LISTEN reconnects within seconds: each warns once per 10 s.
+    await settle(3000);
+    const warned = (msg: string) => lines.slice(linesAtCrash).filter((l) => (JSON.parse(l) as { msg?: string }).msg === msg).length;
+    const intervals = 1 + Math.floor((Date.now() - crashedAt) / 10_000);
+    for (const msg of ['live read failed; retrying at the next wake-up', 'LISTEN connection lost; reconnecting']) {
+      expect(warned(msg)).toBeGreaterThanOrEqual(1);
+      expect(warned(msg)).toBeLessThanOrEqual(intervals);
+    }
 
     app.child.kill('SIGKILL');
     await new Promise((r) => app.child.once('exit', r));

@@ -69,6 +69,17 @@ describe('row cost with variables', () => {
     expect(res.errors).toContain('GRAPHQL_VALIDATION_FAILED');
   });
 
+  it('refuses 20 aliased callStats over HTTP and WebSocket, as the scans they are, and serves a dashboard of a few', async () => {
+    const stats = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `s${i}: callStats(interval: HOUR) { bucket calls }`).join(' ')} }`;
+    const refused = await gql(t.baseUrl, key, stats(20));
+    expect(refused.status).toBe(400);
+    expect(refused.errors?.[0].message).toMatch(new RegExp(`^query cost: expected at most ${MAX_COST} rows .*, got an estimated \\d+;`));
+    expect((await overWs(t, stats(20))).errors).toContain(`query cost: expected at most ${MAX_COST} rows`);
+    const dashboard = await gql(t.baseUrl, key, `{ calls { totalCount } ${stats(3).slice(1, -1)} }`);
+    expect(dashboard.errors).toBeUndefined();
+    expect(dashboard.data).toEqual({ calls: { totalCount: 0 }, s0: [], s1: [], s2: [] });
+  });
+
   it('reads the limit from GRAPHQL_MAX_COST and lets the same query through with a smaller page', async () => {
     expect((await gql(t.baseUrl, key, BETWEEN, { n: 500 })).errors?.[0].message).toMatch(/^query cost: expected at most 15000 rows .*, got an estimated 16001;/);
     const small = await gql(t.baseUrl, key, BETWEEN, { n: 400 });
@@ -132,6 +143,85 @@ describe('requests in flight per API key', () => {
     again.forEach((h) => h.finish());
     expect((await Promise.all(again.map((h) => h.answered))).map((r) => r.status)).toEqual([200, 200]);
     expect((await gql(t.baseUrl, key, '{ calls { totalCount } }')).status).toBe(200);
+  });
+});
+
+/** Holds `calls` locked, so every query reading it waits in PostgreSQL (in flight) until `release`. */
+async function lockCalls() {
+  const runner = db.dataSource.createQueryRunner();
+  await runner.connect();
+  await runner.startTransaction();
+  await runner.query('LOCK TABLE calls IN ACCESS EXCLUSIVE MODE');
+  let released: Promise<void> | null = null;
+  const hold = {
+    waiting: async () => Number((await db.dataSource.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = 'calls'::regclass`))[0].n),
+    release: () => (released ??= runner.rollbackTransaction().finally(() => runner.release())),
+    abort: () => void hold.release(),
+  };
+  holds.push(hold);
+  return hold;
+}
+
+/** Runs `test` with `calls` locked, and unlocks it whatever happens. */
+async function withCallsLocked(test: (lock: Awaited<ReturnType<typeof lockCalls>>) => Promise<void>) {
+  const lock = await lockCalls();
+  try {
+    await test(lock);
+  } finally {
+    await lock.release();
+  }
+}
+
+const COUNT = '{ calls(first: 1) { totalCount } }';
+const rateLimited = (errors: unknown[]) => errors.flat().filter((e) => (e as { extensions?: { code?: string } }).extensions?.code === 'RATE_LIMITED');
+
+describe('queries in flight per API key over WebSocket', () => {
+  it('counts queries of 2 connections × 10 concurrent subscribe messages against the limit and refuses the rest with RATE_LIMITED error messages', async () => {
+    await withCallsLocked(async (lock) => {
+      const ops = [ws(t), ws(t)].flatMap((client) => Array.from({ length: 10 }, () => collect(client, COUNT, {}, (data) => data)));
+      for (let i = 0; i < 100 && (rateLimited(ops.flatMap((o) => o.errors)).length < 18 || (await lock.waiting()) < MAX_IN_FLIGHT); i++) await settle(50);
+      const refused = rateLimited(ops.flatMap((o) => o.errors));
+      expect(refused).toHaveLength(20 - MAX_IN_FLIGHT);
+      expect(refused[0]).toEqual({
+        message: `concurrency: expected at most ${MAX_IN_FLIGHT} GraphQL requests in flight per API key on this server, got one more; retry after 1 s`,
+        extensions: { code: 'RATE_LIMITED', maxConcurrency: MAX_IN_FLIGHT },
+      });
+      expect(await lock.waiting()).toBe(MAX_IN_FLIGHT);
+      // The same slots as HTTP: the key's HTTP request is refused while its WebSocket queries run.
+      expect((await gql(t.baseUrl, key, COUNT)).status).toBe(429);
+      await lock.release();
+      const served = ops.filter((o) => o.errors.length === 0);
+      await Promise.all(served.map((o) => o.waitFor(1)));
+      expect(served.map((o) => o.items[0])).toEqual([{ calls: { totalCount: 0 } }, { calls: { totalCount: 0 } }]);
+    });
+  });
+
+  it('frees the slots when the queries end and keeps the refused connection open for the next query', async () => {
+    const client = ws(t);
+    await withCallsLocked(async (lock) => {
+      const holding = [held(key), held(key)];
+      await settle(200);
+      const refused = collect(client, COUNT, {}, (data) => data);
+      for (let i = 0; i < 50 && refused.errors.length === 0; i++) await settle(50);
+      expect(rateLimited(refused.errors)).toHaveLength(1);
+      holding.forEach((h) => h.finish());
+      await lock.release();
+      expect((await Promise.all(holding.map((h) => h.answered))).map((r) => r.status)).toEqual([200, 200]);
+      const again = collect(client, COUNT, {}, (data) => data);
+      expect(await again.waitFor(1)).toEqual([{ calls: { totalCount: 0 } }]);
+      expect((await gql(t.baseUrl, key, COUNT)).status).toBe(200);
+    });
+  });
+
+  it('does not count open subscriptions: a key with more subscriptions than the limit still queries', async () => {
+    const subscriber = await createKey(db.dataSource, 'bulkheads-subscriber', null);
+    const client = ws(t, subscriber);
+    const subscriptions = Array.from({ length: MAX_IN_FLIGHT + 1 }, () => collect(client, 'subscription { callEventAdded { cursor } }'));
+    await settle(300);
+    expect(subscriptions.flatMap((s) => s.errors)).toEqual([]);
+    expect(await collect(client, COUNT, {}, (data) => data).waitFor(1)).toEqual([{ calls: { totalCount: 0 } }]);
+    expect((await gql(t.baseUrl, subscriber, COUNT)).status).toBe(200);
+    subscriptions.forEach((s) => s.stop());
   });
 });
 

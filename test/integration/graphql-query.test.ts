@@ -18,8 +18,8 @@ let keyAll: string;
 
 beforeAll(async () => {
   db = await openTestDatabase(logger);
-  // No periodic live reads: the statement-count test must see only the request's own statements.
-  t = await startTestApp({ LIVE_POLL_MS: '60000' }, db);
+  // No periodic live reads or rollup refreshes: the statement-count test must see only the request's own statements.
+  t = await startTestApp({ LIVE_POLL_MS: '60000', STATS_ROLLUP_INTERVAL_MS: '3600000' }, db);
   const ds = db.dataSource;
   await seed(ds, A, [
     ...callEvents({ callId: 'a1', caller: 'Alice', callees: ['Bob'], start: T, outcome: 'answered', ring: 5, talk: 60 }),

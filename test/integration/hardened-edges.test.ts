@@ -2,7 +2,7 @@ import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { connect } from 'node:net';
 import { openTestDatabase, truncateAll, type TestDatabase } from '../support/database';
 import { startTestApp, type TestApp } from '../support/app';
-import { makeCallback, OK_REPLY, postCallback, SDKAPPID } from '../support/callbacks';
+import { commandOf, makeCallback, OK_REPLY, postCallback, SDKAPPID, type CallbackBody } from '../support/callbacks';
 
 const SECRET = 'edge-secret-456';
 let db: TestDatabase;
@@ -57,6 +57,28 @@ describe('hardened edges of POST /callback', () => {
     expect(rows).toHaveLength(2);
     for (const row of rows) expect(row.query_string).not.toContain(SECRET);
     expect(rows.map((r: { query_string: string }) => r.query_string).join('&')).toContain('%74oken=***');
+  });
+
+  it('masks a secret written after a `;` in quarantine, in the refusal and in the fields it stores', async () => {
+    const semi = 'SEMISECRET5';
+    // `;` sent as is (URLSearchParams would encode it), so the server parses `x=1;token=…` as the value of x.
+    const post = (app: TestApp, query: string, body: CallbackBody = makeCallback()) =>
+      fetch(`${app.baseUrl}/callback?command=${commandOf(body)}&${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post(guarded, `sdkappid=${SDKAPPID}&x=1;token=${semi}`)).status).toBe(401);
+    const badApp = await post(open, `sdkappid=${SDKAPPID};token=${semi}`);
+    expect(badApp.status).toBe(400);
+    expect(await badApp.text()).toContain(`got \\"${SDKAPPID};token=***\\"`);
+    const rows = await kept();
+    expect(rows.map((r: { query_string: string }) => r.query_string).sort()).toEqual(
+      [`command=caller_start_call&sdkappid=${SDKAPPID}&x=1;token=***`, `command=caller_start_call&sdkappid=${SDKAPPID};token=***`].sort(),
+    );
+    expect(JSON.stringify(rows)).not.toContain(semi);
+    const stored = await post(open, `sdkappid=${SDKAPPID}&clientip=10.0.0.1;token=${semi}`, makeCallback({ CallId: 'semicolon' }));
+    expect(stored.status).toBe(200);
+    const events: { row: string }[] = await db.dataSource.query(`SELECT e::text AS row FROM call_events e`);
+    expect(events).toHaveLength(1);
+    expect(events[0].row).toContain('10.0.0.1;token=***');
+    expect(events[0].row).not.toContain(semi);
   });
 
   it('truncates a long query string in quarantine', async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ApiKeyRepository, hashApiKey } from '../../src/api-keys/api-key.repository';
-import { QuarantineRepository } from '../../src/quarantine/quarantine.repository';
+import { MAX_COUNTED_SOURCES, OTHER_SOURCE, QuarantineRepository } from '../../src/quarantine/quarantine.repository';
 import { QuarantineService, type Refusal } from '../../src/quarantine/quarantine.service';
 import { makeCallback } from '../support/callbacks';
 import { openTestDatabase, truncateAll, type TestDatabase } from '../support/database';
@@ -64,6 +64,55 @@ describe('QuarantineService on PostgreSQL', () => {
     expect(await repo.purgeOlderThan(30)).toBe(1);
     expect(await rows()).toBe(1);
     expect(await counts()).toEqual([]);
+  });
+});
+
+describe('counted refusals from many sources', () => {
+  const JUNK = Buffer.from('not a callback');
+  /** Junk from `n` distinct IPv6 addresses starting at `from`, as a flood from one /64 would send. */
+  const flood = async (q: QuarantineService, from: number, n: number, errorCode = 'UNKNOWN_APP') => {
+    for (let i = from; i < from + n; i++) await q.keep(refusal({ errorCode, body: JUNK, bodyBytes: 100 + (i % 7), source: `2001:db8::${i.toString(16)}` }));
+  };
+  const bytesOf = (from: number, n: number) => Array.from({ length: n }, (_, i) => 100 + ((from + i) % 7)).reduce((a, b) => a + b, 0);
+  const totals = async () =>
+    db.dataSource.query(
+      `SELECT error_code AS code, count(*)::int AS rows, sum(times)::int AS times, sum(bytes)::int AS bytes, count(*) FILTER (WHERE source = $1)::int AS other
+       FROM rejected_callback_counts GROUP BY error_code ORDER BY error_code`,
+      [OTHER_SOURCE],
+    );
+
+  it(`keeps at most ${MAX_COUNTED_SOURCES} sources per day and code over several flushes, the rest under "${OTHER_SOURCE}", with exact totals`, async () => {
+    const q = new QuarantineService(new QuarantineRepository(db.dataSource), { maxBytes: 1 << 30, ratePerMinute: 100, retentionDays: 30 });
+    await flood(q, 0, 700);
+    await q.flushCounts();
+    await flood(q, 0, 100); // sources already counted today keep their row
+    await flood(q, 700, 1800);
+    await flood(q, 0, 1500, 'BAD_TOKEN');
+    await q.flushCounts();
+    expect(await totals()).toEqual([
+      { code: 'BAD_TOKEN', rows: MAX_COUNTED_SOURCES + 1, times: 1500, bytes: bytesOf(0, 1500), other: 1 },
+      { code: 'UNKNOWN_APP', rows: MAX_COUNTED_SOURCES + 1, times: 2600, bytes: bytesOf(0, 100) + bytesOf(0, 2500), other: 1 },
+    ]);
+    const first = await db.dataSource.query(`SELECT times::int FROM rejected_callback_counts WHERE error_code = 'UNKNOWN_APP' AND source = '2001:db8::0'`);
+    expect(first).toEqual([{ times: 2 }]);
+  });
+
+  it(`holds at most ${MAX_COUNTED_SOURCES} sources per code in memory while the database is down, and writes exact totals once it is back`, async () => {
+    const q = new QuarantineService(new QuarantineRepository(db.dataSource), { maxBytes: 1 << 30, ratePerMinute: 100, retentionDays: 30 });
+    await db.dataSource.query('ALTER TABLE rejected_callback_counts RENAME TO rejected_callback_counts_away');
+    try {
+      await flood(q, 0, 3000);
+      await expect(q.flushCounts()).rejects.toThrow(/rejected_callback_counts/);
+      await flood(q, 3000, 3000);
+      expect(q.pendingCounts).toBe(MAX_COUNTED_SOURCES + 1);
+      await expect(q.flushCounts()).rejects.toThrow(/rejected_callback_counts/);
+      expect(q.pendingCounts).toBe(MAX_COUNTED_SOURCES + 1);
+    } finally {
+      await db.dataSource.query('ALTER TABLE rejected_callback_counts_away RENAME TO rejected_callback_counts');
+    }
+    await q.flushCounts();
+    expect(q.pendingCounts).toBe(0);
+    expect(await totals()).toEqual([{ code: 'UNKNOWN_APP', rows: MAX_COUNTED_SOURCES + 1, times: 6000, bytes: bytesOf(0, 6000), other: 1 }]);
   });
 });
 

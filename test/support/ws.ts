@@ -75,7 +75,8 @@ export async function startProcess(
   env: Record<string, string>,
   options: { output?: (line: string) => void } = {},
 ): Promise<{ baseUrl: string; child: ChildProcess; stop(): Promise<void> }> {
-  const port = await freePort();
+  // A given PORT is kept (a test that restarts the process keeps its address).
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   // Its own spool folder unless told (one process per spool), removed when it stops.
   const spoolDir = env.SPOOL_DIR ?? mkdtempSync(join(tmpdir(), 'calltrail-spool-'));
   // `node --import tsx`, not the tsx CLI: the child is calltrail itself, so a test's kill -9 reaches it.
