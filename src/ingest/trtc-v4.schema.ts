@@ -20,19 +20,22 @@ const startCall = z.looseObject({
   EventTime: time,
 });
 
+/** The call record of `Call.CallbackAfterEndCall`, also what Tencent's v4 records API returns (docs/trtc-callbacks.md, sections 5 and 7). */
+export const v4CallRecord = z.looseObject({
+  CallId: id,
+  Caller_Account: id,
+  MediaType: optionalText(64),
+  CallType: optionalText(64),
+  StartTime: optionalTime,
+  AcceptTime: optionalTime,
+  EndTime: optionalTime,
+  CallResult: optionalText(64),
+  CalleeList_Account: z.array(id).max(V4_MAX_USERS).optional(),
+  RoomId: optionalText(1024),
+});
+
 const endCall = z.looseObject({
-  CallRecord: z.looseObject({
-    CallId: id,
-    Caller_Account: id,
-    MediaType: optionalText(64),
-    CallType: optionalText(64),
-    StartTime: optionalTime,
-    AcceptTime: optionalTime,
-    EndTime: optionalTime,
-    CallResult: optionalText(64),
-    CalleeList_Account: z.array(id).max(V4_MAX_USERS).optional(),
-    RoomId: optionalText(1024),
-  }),
+  CallRecord: v4CallRecord,
   EventTime: time,
 });
 

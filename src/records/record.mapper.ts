@@ -4,7 +4,7 @@ import { canonicalJson, sha256Hex } from '../domain/canonical-json';
 import { toMediaType, toV4CallResult, toV4CallType } from '../domain/vocabulary';
 import { blank, id, optionalText, optionalTime, seconds } from '../ingest/callback-fields';
 import type { CallbackEvent } from '../ingest/trtc-v1.schema';
-import { V4_MAX_USERS } from '../ingest/trtc-v4.schema';
+import { V4_MAX_USERS, v4CallRecord } from '../ingest/trtc-v4.schema';
 import type { RecordsApiGeneration } from '../trtc-apps.config';
 import { FILTER_PATHS } from './records-api.schema';
 
@@ -23,20 +23,6 @@ interface CallRecord {
 }
 
 const users = z.array(id).max(V4_MAX_USERS).optional();
-
-/** v4 records have the fields of the `Call.CallbackAfterEndCall` record (docs/trtc-callbacks.md, sections 5 and 7). */
-const v4Record = z.looseObject({
-  CallId: id,
-  Caller_Account: id,
-  MediaType: optionalText(64),
-  CallType: optionalText(64),
-  StartTime: optionalTime,
-  AcceptTime: optionalTime,
-  EndTime: optionalTime,
-  CallResult: optionalText(64),
-  CalleeList_Account: users,
-  RoomId: optionalText(1024),
-});
 
 /** v1 records: camelCase names and v1's lowercase values (`video`, `single`, `normal_end`). */
 const v1Record = z.looseObject({
@@ -77,7 +63,7 @@ function read<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
 /** Reads a record as Tencent's API sent it into the fields calltrail keeps. */
 function normalise(generation: RecordsApiGeneration, raw: unknown): CallRecord {
   if (generation === 'v4') {
-    const r = read(v4Record, raw);
+    const r = read(v4CallRecord, raw);
     return {
       callId: r.CallId, caller: r.Caller_Account, callees: r.CalleeList_Account ?? [], mediaType: r.MediaType, callType: r.CallType,
       callResult: r.CallResult, roomId: r.RoomId, start: seconds(r.StartTime), accept: seconds(r.AcceptTime), end: seconds(r.EndTime),
