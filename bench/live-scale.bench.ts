@@ -27,6 +27,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BenchApp, BenchPostgres, REPO, Scratch, createDatabase, fmt, printTable, serverVersion, sleep, sql, treeVersion, waitFor } from './harness';
 import { RssSampler, SDKAPPID, createScopedKey, loadAverage, loadCallback, loopDelayCell, mb, metricValue, ms, num, openLoopSend, procMemKb, scrapeMetrics, senderAgent, summarise } from './bulkhead-support';
+import { run } from './support';
 
 const SCENARIOS: Record<string, { subs: number; all: number; conns: number; distinct?: boolean }> = {
   none: { subs: 0, all: 0, conns: 1 },
@@ -244,10 +245,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+run(main);

@@ -21,6 +21,7 @@ import { Agent, request } from 'undici';
 import { BenchApp, Scratch, fmt, percentile, printTable, serverVersion, sql, treeVersion } from './harness';
 import { createScopedKey, loadAverage, num } from './bulkhead-support';
 import { SEED_APPS, seedDatabase, type SeedInfo } from './seed';
+import { run } from './support';
 
 const CALLS = num('BENCH_CALLS', 1_000_000);
 const DURATION = num('DURATION', 10);
@@ -203,10 +204,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+run(main);
