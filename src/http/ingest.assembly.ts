@@ -8,14 +8,12 @@ import { IngestService } from '../ingest/ingest.service';
 import { QuarantineRepository } from '../quarantine/quarantine.repository';
 import { QuarantineService } from '../quarantine/quarantine.service';
 import type { Metrics } from './metrics';
-import { throttledLog } from './throttled-log';
+import { OUTAGE_LOG_MS, throttledLog } from './throttled-log';
 
 /** Seconds a `Sign`ed callback's RequestTime may differ from now (docs/trtc-callbacks.md, section 4). */
 const SIGN_WINDOW_SECONDS = 300;
 /** How often a non-empty spool tries the database again. */
 const SPOOL_RETRY_MS = 1000;
-/** At most one log line per interval for errors that repeat through an outage. */
-const OUTAGE_LOG_MS = 10_000;
 const MIB = 1024 * 1024;
 
 /** The write side, wired: ingest pool → writer (with the outage spool) → service (with the quarantine). */
