@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { appsToRead, type AppScope } from '../domain/app-scope';
 import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../db/pagination';
-import { JOINED_CALL_COLUMNS, PARTICIPANT_COLUMNS, takeJoinedCall, type CallRecord, type ParticipantFilter, type ParticipantRecord } from './records';
+import { JOINED_CALL_COLUMNS, PARTICIPANT_COLUMNS, takeJoinedCall, takeParticipant, type CallRecord, type ParticipantFilter, type ParticipantRecord } from './records';
 import { appCondition, rangeConditions, SqlParams, whereClause } from '../db/sql';
 
 const KEYSET: Keyset<ParticipantRecord> = {
@@ -23,20 +23,6 @@ function participantConditions(scope: AppScope, filter: ParticipantFilter | null
   out.push(...rangeConditions('p.started_at', f.startedAt, params));
   return out;
 }
-
-const pickParticipant = (r: ParticipantRecord): ParticipantRecord => ({
-  callRef: r.callRef,
-  sdkAppId: r.sdkAppId,
-  callId: r.callId,
-  userId: r.userId,
-  role: r.role,
-  outcome: r.outcome,
-  platform: r.platform,
-  invitedAt: r.invitedAt,
-  answeredAt: r.answeredAt,
-  leftAt: r.leftAt,
-  startedAt: r.startedAt,
-});
 
 /** Reads participants: a user's call history from their own side. Limited to the caller's apps. */
 export class ParticipantRepository {
@@ -62,7 +48,7 @@ export class ParticipantRepository {
       args,
     );
     // The participant keeps only its own fields: `call.*` columns would ride along into every node.
-    const nodes = page.nodes.map((row) => ({ ...pickParticipant(row), call: takeJoinedCall(row) }));
+    const nodes = page.nodes.map((row) => ({ ...takeParticipant(row), call: takeJoinedCall(row) }));
     return { ...page, nodes };
   }
 

@@ -97,9 +97,29 @@ export function takeJoinedCall(row: Record<string, unknown>): CallRecord {
   return call as unknown as CallRecord;
 }
 
-export const PARTICIPANT_COLUMNS = `p.call_ref::text AS "callRef", p.sdk_app_id AS "sdkAppId", p.call_id AS "callId",
-  p.user_id AS "userId", p.role, p.outcome, p.platform, p.invited_at AS "invitedAt", p.answered_at AS "answeredAt",
-  p.left_at AS "leftAt", p.started_at AS "startedAt"`;
+/** Each participant column and the record field it fills. */
+const PARTICIPANT_FIELDS: readonly (readonly [sql: string, field: keyof ParticipantRecord])[] = [
+  ['p.call_ref::text', 'callRef'],
+  ['p.sdk_app_id', 'sdkAppId'],
+  ['p.call_id', 'callId'],
+  ['p.user_id', 'userId'],
+  ['p.role', 'role'],
+  ['p.outcome', 'outcome'],
+  ['p.platform', 'platform'],
+  ['p.invited_at', 'invitedAt'],
+  ['p.answered_at', 'answeredAt'],
+  ['p.left_at', 'leftAt'],
+  ['p.started_at', 'startedAt'],
+];
+
+export const PARTICIPANT_COLUMNS = PARTICIPANT_FIELDS.map(([sql, field]) => `${sql} AS "${field}"`).join(', ');
+
+/** The participant's own fields of a row that holds more (a participant joined with its call). */
+export function takeParticipant(row: Record<string, unknown>): ParticipantRecord {
+  const participant: Record<string, unknown> = {};
+  for (const [, field] of PARTICIPANT_FIELDS) participant[field] = row[field];
+  return participant as unknown as ParticipantRecord;
+}
 
 export const EVENT_COLUMNS = `e.position::text AS "position", e.sdk_app_id AS "sdkAppId", e.call_id AS "callId",
   e.user_id AS "userId", e.role, e.event_type AS "type", e.raw_event AS "rawEvent", e.call_type AS "callType",
