@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { PartitionInterval } from './domain/partition-ranges';
 import { parseTrtcApps, type TrtcAppConfig } from './trtc-apps.config';
 
 /** Parsed, frozen configuration. The only reader of `process.env` in calltrail. */
@@ -93,6 +94,19 @@ export interface Config {
    * `RECONCILE_INTERVAL_MIN` + 120, at most 10080: Tencent keeps 7 days; docs/reliability.md).
    */
   readonly reconcileLookbackMin: number;
+  /** Event time each partition of `call_events` covers: `month`, `week` or `day`, in UTC (`EVENT_PARTITION`, default `month`). */
+  readonly eventPartition: PartitionInterval;
+  /** Intervals after the current one whose partitions are created in advance (`EVENT_PARTITIONS_AHEAD`, default 2). */
+  readonly eventPartitionsAhead: number;
+  /**
+   * Days raw events are kept: older partitions are dropped whole, and callbacks with an older event time
+   * are refused (422) and quarantined (`RETENTION_DAYS`; unset keeps every event; docs/operations.md, Retention).
+   */
+  readonly retentionDays: number | null;
+  /** Days calls and their participants are kept, by start time (`CALL_RETENTION_DAYS`; unset keeps them). */
+  readonly callRetentionDays: number | null;
+  /** Time between two runs of partition upkeep and retention, in ms (`MAINTENANCE_INTERVAL_MS`, default 600000). */
+  readonly maintenanceIntervalMs: number;
 }
 
 const int = (min: number, max: number) =>
@@ -161,6 +175,11 @@ const envSchema = z.object({
   TRTC_API_BASE: optionalText.pipe(z.string().regex(/^https?:\/\/[^\s/?#]+\/?$/, { message: 'expected an http:// or https:// base URL with no path, e.g. http://127.0.0.1:9000' }).nullable()),
   RECONCILE_INTERVAL_MIN: int(0, 10080).optional(),
   RECONCILE_LOOKBACK_MIN: int(1, 10080).optional(),
+  EVENT_PARTITION: z.enum(['month', 'week', 'day']).default('month'),
+  EVENT_PARTITIONS_AHEAD: int(1, 60).default(2),
+  RETENTION_DAYS: int(1, 36500).optional(),
+  CALL_RETENTION_DAYS: int(1, 36500).optional(),
+  MAINTENANCE_INTERVAL_MS: int(1000, 86400000).default(600000),
 });
 
 /** Tencent keeps call records for 7 days (docs/trtc-callbacks.md, section 6). */
@@ -261,5 +280,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     callMaxEvents: e.CALL_MAX_EVENTS,
     statsRollupIntervalMs: e.STATS_ROLLUP_INTERVAL_MS,
     ...records,
+    eventPartition: e.EVENT_PARTITION,
+    eventPartitionsAhead: e.EVENT_PARTITIONS_AHEAD,
+    retentionDays: e.RETENTION_DAYS ?? null,
+    callRetentionDays: e.CALL_RETENTION_DAYS ?? null,
+    maintenanceIntervalMs: e.MAINTENANCE_INTERVAL_MS,
   });
 }

@@ -1,3 +1,4 @@
+import { eventHorizon } from '../domain/partition-ranges';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import { BatchWriter } from '../ingest/batch-writer';
@@ -20,8 +21,14 @@ const TOOL_TIMEOUT_MS = 60_000;
  * quarantine is the operator's, not the network's (and a Sign's RequestTime would be stale). A
  * refusal is reported to the tool, not kept in the quarantine.
  */
-export function toolIngest(config: Pick<Config, 'sdkAppIds' | 'ingestBatchMax'>, db: Pick<Database, 'ingestDataSource'>): ToolIngest {
-  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource), { maxBatch: config.ingestBatchMax, timeoutMs: TOOL_TIMEOUT_MS, maxPending: 100_000, spool: null });
+export function toolIngest(config: Pick<Config, 'sdkAppIds' | 'ingestBatchMax' | 'callMaxEvents' | 'retentionDays'>, db: Pick<Database, 'ingestDataSource'>): ToolIngest {
+  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource, config.callMaxEvents), {
+    maxBatch: config.ingestBatchMax,
+    timeoutMs: TOOL_TIMEOUT_MS,
+    maxPending: 100_000,
+    spool: null,
+    horizon: () => eventHorizon(config.retentionDays, Date.now() / 1000),
+  });
   const service = new IngestService(
     { sdkAppIds: config.sdkAppIds, secret: null, signToken: null, signWindowSeconds: 0 },
     writer,

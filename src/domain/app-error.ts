@@ -9,6 +9,7 @@ export type AppErrorCode =
   | 'BODY_TOO_LARGE'
   | 'UNSUPPORTED_ENCODING'
   | 'CALL_TOO_LARGE'
+  | 'EVENT_EXPIRED'
   | 'UNAVAILABLE'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'

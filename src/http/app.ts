@@ -25,8 +25,10 @@ import { healthRoutes } from './health.route';
 import { graphqlMetricsPlugin } from './graphql-metrics.plugin';
 import { createIngest, type Ingest } from './ingest.assembly';
 import { createMetrics, type Metrics } from './metrics';
+import { startMaintenance } from './maintenance.assembly';
 import { startReconcile } from './reconcile.assembly';
 import type { ReconcileScheduler } from '../records/reconcile.scheduler';
+import type { EventMaintenance } from '../calls/event-maintenance';
 import { createServer } from './server';
 import { OUTAGE_LOG_MS, throttledLog } from './throttled-log';
 
@@ -39,6 +41,8 @@ export interface CalltrailApp {
   readonly hub: LiveHub;
   /** The reconcile job against Tencent's records API; `null` unless `RECONCILE_INTERVAL_MIN` is set. */
   readonly reconcile: ReconcileScheduler | null;
+  /** Partition upkeep and retention of `call_events` (docs/operations.md, Retention). */
+  readonly maintenance: EventMaintenance;
   /** Readiness off, stop accepting, flush the batch. The database is the caller's to close. */
   close(): Promise<void>;
 }
@@ -116,6 +120,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     : null;
   statsRefresher?.start();
   const reconcile = startReconcile(config, deps.db, server.log, metrics);
+  const maintenance = startMaintenance(config, deps.db, server.log, metrics);
 
   let accepting = true;
   await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics });
@@ -129,9 +134,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     metrics,
     hub,
     reconcile,
+    maintenance,
     async close() {
       accepting = false;
       await reconcile?.stop();
+      await maintenance.stop();
       await ws.close();
       await server.close();
       await ingest.close();

@@ -20,6 +20,7 @@ const REPLY: Partial<Record<AppErrorCode, [status: number, errorCode: number]>> 
   BODY_TOO_LARGE: [413, 4130],
   UNSUPPORTED_ENCODING: [415, 4150],
   CALL_TOO_LARGE: [422, 4220],
+  EVENT_EXPIRED: [422, 4221],
   UNAVAILABLE: [503, 5030],
 };
 

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
+import { eventHorizon } from '../domain/partition-ranges';
 import { BatchWriter } from '../ingest/batch-writer';
 import { EventSpool } from '../ingest/event-spool';
 import { IngestRepository } from '../ingest/ingest.repository';
@@ -49,6 +50,7 @@ export async function createIngest(config: Config, db: Pick<Database, 'ingestDat
     timeoutMs: config.ingestTimeoutMs,
     maxPending: config.ingestMaxPending,
     spool,
+    horizon: () => eventHorizon(config.retentionDays, Date.now() / 1000),
     onError: (err, size) => batchFailed({ err: errorSummary(err), size }, 'ingest batch failed'),
     onBatch: (size, ms) => {
       metrics.batchSize.observe(size);

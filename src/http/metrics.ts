@@ -77,6 +77,17 @@ export function createMetrics() {
         },
       });
     },
+    /** Registers the partition upkeep and retention job's metrics (docs/operations.md, Retention). */
+    maintenance() {
+      return {
+        runs: new Counter({ name: 'calltrail_maintenance_runs_total', help: 'Partition upkeep and retention runs by outcome (ok, error, skipped: another replica ran)', labelNames: ['outcome'] as const, registers: [registry] }),
+        created: new Counter({ name: 'calltrail_event_partitions_created_total', help: 'Partitions of call_events created by this replica', registers: [registry] }),
+        dropped: new Counter({ name: 'calltrail_event_partitions_dropped_total', help: 'Partitions of call_events dropped by retention (RETENTION_DAYS) on this replica', registers: [registry] }),
+        callsDeleted: new Counter({ name: 'calltrail_calls_deleted_total', help: 'Calls deleted by retention (CALL_RETENTION_DAYS) on this replica', registers: [registry] }),
+        partitions: new Gauge({ name: 'calltrail_event_partitions', help: 'Partitions of call_events, the default one included, as of the last run', registers: [registry] }),
+        oldestEvent: new Gauge({ name: 'calltrail_events_oldest_timestamp_seconds', help: 'Event time of the oldest stored event as of the last run (0: none)', registers: [registry] }),
+      };
+    },
     /** Registers the reconcile job's metrics (docs/reliability.md, "Reconcile"), its apps' series at 0. */
     reconcile(apps: readonly string[]) {
       const m = {

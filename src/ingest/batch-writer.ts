@@ -43,6 +43,11 @@ export interface BatchWriterOptions {
   readonly onBatch?: (size: number, ms: number) => void;
   /** The outage spool; without one, a callback the database cannot take is answered UNAVAILABLE. */
   readonly spool?: SpoolSink | null;
+  /**
+   * The retention horizon now (Unix seconds), or null when every event is kept (`RETENTION_DAYS`): an
+   * event with an earlier event time is refused, since its partition may be gone (docs/reliability.md, Retention).
+   */
+  readonly horizon?: () => number | null;
 }
 
 /** SQLSTATE class 22 (data exception) or 54 (a limit, e.g. index row size): one row is at fault, not the database. */
@@ -114,6 +119,8 @@ export class BatchWriter {
    * Throws when the database cannot take them at all.
    */
   async writeIsolated(events: readonly CallbackEvent[]): Promise<EventOutcome[]> {
+    const horizon = this.options.horizon?.() ?? null;
+    if (horizon !== null && events.some((e) => e.eventTime < horizon)) return this.withoutExpired(events, horizon);
     try {
       return await this.store.writeBatch(events);
     } catch (err) {
@@ -137,6 +144,19 @@ export class BatchWriter {
     return events.map((e) =>
       large.has(callKeyText(e))
         ? new AppError('CALL_TOO_LARGE', `CallId: expected a call of at most ${err.max} stored events (CALL_MAX_EVENTS), got "${e.callId}" with more`, 'CallId')
+        : written[next++],
+    );
+  }
+
+  /** Refuses the events older than the retention horizon and writes the others. */
+  private async withoutExpired(events: readonly CallbackEvent[], horizon: number): Promise<EventOutcome[]> {
+    const kept = events.filter((e) => e.eventTime >= horizon);
+    const written = kept.length > 0 ? await this.writeIsolated(kept) : [];
+    let next = 0;
+    const iso = (t: number) => new Date(t * 1000).toISOString();
+    return events.map((e) =>
+      e.eventTime < horizon
+        ? new AppError('EVENT_EXPIRED', `EventTime: expected a time within RETENTION_DAYS (at or after ${iso(horizon)}), got ${iso(e.eventTime)}`, 'EventTime')
         : written[next++],
     );
   }

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { eventHorizon } from '../domain/partition-ranges';
 import type { Config } from '../config';
 import { BatchWriter } from '../ingest/batch-writer';
 import { IngestRepository } from '../ingest/ingest.repository';
@@ -17,7 +18,7 @@ const GLOBAL_PER_SECOND = 200;
  * are stored through the same idempotent path as callbacks.
  */
 export function createBackfill(
-  config: Pick<Config, 'trtcApps' | 'trtcApiBase' | 'callMaxEvents'>,
+  config: Pick<Config, 'trtcApps' | 'trtcApiBase' | 'callMaxEvents' | 'retentionDays'>,
   dataSource: DataSource,
   options: Partial<Omit<RecordsClientOptions, 'apiBase' | 'global'>> & { onRetry?: (err: RecordsApiError, attempt: number, delayMs: number) => void } = {},
 ): BackfillService {
@@ -25,6 +26,12 @@ export function createBackfill(
   const clients = new Map(config.trtcApps.map((app) => [app.sdkAppId, new RecordsClient(app, { ...options, apiBase: config.trtcApiBase, global })]));
   // Only writeIsolated is used: one page per transaction, no queue, no spool (a failed page fails the pull,
   // which is retried whole); a record of a call past CALL_MAX_EVENTS is refused like a callback would be.
-  const writer = new BatchWriter(new IngestRepository(dataSource, config.callMaxEvents), { maxBatch: 1, timeoutMs: 1, maxPending: 1, spool: null });
+  const writer = new BatchWriter(new IngestRepository(dataSource, config.callMaxEvents), {
+    maxBatch: 1,
+    timeoutMs: 1,
+    maxPending: 1,
+    spool: null,
+    horizon: () => eventHorizon(config.retentionDays, Date.now() / 1000),
+  });
   return new BackfillService({ clients, writer, repository: new RecordsRepository(dataSource) });
 }

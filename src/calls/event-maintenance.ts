@@ -1,0 +1,144 @@
+import { eventHorizon, rangesToCreate, type PartitionInterval } from '../domain/partition-ranges';
+import type { EventPartitionRepository } from './event-partitions.repository';
+
+/** Identifies the maintenance job's session lock among calltrail's advisory locks. */
+export const MAINTENANCE_LOCK = 0x6d61696e; // "main"
+
+const DAY = 86_400;
+
+/**
+ * A partition is dropped one day after all of its times passed the retention horizon: a call whose
+ * events straddle a partition boundary keeps them all while its callbacks can still be accepted.
+ */
+export const DROP_GRACE_SECONDS = DAY;
+
+/** Rows deleted per statement by retention (stray rows of the default partition, calls). */
+const DELETE_BATCH = 1000;
+
+/** What one run did. `skipped`: another replica held the lock. */
+export interface MaintenanceReport {
+  readonly outcome: 'ok' | 'skipped' | 'error';
+  readonly created: readonly { readonly name: string; readonly moved: number }[];
+  readonly dropped: readonly string[];
+  readonly strayDeleted: number;
+  readonly callsDeleted: number;
+  /** Partitions of `call_events` after the run, the default one included. */
+  readonly partitions: number;
+  /** Oldest event time kept, Unix seconds (null: no event). */
+  readonly oldestEventAt: number | null;
+  readonly error?: unknown;
+}
+
+type Exclusive = <T>(work: () => Promise<T>) => Promise<{ acquired: true; value: T } | { acquired: false }>;
+
+export interface EventMaintenanceOptions {
+  readonly partitions: EventPartitionRepository;
+  /** `EVENT_PARTITION`. */
+  readonly interval: PartitionInterval;
+  /** `EVENT_PARTITIONS_AHEAD`: intervals after the current one that get their partition in advance. */
+  readonly ahead: number;
+  /** `RETENTION_DAYS`: raw events older than this go, a whole partition at a time; null keeps them. */
+  readonly retentionDays: number | null;
+  /** `CALL_RETENTION_DAYS`: calls that started longer ago go, with their participants; null keeps them. */
+  readonly callRetentionDays: number | null;
+  /** `MAINTENANCE_INTERVAL_MS`: time between the end of a run and the start of the next. */
+  readonly intervalMs: number;
+  /** Runs the work where no other replica runs it at the same time (a PostgreSQL session lock). */
+  readonly exclusive: Exclusive;
+  readonly nowSeconds?: () => number;
+  readonly onReport?: (report: MaintenanceReport) => void;
+}
+
+
+/**
+ * Keeps `call_events` partitioned and trimmed (docs/architecture.md, Event partitions and retention):
+ * at start and every interval, in one replica at a time, creates the partitions of the current and
+ * next intervals (and of any interval whose rows wait in the default partition), drops partitions
+ * past `RETENTION_DAYS`, and deletes calls past `CALL_RETENTION_DAYS` in small batches. Runs never
+ * overlap; a failed step is tried again at the next run.
+ */
+export class EventMaintenance {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<MaintenanceReport> | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: EventMaintenanceOptions) {}
+
+  /** Runs now (partitions for the current interval must exist before it fills the default one), then every interval. */
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** Runs now, after the run in flight if any; never rejects (a failure is a report). */
+  runNow(): Promise<MaintenanceReport> {
+    const run = (this.running ?? Promise.resolve()).then(() => this.runOnce());
+    this.running = run;
+    void run.then(() => {
+      if (this.running === run) this.running = null;
+    });
+    return run;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.runNow().then(() => this.schedule(this.options.intervalMs));
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async runOnce(): Promise<MaintenanceReport> {
+    const empty = { created: [], dropped: [], strayDeleted: 0, callsDeleted: 0, partitions: 0, oldestEventAt: null };
+    try {
+      const result = await this.options.exclusive(() => this.maintain());
+      const report: MaintenanceReport = result.acquired ? result.value : { outcome: 'skipped', ...empty };
+      this.options.onReport?.(report);
+      return report;
+    } catch (error) {
+      const report: MaintenanceReport = { outcome: 'error', ...empty, error };
+      this.options.onReport?.(report);
+      return report;
+    }
+  }
+
+  private async maintain(): Promise<MaintenanceReport> {
+    const { partitions: repo, interval, ahead, retentionDays, callRetentionDays } = this.options;
+    const now = (this.options.nowSeconds ?? (() => Date.now() / 1000))();
+    const horizon = eventHorizon(retentionDays, now);
+    const dropBefore = horizon === null ? null : horizon - DROP_GRACE_SECONDS;
+
+    const existing = (await repo.list()).flatMap((p) => (p.range ? [p.range] : []));
+    // Rows of the default partition get a partition of their own when retention keeps them and it is not far ahead.
+    const waiting = (await repo.defaultIntervals(interval, dropBefore ?? 0)).filter((t) => t <= now + 366 * DAY);
+    const created: { name: string; moved: number }[] = [];
+    for (const range of rangesToCreate(existing, now, interval, ahead, waiting)) {
+      const made = await repo.create(range);
+      if (made) created.push(made);
+    }
+
+    const dropped: string[] = [];
+    let strayDeleted = 0;
+    if (dropBefore !== null) {
+      for (const p of await repo.list()) {
+        if (p.range && p.range.to <= dropBefore && (await repo.drop(p.name))) dropped.push(p.name);
+      }
+      for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.stopped; strayDeleted += n) n = await repo.deleteStrayBefore(dropBefore, DELETE_BATCH);
+    }
+
+    let callsDeleted = 0;
+    const callHorizon = eventHorizon(callRetentionDays, now);
+    if (callHorizon !== null) {
+      for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.stopped; callsDeleted += n) n = await repo.deleteCallsBefore(callHorizon, DELETE_BATCH);
+    }
+
+    return { outcome: 'ok', created, dropped, strayDeleted, callsDeleted, partitions: (await repo.list()).length, oldestEventAt: await repo.oldestEventTime() };
+  }
+}

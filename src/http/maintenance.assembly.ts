@@ -1,0 +1,42 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { EventMaintenance, MAINTENANCE_LOCK, type MaintenanceReport } from '../calls/event-maintenance';
+import { EventPartitionRepository } from '../calls/event-partitions.repository';
+import type { Config } from '../config';
+import { withSessionLock } from '../db/advisory-lock';
+import type { Database } from '../db/database';
+import type { Metrics } from './metrics';
+import { OUTAGE_LOG_MS, throttledLog } from './throttled-log';
+
+/**
+ * Partition upkeep and retention, wired and started (docs/operations.md, Retention): over the query pool,
+ * so ingest keeps its own connections; one replica at a time holds its session lock, the others skip.
+ */
+export function startMaintenance(config: Config, db: Pick<Database, 'dataSource' | 'url'>, log: FastifyBaseLogger, metrics: Metrics): EventMaintenance {
+  const m = metrics.maintenance();
+  const failed = throttledLog((obj, msg) => log.warn(obj, msg), OUTAGE_LOG_MS);
+  const report = (r: MaintenanceReport) => {
+    m.runs.inc({ outcome: r.outcome });
+    if (r.outcome === 'error') return failed({ err: r.error }, 'partition upkeep or retention failed; retrying at the next run');
+    if (r.outcome !== 'ok') return;
+    m.created.inc(r.created.length);
+    m.dropped.inc(r.dropped.length);
+    m.callsDeleted.inc(r.callsDeleted);
+    m.partitions.set(r.partitions);
+    m.oldestEvent.set(r.oldestEventAt ?? 0);
+    if (r.created.length + r.dropped.length + r.strayDeleted + r.callsDeleted > 0) {
+      log.info({ created: r.created, dropped: r.dropped, strayDeleted: r.strayDeleted, callsDeleted: r.callsDeleted, partitions: r.partitions }, 'event partitions maintained');
+    }
+  };
+  const maintenance = new EventMaintenance({
+    partitions: new EventPartitionRepository(db.dataSource),
+    interval: config.eventPartition,
+    ahead: config.eventPartitionsAhead,
+    retentionDays: config.retentionDays,
+    callRetentionDays: config.callRetentionDays,
+    intervalMs: config.maintenanceIntervalMs,
+    exclusive: (work) => withSessionLock(db.url, MAINTENANCE_LOCK, work),
+    onReport: report,
+  });
+  maintenance.start();
+  return maintenance;
+}

@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { MIGRATIONS } from '../../migrations';
+import { EventMaintenance, type MaintenanceReport } from '../../src/calls/event-maintenance';
+import { EventPartitionRepository } from '../../src/calls/event-partitions.repository';
+import { IngestRepository } from '../../src/ingest/ingest.repository';
+import { parseV1Callback } from '../../src/ingest/trtc-v1.schema';
+import { startTestApp, type TestApp } from '../support/app';
+import { commandOf, makeCallback, OK_REPLY, postCallback, SDKAPPID, type CallbackBody } from '../support/callbacks';
+import { openTestDatabase, type TestDatabase } from '../support/database';
+import { scrape } from '../support/metrics';
+import { adminQuery, withDatabase } from '../support/pg-admin';
+
+const at = (iso: string) => Date.parse(iso) / 1000;
+const event = (body: CallbackBody) => parseV1Callback(SDKAPPID, { sdkappid: SDKAPPID, command: commandOf(body) }, body);
+
+/** Where each stored event of `callId` lives: partition name per event time. */
+async function placement(ds: DataSource, callId: string): Promise<{ partition: string; n: number }[]> {
+  return ds.query(`SELECT tableoid::regclass::text AS partition, count(*)::int AS n FROM call_events WHERE call_id = $1 GROUP BY 1 ORDER BY 1`, [callId]);
+}
+
+/** A maintenance job over `ds` as of `now`, with no session lock: several of them race like replicas. */
+function maintenance(ds: DataSource, now: number, over: Partial<ConstructorParameters<typeof EventMaintenance>[0]> = {}): EventMaintenance {
+  return new EventMaintenance({
+    partitions: new EventPartitionRepository(ds),
+    interval: 'month',
+    ahead: 2,
+    retentionDays: null,
+    callRetentionDays: null,
+    intervalMs: 60_000,
+    exclusive: async (work) => ({ acquired: true, value: await work() }),
+    nowSeconds: () => now,
+    ...over,
+  });
+}
+
+const ok = (r: MaintenanceReport) => {
+  if (r.outcome !== 'ok') throw new Error(`maintenance: expected ok, got ${r.outcome}: ${String(r.error)}`);
+  return r;
+};
+
+describe('partitioned call_events', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await openTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it('creates the partitions ahead once when replicas run at once, and moves rows waiting in the default partition', async () => {
+    const repository = new IngestRepository(db.dataSource);
+    // Stored before any partition of 2031 exists: they land in the default partition.
+    const early = [at('2031-03-31T23:59:59Z'), at('2031-04-01T00:00:00Z'), at('2031-05-15T12:00:00Z')].map((t, i) =>
+      event(makeCallback({ CallId: `early-${i}`, EventTime: t })),
+    );
+    expect(await repository.writeBatch(early)).toEqual(['stored', 'stored', 'stored']);
+    expect(await placement(db.dataSource, 'early-0')).toEqual([{ partition: 'call_events_default', n: 1 }]);
+
+    const now = at('2031-04-10T08:00:00Z');
+    const reports = (await Promise.all(Array.from({ length: 6 }, () => maintenance(db.dataSource, now).runNow()))).map(ok);
+    const created = reports.flatMap((r) => r.created.map((c) => c.name)).sort();
+    expect(created).toEqual(['call_events_p20310301', 'call_events_p20310401', 'call_events_p20310501', 'call_events_p20310601']);
+    expect(reports.reduce((n, r) => n + r.created.reduce((m, c) => m + c.moved, 0), 0)).toBe(3);
+
+    expect(await placement(db.dataSource, 'early-0')).toEqual([{ partition: 'call_events_p20310301', n: 1 }]);
+    expect(await placement(db.dataSource, 'early-1')).toEqual([{ partition: 'call_events_p20310401', n: 1 }]);
+    expect(await placement(db.dataSource, 'early-2')).toEqual([{ partition: 'call_events_p20310501', n: 1 }]);
+    // Moved rows still tell redeliveries apart.
+    expect(await repository.writeBatch(early)).toEqual(['duplicate', 'duplicate', 'duplicate']);
+    // A second round finds nothing to do.
+    expect(ok(await maintenance(db.dataSource, now).runNow()).created).toEqual([]);
+  });
+
+  it('stores a redelivery across a partition boundary once: the partition follows the event time, not the arrival', async () => {
+    await ok(await maintenance(db.dataSource, at('2031-07-15T00:00:00Z')).runNow());
+    const repository = new IngestRepository(db.dataSource);
+    const last = event(makeCallback({ CallId: 'boundary', UserId: 'Alice', EventTime: at('2031-07-31T23:59:59Z') }));
+    const first = event(makeCallback({ CallId: 'boundary', UserId: 'Bob', Role: 'callee', Event: 'accept_call', EventTime: at('2031-08-01T00:00:00Z') }));
+    expect(await repository.writeBatch([last, first])).toEqual(['stored', 'stored']);
+    expect(await placement(db.dataSource, 'boundary')).toEqual([
+      { partition: 'call_events_p20310701', n: 1 },
+      { partition: 'call_events_p20310801', n: 1 },
+    ]);
+    // Redelivered later (a month on, by a retrying sender or an import): still the same partitions, so still duplicates.
+    expect(await repository.writeBatch([first, last, first])).toEqual(['duplicate', 'duplicate', 'duplicate']);
+    const calls: { participant_count: number }[] = await db.dataSource.query(`SELECT participant_count FROM calls WHERE call_id = 'boundary'`);
+    expect(calls).toEqual([{ participant_count: 2 }]);
+  });
+
+  it('reads a call, a resume and an event page across partitions in position order', async () => {
+    const rows: { position: string; t: string }[] = await db.dataSource.query(
+      `SELECT position::text, to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM') AS t FROM call_events WHERE position > 0 ORDER BY position LIMIT 10`,
+    );
+    const positions = rows.map((r) => BigInt(r.position));
+    expect(positions.length).toBeGreaterThanOrEqual(5);
+    expect([...positions].sort((a, b) => (a < b ? -1 : 1))).toEqual(positions);
+    expect(new Set(rows.map((r) => r.t)).size).toBeGreaterThan(1);
+  });
+});
+
+describe('the migration to partitions', () => {
+  it('keeps every event, its position and its dedupe, and the sequence goes on', async () => {
+    const adminUrl = process.env.CALLTRAIL_TEST_ADMIN_URL as string;
+    const name = `calltrail_m_${randomBytes(6).toString('hex')}`;
+    await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
+    const url = withDatabase(adminUrl, name);
+    const before = MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.name === 'PartitionCallEvents1795800000000'));
+    const old = new DataSource({ type: 'postgres', url, migrations: before, migrationsTableName: 'migrations', synchronize: false });
+    await old.initialize();
+    try {
+      await old.runMigrations({ transaction: 'each' });
+      const repository = new IngestRepository(old);
+      // Far past and far future times too: they have no month of their own and go to the default partition.
+      const times = ['2001-01-02T00:00:00Z', '2024-01-08T06:32:46Z', '2024-01-31T23:59:59Z', '2024-02-01T00:00:00Z', '2059-01-01T00:00:00Z'].map(at);
+      const events = times.flatMap((t, i) => [
+        event(makeCallback({ CallId: `m-${i}`, EventTime: t })),
+        event(makeCallback({ CallId: `m-${i}`, UserId: 'Bob', Role: 'callee', Event: 'accept_call', EventTime: t + 1 })),
+      ]);
+      await repository.writeBatch(events);
+      const snapshot = `SELECT position::text, sdk_app_id, call_id, user_id, event_time, dedupe_key, body FROM call_events ORDER BY position`;
+      const rowsBefore = await old.query(snapshot);
+      expect(rowsBefore).toHaveLength(10);
+      await old.destroy();
+
+      const current = new DataSource({ type: 'postgres', url, migrations: MIGRATIONS, migrationsTableName: 'migrations', synchronize: false });
+      await current.initialize();
+      try {
+        await current.runMigrations({ transaction: 'each' });
+        expect(await current.query(snapshot)).toEqual(rowsBefore);
+        const parts: { p: string; n: number }[] = await current.query(`SELECT tableoid::regclass::text AS p, count(*)::int AS n FROM call_events GROUP BY 1 ORDER BY 1`);
+        expect(parts).toEqual([
+          { p: 'call_events_default', n: 4 },
+          // The accept of the call at 2024-01-31T23:59:59 comes a second later, in February.
+          { p: 'call_events_p20240101', n: 3 },
+          { p: 'call_events_p20240201', n: 3 },
+        ]);
+        const again = new IngestRepository(current);
+        expect(new Set(await again.writeBatch(events))).toEqual(new Set(['duplicate']));
+        const next = event(makeCallback({ CallId: 'after-migration', EventTime: at('2024-02-02T00:00:00Z') }));
+        await again.writeBatch([next]);
+        const [{ p }]: { p: string }[] = await current.query(`SELECT position::text AS p FROM call_events WHERE call_id = 'after-migration'`);
+        expect(BigInt(p)).toBeGreaterThan(BigInt(rowsBefore.at(-1).position));
+        // The BI view was recreated on the new table.
+        expect(await current.query(`SELECT count(*)::int AS n FROM bi.events`)).toEqual([{ n: 11 }]);
+      } finally {
+        await current.destroy();
+      }
+    } finally {
+      if (old.isInitialized) await old.destroy();
+      await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  });
+});
+
+describe('retention', () => {
+  let t: TestApp;
+  const DAY = 86_400;
+  const now = Date.now() / 1000;
+
+  beforeAll(async () => {
+    t = await startTestApp({ RETENTION_DAYS: '60', CALL_RETENTION_DAYS: '90', LIVE_POLL_MS: '60000' });
+    await t.app.maintenance.runNow();
+  });
+  afterAll(() => t.stop());
+
+  it('refuses a callback older than RETENTION_DAYS with 422 and keeps it in quarantine', async () => {
+    const res = await postCallback(t.baseUrl, makeCallback({ CallId: 'too-old', EventTime: Math.floor(now - 61 * DAY) }));
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ ErrorCode: 4221 });
+    const kept: { reason: string }[] = await t.db.dataSource.query(`SELECT reason FROM rejected_callbacks WHERE error_code = 'EVENT_EXPIRED'`);
+    expect(kept).toHaveLength(1);
+    expect(kept[0].reason).toMatch(/^EventTime: expected a time within RETENTION_DAYS \(at or after \d{4}-\d\d-\d\dT.*\), got \d{4}-/);
+    expect(await placement(t.db.dataSource, 'too-old')).toEqual([]);
+  });
+
+  it('drops whole partitions past RETENTION_DAYS while callbacks keep being acknowledged, and deletes calls past CALL_RETENTION_DAYS', async () => {
+    const repo = new EventPartitionRepository(t.db.dataSource);
+    const ingest = new IngestRepository(t.db.dataSource);
+    // Old months, stored as if retention had been off until now: 200 days ago and 100 days ago.
+    const oldTimes = [now - 200 * DAY, now - 100 * DAY];
+    for (const [i, time] of oldTimes.entries()) {
+      await ok(await maintenance(t.db.dataSource, time, { ahead: 0 }).runNow());
+      await ingest.writeBatch(Array.from({ length: 50 }, (_, n) => event(makeCallback({ CallId: `old-${i}-${n}`, EventTime: Math.floor(time) }))));
+    }
+    const partitionsBefore = (await repo.list()).map((p) => p.name);
+    const oldPartitions = partitionsBefore.filter((name) => (name.startsWith('call_events_p') ? at(`${name.slice(13, 17)}-${name.slice(17, 19)}-01T00:00:00Z`) < now - 92 * DAY : false));
+    expect(oldPartitions.length).toBeGreaterThanOrEqual(2);
+
+    // Callbacks keep arriving while the retention run drops partitions.
+    const latencies: number[] = [];
+    let sending = true;
+    const sender = (async () => {
+      let n = 0;
+      const replies: number[] = [];
+      while (sending || n < 100) {
+        const started = performance.now();
+        const res = await postCallback(t.baseUrl, makeCallback({ CallId: `live-${n++}`, EventTime: Math.floor(Date.now() / 1000) }));
+        latencies.push(performance.now() - started);
+        replies.push(res.status);
+      }
+      return replies;
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    const report = await t.app.maintenance.runNow();
+    sending = false;
+    const replies = await sender;
+    expect(report.outcome).toBe('ok');
+    expect(replies.every((s) => s === 200)).toBe(true);
+    expect(report.dropped).toEqual(expect.arrayContaining(oldPartitions));
+    const left = (await repo.list()).map((p) => p.name);
+    for (const name of oldPartitions) expect(left).not.toContain(name);
+    expect(await t.db.dataSource.query(`SELECT count(*)::int AS n FROM call_events WHERE call_id LIKE 'old-%'`)).toEqual([{ n: 0 }]);
+    // Calls of 200 days ago are past CALL_RETENTION_DAYS (90); those of 100 days ago too. Their participants go with them.
+    expect(report.callsDeleted).toBe(100);
+    expect(await t.db.dataSource.query(`SELECT count(*)::int AS n FROM calls WHERE call_id LIKE 'old-%'`)).toEqual([{ n: 0 }]);
+    expect(await t.db.dataSource.query(`SELECT count(*)::int AS n FROM call_participants WHERE call_id LIKE 'old-%'`)).toEqual([{ n: 0 }]);
+    const stored: { n: number }[] = await t.db.dataSource.query(`SELECT count(DISTINCT call_id)::int AS n FROM call_events WHERE call_id LIKE 'live-%'`);
+    expect(stored[0].n).toBe(replies.length);
+    latencies.sort((a, b) => a - b);
+    const p99 = latencies[Math.floor(latencies.length * 0.99)];
+    process.stderr.write(`retention: ${replies.length} callbacks during the run, p99 ${p99.toFixed(1)} ms, max ${latencies.at(-1)?.toFixed(1)} ms, dropped ${report.dropped.join(', ')}\n`);
+    expect(report.oldestEventAt).toBeGreaterThanOrEqual(now - 61 * DAY);
+  });
+
+  it('exports the partitions, the drops and the oldest event kept', async () => {
+    const s = await scrape(t.baseUrl);
+    expect(s.value('calltrail_event_partitions_dropped_total')).toBeGreaterThanOrEqual(2);
+    expect(s.value('calltrail_calls_deleted_total')).toBe(100);
+    expect(s.value('calltrail_event_partitions')).toBeGreaterThanOrEqual(4);
+    expect(s.value('calltrail_events_oldest_timestamp_seconds')).toBeGreaterThan(now - 61 * DAY);
+    expect(s.value('calltrail_maintenance_runs_total', { outcome: 'ok' })).toBeGreaterThanOrEqual(2);
+  });
+});
