@@ -10,7 +10,9 @@
  */
 import 'reflect-metadata';
 import { Client } from 'pg';
+import { EventPartitionRepository } from '../src/calls/event-partitions.repository';
 import { createDataSource, ensureDatabase, migrate } from '../src/db/database';
+import { intervalStart, nextIntervalStart, uncovered } from '../src/domain/partition-ranges';
 import { IngestRepository } from '../src/ingest/ingest.repository';
 import { parseV1Callback, type CallbackEvent } from '../src/ingest/trtc-v1.schema';
 import { callCallbacks, prng, type DatasetOptions } from './dataset';
@@ -53,6 +55,12 @@ export async function seedDatabase(adminUrl: string, calls: number, seed = 1, op
   let events = 0;
   try {
     await dataSource.query('TRUNCATE call_events, calls, call_participants RESTART IDENTITY CASCADE');
+    // The partitions of the window, as a running server makes them (the migration only makes those around now).
+    const partitions = new EventPartitionRepository(dataSource);
+    const existing = (await partitions.list()).flatMap((p) => (p.range ? [p.range] : []));
+    for (let month = intervalStart(options.from, 'month'); month < to; month = nextIntervalStart(month, 'month')) {
+      for (const range of uncovered({ from: month, to: nextIntervalStart(month, 'month') }, existing)) await partitions.create(range);
+    }
     const repository = new IngestRepository(dataSource);
     const rand = prng(seed);
     let writing: Promise<unknown> = Promise.resolve();
@@ -85,7 +93,7 @@ function makeChunk(from: number, to: number, rand: () => number, options: Datase
   return out;
 }
 
-async function readInfo(url: string): Promise<SeedInfo | null> {
+export async function readInfo(url: string): Promise<SeedInfo | null> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
