@@ -6,7 +6,7 @@ import { EventPartitionRepository } from '../../src/calls/event-partitions.repos
 import { IngestRepository } from '../../src/ingest/ingest.repository';
 import { parseV1Callback } from '../../src/ingest/trtc-v1.schema';
 import { startTestApp, type TestApp } from '../support/app';
-import { commandOf, makeCallback, OK_REPLY, postCallback, SDKAPPID, type CallbackBody } from '../support/callbacks';
+import { commandOf, makeCallback, postCallback, SDKAPPID, type CallbackBody } from '../support/callbacks';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 import { scrape } from '../support/metrics';
 import { adminQuery, withDatabase } from '../support/pg-admin';
