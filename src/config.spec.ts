@@ -116,3 +116,31 @@ describe('loadConfig, stats rollup', () => {
     expect(() => loadConfig({ STATS_ROLLUP_INTERVAL_MS: 'fast' })).toThrow('STATS_ROLLUP_INTERVAL_MS: expected an integer from 0 to 3600000 (got "fast")');
   });
 });
+
+describe('loadConfig, read replica', () => {
+  it('reads the primary by default; DATABASE_READ_URL names a replica, with a pool of DB_POOL_SIZE unless DB_READ_POOL_SIZE says otherwise', () => {
+    expect(loadConfig({})).toMatchObject({ databaseReadUrl: null, dbReadPoolSize: 10, databaseReadFailover: true });
+    const primary = 'postgres://calltrail:pw@primary:5432/calltrail';
+    const replica = 'postgresql://calltrail:pw@replica:5432/calltrail';
+    expect(loadConfig({ DATABASE_URL: primary, DATABASE_READ_URL: replica, DB_POOL_SIZE: '6' })).toMatchObject({ databaseUrl: primary, databaseReadUrl: replica, dbReadPoolSize: 6 });
+    expect(loadConfig({ DATABASE_URL: primary, DATABASE_READ_URL: replica, DB_READ_POOL_SIZE: '30', DATABASE_READ_FAILOVER: 'off' })).toMatchObject({ dbReadPoolSize: 30, databaseReadFailover: false });
+  });
+
+  it('refuses a read URL that is not PostgreSQL (without printing it), or one without DATABASE_URL, and bad pool or failover values', () => {
+    const message = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return '';
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+    };
+    const bad = message({ DATABASE_URL: 'postgres://u@h/db', DATABASE_READ_URL: 'mysql://u:secret@h/db' });
+    expect(bad).toContain('DATABASE_READ_URL: expected a postgres:// or postgresql:// URL (got a value of 21 characters)');
+    expect(bad).not.toContain('secret');
+    expect(message({ DATABASE_READ_URL: 'postgres://u@replica/db' })).toContain('DATABASE_READ_URL: expected DATABASE_URL to be set too (the primary the replica follows), got no DATABASE_URL');
+    expect(message({ DB_READ_POOL_SIZE: '0' })).toContain('DB_READ_POOL_SIZE: expected an integer from 1 to 200 (got "0")');
+    expect(message({ DATABASE_READ_FAILOVER: 'yes' })).toContain('DATABASE_READ_FAILOVER:');
+  });
+});

@@ -11,6 +11,16 @@ export interface Config {
   readonly host: string;
   /** PostgreSQL URL (`DATABASE_URL`); `null` starts an embedded PostgreSQL in `dataDir`. */
   readonly databaseUrl: string | null;
+  /**
+   * PostgreSQL read replica that GraphQL queries (calls, participants, events, callStats, the quarantine
+   * listing) read (`DATABASE_READ_URL`); `null`: they read `DATABASE_URL`. Ingest, API keys, subscriptions
+   * and their resume stay on `DATABASE_URL` (docs/scaling.md, "Read replicas"). Needs `DATABASE_URL`.
+   */
+  readonly databaseReadUrl: string | null;
+  /** Connections to the read replica per process (`DB_READ_POOL_SIZE`, default `DB_POOL_SIZE`). */
+  readonly dbReadPoolSize: number;
+  /** Whether queries read the primary while the replica cannot be reached (`DATABASE_READ_FAILOVER`, `on` or `off`, default `on`). */
+  readonly databaseReadFailover: boolean;
   /** Folder of the embedded PostgreSQL cluster (`DATA_DIR`, default `./.calltrail`). */
   readonly dataDir: string;
   /** Port of the embedded PostgreSQL (`EMBEDDED_PG_PORT`, default: a free port). */
@@ -121,15 +131,20 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? null : v));
 
+const postgresUrl = optionalText.pipe(
+  z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { message: 'expected a postgres:// or postgresql:// URL' })
+    .nullable(),
+);
+
 const envSchema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
-  DATABASE_URL: optionalText.pipe(
-    z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, { message: 'expected a postgres:// or postgresql:// URL' })
-      .nullable(),
-  ),
+  DATABASE_URL: postgresUrl,
+  DATABASE_READ_URL: postgresUrl,
+  DB_READ_POOL_SIZE: int(1, 200).optional(),
+  DATABASE_READ_FAILOVER: z.enum(['on', 'off']).default('on'),
   DATA_DIR: z.string().min(1).default('./.calltrail'),
   EMBEDDED_PG_PORT: int(1, 65535).optional(),
   SDKAPPIDS: optionalText.pipe(
@@ -205,8 +220,17 @@ function recordsSettings(e: z.infer<typeof envSchema>, sdkAppIds: readonly strin
   return { problems, trtcApps, trtcApiBase: e.TRTC_API_BASE?.replace(/\/$/, '') ?? null, reconcileIntervalMin: interval, reconcileLookbackMin: lookback };
 }
 
+/** The read replica's settings (docs/scaling.md, "Read replicas"), or the problems with them. */
+function readReplicaSettings(e: z.infer<typeof envSchema>) {
+  const problems: string[] = [];
+  if (e.DATABASE_READ_URL !== null && e.DATABASE_URL === null) {
+    problems.push('DATABASE_READ_URL: expected DATABASE_URL to be set too (the primary the replica follows), got no DATABASE_URL');
+  }
+  return { problems, databaseReadUrl: e.DATABASE_READ_URL, dbReadPoolSize: e.DB_READ_POOL_SIZE ?? e.DB_POOL_SIZE, databaseReadFailover: e.DATABASE_READ_FAILOVER === 'on' };
+}
+
 /** Variables whose values never appear in error messages. */
-const SECRETS = new Set(['DATABASE_URL', 'CALLBACK_SECRET', 'CALLBACK_SIGN_TOKEN', 'BOOTSTRAP_API_KEY']);
+const SECRETS = new Set(['DATABASE_URL', 'DATABASE_READ_URL', 'CALLBACK_SECRET', 'CALLBACK_SIGN_TOKEN', 'BOOTSTRAP_API_KEY']);
 
 /** Thrown when the environment is invalid; the message lists every bad variable. */
 export class ConfigError extends Error {
@@ -240,6 +264,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ]);
   }
   const { problems, ...records } = recordsSettings(e, sdkAppIds);
+  const { problems: replicaProblems, ...readReplica } = readReplicaSettings(e);
+  problems.push(...replicaProblems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     port: e.PORT,
@@ -285,5 +311,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionDays: e.RETENTION_DAYS ?? null,
     callRetentionDays: e.CALL_RETENTION_DAYS ?? null,
     maintenanceIntervalMs: e.MAINTENANCE_INTERVAL_MS,
+    ...readReplica,
   });
 }

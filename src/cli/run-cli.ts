@@ -10,7 +10,8 @@ import { openDatabase, type Database } from '../db/database';
 export function runCli(work: (db: Database, config: Config) => Promise<void>, options: { migrate: boolean } = { migrate: true }): void {
   const run = async () => {
     const config = loadConfig();
-    const db = await openDatabase(config, undefined, options);
+    // Commands read and write the primary only: a replica (DATABASE_READ_URL) is for the server's queries.
+    const db = await openDatabase({ ...config, databaseReadUrl: null }, undefined, options);
     try {
       await work(db, config);
     } finally {

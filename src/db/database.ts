@@ -1,16 +1,24 @@
 import { Client } from 'pg';
-import { DataSource, type Logger } from 'typeorm';
+import { DataSource, type DataSourceOptions, type Logger } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import type { Config } from '../config';
 import type { EmbeddedServer } from './embedded';
 import { QuietClient } from './quiet-client';
+import { ReplicaDataSource } from './read-replica';
 
-/** An open database: two pools, and the embedded server behind it when there is one. */
+/** An open database: the primary's two pools, the read replica's when there is one, and the embedded server behind it when there is one. */
 export interface Database {
-  /** Queries, subscriptions' reads, CLIs, migrations. */
+  /** The primary: API keys, subscriptions' reads and resume, the stats rollup, reconcile, CLIs, migrations; queries when there is no replica. */
   readonly dataSource: DataSource;
   /** Ingest only: connections no query can take (docs/design.md, principle 10). */
   readonly ingestDataSource: DataSource;
+  /**
+   * GraphQL queries and stats: the replica at `DATABASE_READ_URL`, or `dataSource` itself when none is
+   * set (docs/scaling.md, "Read replicas"). Never migrated; only ever read.
+   */
+  readonly readDataSource: DataSource;
+  /** The read replica (the same object as `readDataSource`), or null when `DATABASE_READ_URL` is unset. */
+  readonly replica: ReplicaDataSource | null;
   /** The URL the DataSource connects to. */
   readonly url: string;
   readonly embedded: EmbeddedServer | null;
@@ -35,7 +43,12 @@ export interface PoolOptions {
 
 /** Builds a DataSource (one connection pool). Schema comes only from migrations. */
 export function createDataSource(url: string, pool: PoolOptions = { size: 10, statementTimeoutMs: INGEST_STATEMENT_TIMEOUT_MS, name: 'calltrail' }, logger?: Logger): DataSource {
-  return new DataSource({
+  return new DataSource(dataSourceOptions(url, pool, logger));
+}
+
+/** The options of a DataSource with one pool of `pool`'s size, timeout and name. */
+function dataSourceOptions(url: string, pool: PoolOptions, logger?: Logger): DataSourceOptions {
+  return {
     type: 'postgres',
     url,
     migrations: MIGRATIONS,
@@ -51,7 +64,7 @@ export function createDataSource(url: string, pool: PoolOptions = { size: 10, st
       application_name: pool.name,
       Client: QuietClient,
     },
-  });
+  };
 }
 
 /** Creates the database named in `url` if it does not exist (used for the embedded cluster). */
@@ -91,10 +104,13 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
 
 /**
  * Opens the database of `config`: the server at `DATABASE_URL`, or an embedded PostgreSQL in
- * `DATA_DIR` when none is set (docs/design.md, principle 9); then applies migrations.
+ * `DATA_DIR` when none is set (docs/design.md, principle 9); then applies migrations (to the primary
+ * only). The read replica at `DATABASE_READ_URL`, when set, is opened too, but one that cannot be
+ * reached does not stop the start: queries read the primary meanwhile, or fail, as
+ * `DATABASE_READ_FAILOVER` says, and the replica is tried again as they come (src/db/read-replica.ts).
  */
 export async function openDatabase(
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort' | 'dbPoolSize' | 'dbIngestPoolSize' | 'dbQueryTimeoutMs'>,
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort' | 'dbPoolSize' | 'dbIngestPoolSize' | 'dbQueryTimeoutMs' | 'databaseReadUrl' | 'dbReadPoolSize' | 'databaseReadFailover'>,
   log: (line: string) => void = () => undefined,
   options: { migrate: boolean } = { migrate: true },
 ): Promise<Database> {
@@ -109,13 +125,21 @@ export async function openDatabase(
   }
   const dataSource = createDataSource(url, { size: config.dbPoolSize, statementTimeoutMs: config.dbQueryTimeoutMs, name: 'calltrail' });
   const ingestDataSource = createDataSource(url, { size: config.dbIngestPoolSize, statementTimeoutMs: INGEST_STATEMENT_TIMEOUT_MS, name: 'calltrail-ingest' });
+  const replica =
+    config.databaseReadUrl === null
+      ? null
+      : new ReplicaDataSource(dataSourceOptions(config.databaseReadUrl, { size: config.dbReadPoolSize, statementTimeoutMs: config.dbQueryTimeoutMs, name: 'calltrail-read' }), {
+          failover: config.databaseReadFailover ? dataSource : null,
+        });
   const destroy = async () => {
+    await replica?.close();
     for (const ds of [dataSource, ingestDataSource]) if (ds.isInitialized) await ds.destroy();
   };
   try {
     await dataSource.initialize();
     await ingestDataSource.initialize();
     if (options.migrate) await migrate(url);
+    await replica?.open().catch(() => undefined); // unreachable: noted in its state, tried again by the first query
   } catch (err) {
     await destroy();
     await embedded?.stop();
@@ -124,6 +148,8 @@ export async function openDatabase(
   return {
     dataSource,
     ingestDataSource,
+    readDataSource: replica ?? dataSource,
+    replica,
     url,
     embedded,
     async isReady() {

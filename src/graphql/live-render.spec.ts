@@ -17,7 +17,7 @@ const record: CallEventRecord = {
 };
 
 /** The renderer the resolver builds for a subscription (captured from the hub it registers with). */
-async function rendererOf(query: string, variables: Record<string, unknown> = {}): Promise<LiveRenderer<CallEventRecord, Buffer>> {
+async function rendererOf(query: string, variables: Record<string, unknown> = {}, services: unknown = { primary: {} }): Promise<LiveRenderer<CallEventRecord, Buffer>> {
   let captured: LiveRenderer<CallEventRecord, Buffer> | null = null;
   const hub = {
     deliverEvents: (_scope: unknown, _filter: unknown, _after: unknown, _onSlow: unknown, delivery: { renderer: LiveRenderer<CallEventRecord, Buffer> }) => {
@@ -25,7 +25,7 @@ async function rendererOf(query: string, variables: Record<string, unknown> = {}
       return (async function* () {})();
     },
   };
-  const contextValue = { scope: ALL_APPS, live: { hub, onSlowConsumer: () => undefined, outlet: { ready: () => undefined }, formatError: (e: Error) => ({ message: e.message }) } } as unknown as GraphQLContext;
+  const contextValue = { scope: ALL_APPS, services, live: { hub, onSlowConsumer: () => undefined, outlet: { ready: () => undefined }, formatError: (e: Error) => ({ message: e.message }) } } as unknown as GraphQLContext;
   const result = await subscribe({ schema, document: parse(query), variableValues: variables, contextValue });
   if (captured === null) throw new Error(`test: expected the resolver to register, got ${JSON.stringify(result)}`);
   return captured;
@@ -59,6 +59,20 @@ describe('liveRenderer', () => {
     expect(new Set([base.key, ...other.map((r) => r.key)]).size).toBe(5);
     expect(json(other[2].render(record))).toEqual({ data: { callEventAdded: { id: '42', userId: 'alice' } } });
     expect(json(other[3].render(record))).toEqual({ data: { callEventAdded: { id: '42' } } });
+  });
+
+  it("reads nested fields through the primary's repositories, never the replica's (docs/scaling.md, Read replicas)", async () => {
+    const asked: string[] = [];
+    const calls = (where: string) => ({
+      findByKeys: async (_scope: unknown, keys: readonly { callId: string }[]) => {
+        asked.push(where);
+        return keys.map((k) => ({ sdkAppId: '1400000001', callId: k.callId, status: where === 'primary' ? 'RINGING' : 'ENDED' }));
+      },
+    });
+    const services = { calls: calls('replica'), primary: { calls: calls('primary') } };
+    const r = await rendererOf('subscription { callEventAdded { id call { callId } } }', {}, services);
+    expect(await json(await r.render(record))).toEqual({ data: { callEventAdded: { id: '42', call: { callId: 'c1' } } } });
+    expect(asked).toEqual(['primary']);
   });
 });
 

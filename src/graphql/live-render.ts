@@ -89,12 +89,14 @@ function selectionDocument(info: GraphQLResolveInfo): DocumentNode {
  * the selection executed against the item and encoded as JSON once, for every subscription of the same
  * scope, filter and key (a digest of the printed selection). Errors are formatted as graphql-ws's
  * `onNext` formats them. Executions get a context of their own, made of the scope alone (its loaders
- * built at the first execution): a group keeps nothing of its first subscriber's socket.
+ * built at the first execution, over the primary): a group keeps nothing of its first subscriber's socket.
  */
 export function liveRenderer<T>(info: GraphQLResolveInfo, subscriber: GraphQLContext, toRoot: (item: T) => object, format: (error: GraphQLError) => GraphQLFormattedError): LiveRenderer<T, Buffer> {
   const document = selectionDocument(info);
   const schema = liveSchemaOf(info.schema);
-  const { scope, services } = subscriber;
+  // The primary's repositories: the item came from the primary, a replica may not have it yet (docs/scaling.md, "Read replicas").
+  const { scope } = subscriber;
+  const services = subscriber.services.primary;
   let context: GraphQLContext | null = null;
   const encode = (result: ExecutionResult): Buffer => Buffer.from(JSON.stringify(result.errors ? { data: result.data, errors: result.errors.map(format) } : { data: result.data }));
   return {

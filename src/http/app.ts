@@ -1,5 +1,5 @@
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { API_KEYS_CHANNEL, ApiKeyRepository } from '../api-keys/api-key.repository';
 import { LiveRepository } from '../calls/live.repository';
 import { StatsRefresher } from '../calls/stats-refresher';
@@ -8,6 +8,7 @@ import { PgListener } from '../db/listener';
 import { poolStats } from '../db/pool-stats';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
+import type { ReplicaDataSource } from '../db/read-replica';
 import type { BatchWriter } from '../ingest/batch-writer';
 import { EVENTS_CHANNEL } from '../ingest/ingest.repository';
 import { createApolloServer } from '../graphql/apollo';
@@ -48,7 +49,8 @@ export interface CalltrailApp {
 }
 
 export interface AppDeps {
-  readonly db: Pick<Database, 'dataSource' | 'ingestDataSource' | 'isReady' | 'url'>;
+  /** Without `readDataSource` queries read `dataSource` (no replica). */
+  readonly db: Pick<Database, 'dataSource' | 'ingestDataSource' | 'isReady' | 'url'> & Partial<Pick<Database, 'readDataSource' | 'replica'>>;
 }
 
 /** Assembles the HTTP server without listening. */
@@ -56,8 +58,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   const server = createServer(config);
   const metrics = createMetrics();
   metrics.http(server); // before any route, so every route is timed
-  metrics.pools({ query: () => poolStats(deps.db.dataSource), ingest: () => poolStats(deps.db.ingestDataSource) });
-  const services = createServices(deps.db.dataSource, config.apiKeyCacheSeconds * 1000, config.statsRollupIntervalMs > 0);
+  const replica = deps.db.replica ?? null;
+  metrics.pools({ query: () => poolStats(deps.db.dataSource), ingest: () => poolStats(deps.db.ingestDataSource), ...(replica && { read: () => poolStats(replica) }) });
+  // Queries read the replica when there is one; API keys, subscriptions and everything that writes stay on the primary (docs/scaling.md, "Read replicas").
+  const services = createServices(deps.db.dataSource, config.apiKeyCacheSeconds * 1000, config.statsRollupIntervalMs > 0, deps.db.readDataSource ?? deps.db.dataSource);
+  if (replica) watchReplica(replica, config.databaseReadFailover, server.log, metrics);
   const ingest = await createIngest(config, deps.db, server.log, metrics);
   if (config.bootstrapApiKey !== null) await new ApiKeyRepository(deps.db.dataSource).ensure(config.bootstrapApiKey, 'bootstrap');
   const production = config.nodeEnv === 'production';
@@ -69,7 +74,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   // Both repeat on every poll and reconnect through an outage: one line per interval, with the count left out.
   const liveReadFailed = throttledLog((obj, msg) => server.log.warn(obj, msg), OUTAGE_LOG_MS);
   const listenLost = throttledLog((obj, msg) => server.log.warn(obj, msg), OUTAGE_LOG_MS);
-  const liveRepository = new LiveRepository(deps.db.dataSource);
+  const liveRepository = new LiveRepository(deps.db.dataSource); // the primary: live reads and resume must not miss what a replica has not replayed yet
   const hub = new LiveHub(liveRepository, {
     queueMax: config.liveQueueMax,
     pollMs: config.livePollMs,
@@ -123,7 +128,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   const maintenance = startMaintenance(config, deps.db, server.log, metrics);
 
   let accepting = true;
-  await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics });
+  await server.register(healthRoutes, { isReady: deps.db.isReady, isAccepting: () => accepting, spool: ingest.spool, metrics, replica: replica && (() => replica.status()) });
   await server.register(callbackRoutes, { path: config.callbackPath, ingest: ingest.service, metrics });
   await server.register(graphqlRoutes, { apollo, services, inFlight });
   await server.register(consoleRoutes, { dir: defaultConsoleDir() });
@@ -147,4 +152,13 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
       await statsRefresher?.stop();
     },
   };
+}
+
+/** Logs when the read replica stops and starts answering, and registers its metrics. */
+function watchReplica(replica: ReplicaDataSource, failover: boolean, log: FastifyBaseLogger, metrics: Metrics): void {
+  const down = (error: string) =>
+    log.warn({ error }, failover ? 'read replica unreachable: queries read the primary until it answers' : 'read replica unreachable: queries fail (SERVICE_UNAVAILABLE) until it answers');
+  replica.onChange((reachable, error) => (reachable ? log.info('read replica answers again: queries read it') : down(error ?? 'unknown')));
+  if (replica.unreachable !== null) down(replica.unreachable); // already at start-up
+  metrics.replica(() => replica.status(), () => replica.failoverCount);
 }

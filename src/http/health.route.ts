@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ReplicaStatus } from '../db/read-replica';
 import type { EventSpool } from '../ingest/event-spool';
 import type { Metrics } from './metrics';
 
@@ -10,11 +11,17 @@ export interface HealthOptions {
   /** The outage spool, when on: while it has room, callbacks are still accepted with the database down. */
   readonly spool: Pick<EventSpool, 'stats' | 'hasRoom'> | null;
   readonly metrics: Metrics;
+  /**
+   * The read replica's state, when `DATABASE_READ_URL` is set: shown in `/readyz`, never part of its
+   * answer (ingest, which readiness is about, does not use the replica; docs/scaling.md, "Read replicas").
+   */
+  readonly replica?: (() => Promise<ReplicaStatus>) | null;
 }
 
 /**
  * `/healthz` (process alive, no database), `/readyz` (ready to take callbacks: the database answers
- * with migrations applied, or the spool keeps them meanwhile; its depth is in the JSON), `/metrics`.
+ * with migrations applied, or the spool keeps them meanwhile; its depth, and the read replica's state,
+ * are in the JSON), `/metrics`.
  */
 export async function healthRoutes(app: FastifyInstance, opts: HealthOptions) {
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -37,8 +44,8 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthOptions) {
     return { ready: code === 200, database };
   });
   app.get('/readyz', async (_req, reply) => {
-    const { code, body } = await readiness();
-    return reply.code(code).send(body);
+    const [{ code, body }, replica] = await Promise.all([readiness(), opts.replica?.()]);
+    return reply.code(code).send(replica ? { ...body, replica } : body);
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', opts.metrics.registry.contentType);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PoolStats } from '../db/pool-stats';
+import type { ReplicaStatus } from '../db/read-replica';
 import { ScrapeSample } from './scrape-sample';
 
 /** Buckets of request latencies, in seconds: ingest answers in milliseconds, a heavy query in seconds. */
@@ -186,6 +187,40 @@ export function createMetrics() {
       gauge('calltrail_quarantine_rows', 'Refused callbacks kept whole in rejected_callbacks (distinct; repeats counted in the row)', (t) => t.rows);
       gauge('calltrail_quarantine_counted', 'Refused callbacks only counted in rejected_callback_counts, within retention', (t) => t.counted);
       gauge('calltrail_quarantine_bytes', 'Size of rejected_callbacks on disk (bounded by QUARANTINE_MAX_MB)', (t) => t.bytes);
+    },
+    /**
+     * Registers the read replica's gauges, from its status statement sampled at most once a second, and
+     * the count of read statements the primary answered because the replica could not be reached (`failovers`).
+     */
+    replica(read: () => Promise<ReplicaStatus>, failovers: () => number) {
+      const sample = new ScrapeSample(read);
+      new Gauge({
+        name: 'calltrail_db_replica_up',
+        help: 'Whether the read replica (DATABASE_READ_URL) answers (1) or not (0)',
+        registers: [registry],
+        async collect() {
+          this.set((await sample.get())?.reachable ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'calltrail_db_replica_lag_seconds',
+        help: 'How far the read replica is behind the primary: 0 when it has replayed all the WAL it received, else the age of the last transaction it replayed; NaN when unknown (unreachable, not a streaming replica, nothing replayed yet)',
+        registers: [registry],
+        async collect() {
+          this.set((await sample.get())?.lagSeconds ?? NaN);
+        },
+      });
+      let counted = 0;
+      new Counter({
+        name: 'calltrail_db_replica_failover_reads_total',
+        help: 'Read statements the primary answered because the read replica could not be reached (DATABASE_READ_FAILOVER=on)',
+        registers: [registry],
+        collect() {
+          const now = failovers();
+          this.inc(now - counted);
+          counted = now;
+        },
+      });
     },
     /** Registers a gauge that is 1 when /readyz answers 200 (database ready, or the spool keeps callbacks meanwhile). */
     readiness(read: () => Promise<{ ready: boolean; database: boolean }>) {

@@ -40,7 +40,7 @@ beforeAll(async () => {
   const dataSource = createDataSource(url, { size: 4, statementTimeoutMs: 15000, name: 'calltrail-test' });
   await dataSource.initialize();
   await runMigrations(dataSource, url);
-  db = { dataSource, ingestDataSource: dataSource, url, embedded: null, isReady: () => dataSource.query('SELECT 1').then(() => true, () => false), close: async () => dataSource.destroy() };
+  db = { dataSource, ingestDataSource: dataSource, readDataSource: dataSource, replica: null, url, embedded: null, isReady: () => dataSource.query('SELECT 1').then(() => true, () => false), close: async () => dataSource.destroy() };
   t = await startTestApp({ INGEST_TIMEOUT_MS: '1000', SPOOL: 'off' }, db as never);
   spooling = await startTestApp({ INGEST_TIMEOUT_MS: '1000' }, db as never);
 }, 60000);

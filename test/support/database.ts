@@ -27,6 +27,8 @@ export async function openTestDatabase(logger?: Logger): Promise<TestDatabase> {
   return {
     dataSource,
     ingestDataSource,
+    readDataSource: dataSource,
+    replica: null,
     url,
     embedded: null,
     isReady: async () => dataSource.isInitialized,
