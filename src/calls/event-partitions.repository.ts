@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { POSITION_LOCK } from '../db/advisory-lock';
 import { intervalStart, partitionName, uncovered, type PartitionInterval, type TimeRange } from '../domain/partition-ranges';
 
 /** Serialises changes to the partitions of `call_events` across replicas (transaction-level). */
@@ -62,12 +63,14 @@ export class EventPartitionRepository {
    */
   async create(range: TimeRange): Promise<{ name: string; moved: number } | null> {
     const name = partitionName(range.from);
-    return this.retryingLocks(async (tx) => {
+    // Ingest's lock too: a batch routes its rows by the partitions it saw when it started, and a row routed to
+    // the default partition before the attach would fail the default partition's new check after it.
+    return this.retryingLocks({ withIngestLock: true }, async (tx) => {
       const taken = (await this.list(tx)).flatMap((p) => (p.range ? [p.range] : []));
       const free = uncovered(range, taken);
       if (free.length !== 1 || free[0].from !== range.from || free[0].to !== range.to) return null;
       const bounds = [new Date(range.from * 1000).toISOString(), new Date(range.to * 1000).toISOString()];
-      // The default partition is locked first: no row for the range can land in it between the move and the attach.
+      // Under ingest's lock (below): no row for the range can land in the default partition between the move and the attach.
       await tx.query(`LOCK TABLE ${DEFAULT_PARTITION} IN ACCESS EXCLUSIVE MODE`);
       await tx.query(`CREATE TABLE ${name} (LIKE call_events INCLUDING DEFAULTS)`);
       // Lets ATTACH skip checking the new table's rows.
@@ -85,7 +88,7 @@ export class EventPartitionRepository {
   /** Drops a partition with all its rows (retention); false when it no longer exists. */
   async drop(name: string): Promise<boolean> {
     if (!PARTITION_NAME.test(name)) throw new Error(`partition: expected a name like call_events_p20260101, got ${JSON.stringify(name)}`);
-    return this.retryingLocks(async (tx) => {
+    return this.retryingLocks({ withIngestLock: false }, async (tx) => {
       if (!(await this.list(tx)).some((p) => p.name === name)) return false;
       await tx.query(`DROP TABLE ${name}`);
       return true;
@@ -131,15 +134,17 @@ export class EventPartitionRepository {
   }
 
   /**
-   * Runs `change` in a transaction that first waits for any other process's partition change, then
-   * bounds each of its table-lock waits by {@link LOCK_TIMEOUT_MS}; a lock not had in time rolls the
-   * try back, and another follows after a short random pause, up to {@link LOCK_TRIES} tries.
+   * Runs `change` in a transaction that first waits for any other process's partition change (and, with
+   * `withIngestLock`, for the ingest batch in flight, taking its turn like one), then bounds each of its
+   * table-lock waits by {@link LOCK_TIMEOUT_MS}: a lock not had in time rolls the try back, and another
+   * follows after a short random pause, up to {@link LOCK_TRIES} tries.
    */
-  private async retryingLocks<T>(change: (tx: EntityManager) => Promise<T>): Promise<T> {
+  private async retryingLocks<T>(options: { withIngestLock: boolean }, change: (tx: EntityManager) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.dataSource.transaction(async (tx) => {
           await tx.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK]);
+          if (options.withIngestLock) await tx.query('SELECT pg_advisory_xact_lock($1)', [POSITION_LOCK]);
           await tx.query(`SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}`);
           return change(tx);
         });

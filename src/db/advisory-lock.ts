@@ -1,6 +1,13 @@
 import { QuietClient } from './quiet-client';
 
 /**
+ * Serialises every writer of `call_events`, across processes: positions are taken under this
+ * transaction-level lock, so they increase in commit order (docs/design.md, principle 5). Creating a
+ * partition takes it too, so no insert is routed by the partitions as they were before it.
+ */
+export const POSITION_LOCK = 0x63616c6c; // "call"
+
+/**
  * Runs `work` while holding a session-level advisory lock on a connection of its own, or not at all
  * when another session holds it. The connection is closed afterwards, which releases the lock, also
  * when `work` failed; if the connection is lost meanwhile, PostgreSQL releases it too (another

@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { POSITION_LOCK } from '../db/advisory-lock';
 import { callKeyText, groupByCall, type CallKey } from '../domain/call-key';
 import { foldCall, type FoldEvent, type FoldedCall } from '../domain/fold-call';
 import type { CallbackEvent } from './trtc-v1.schema';
@@ -6,11 +7,6 @@ import type { CallbackEvent } from './trtc-v1.schema';
 /** Channel of the post-commit wake-up; the payload is the batch's highest position. */
 export const EVENTS_CHANNEL = 'calltrail_events';
 
-/**
- * Serialises every writer of positions, across processes: positions are taken under this
- * transaction-level lock, so they increase in commit order (docs/design.md, principle 5).
- */
-const POSITION_LOCK = 0x63616c6c; // "call"
 
 /**
  * A batch would give these calls more than `max` stored events. Every batch refolds each call it

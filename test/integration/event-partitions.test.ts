@@ -70,6 +70,38 @@ describe('partitioned call_events', () => {
     expect(ok(await maintenance(db.dataSource, now).runNow()).created).toEqual([]);
   });
 
+  it('creates a partition while batches keep writing into its range, failing none of them', async () => {
+    const repository = new IngestRepository(db.dataSource);
+    const month = at('2032-02-01T00:00:00Z');
+    let running = true;
+    const failures: unknown[] = [];
+    let written = 0;
+    // Batches routed to the default partition right up to the attach, and into the new partition after it.
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      for (let n = 0; running; n++) {
+        const batch = Array.from({ length: 20 }, (_, i) => event(makeCallback({ CallId: `race-${w}-${n}-${i}`, EventTime: month + 3600 * (1 + ((n * 20 + i) % 600)) })));
+        try {
+          await repository.writeBatch(batch);
+          written += batch.length;
+        } catch (err) {
+          failures.push(err);
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const report = ok(await maintenance(db.dataSource, month + 10 * 86_400, { ahead: 0 }).runNow());
+    await new Promise((r) => setTimeout(r, 300));
+    running = false;
+    await Promise.all(writers);
+    expect(failures).toEqual([]);
+    expect(report.created.map((c) => c.name)).toEqual(['call_events_p20320201']);
+    expect(report.created[0].moved).toBeGreaterThan(0);
+    const where: { p: string; n: number }[] = await db.dataSource.query(
+      `SELECT tableoid::regclass::text AS p, count(*)::int AS n FROM call_events WHERE call_id LIKE 'race-%' GROUP BY 1`,
+    );
+    expect(where).toEqual([{ p: 'call_events_p20320201', n: written }]);
+  });
+
   it('stores a redelivery across a partition boundary once: the partition follows the event time, not the arrival', async () => {
     await ok(await maintenance(db.dataSource, at('2031-07-15T00:00:00Z')).runNow());
     const repository = new IngestRepository(db.dataSource);
