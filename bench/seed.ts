@@ -10,7 +10,7 @@
  */
 import 'reflect-metadata';
 import { Client } from 'pg';
-import { EventPartitionRepository } from '../src/calls/event-partitions.repository';
+import { EventPartitionRepository } from '../src/db/event-partitions.repository';
 import { createDataSource, ensureDatabase, migrate } from '../src/db/database';
 import { intervalStart, nextIntervalStart, uncovered } from '../src/domain/partition-ranges';
 import { IngestRepository } from '../src/ingest/ingest.repository';

@@ -16,7 +16,7 @@ import 'reflect-metadata';
 import { cpus, totalmem } from 'node:os';
 import { Agent, request } from 'undici';
 import { EventMaintenance } from '../src/calls/event-maintenance';
-import { EventPartitionRepository } from '../src/calls/event-partitions.repository';
+import { EventPartitionRepository } from '../src/db/event-partitions.repository';
 import { createDataSource } from '../src/db/database';
 import { createScopedKey, loadAverage, num } from './bulkhead-support';
 import { callCallbacks, prng, type SeedCallback } from './dataset';

@@ -9,6 +9,26 @@ const COLUMNS = `position, sdk_app_id, call_id, room_id, user_id, role, raw_even
 const MONTHS_BACK = 240;
 const MONTHS_AHEAD = 2;
 
+interface Grant {
+  readonly grantee: string;
+  readonly privilege: string;
+}
+
+/** The privileges others hold on `call_events` (a BI group, an operator's read-only role, PUBLIC). */
+async function grantsOf(q: QueryRunner): Promise<Grant[]> {
+  return q.query(`
+    SELECT grantee, privilege_type AS privilege FROM information_schema.role_table_grants
+    WHERE table_schema = current_schema() AND table_name = 'call_events' AND grantee <> current_user`);
+}
+
+/** Gives the same privileges on the table now called `call_events`. */
+async function grantAll(q: QueryRunner, grants: readonly Grant[]): Promise<void> {
+  for (const { grantee, privilege } of grants) {
+    const to = grantee === 'PUBLIC' ? 'PUBLIC' : `"${grantee.replace(/"/g, '""')}"`;
+    await q.query(`GRANT ${privilege} ON call_events TO ${to}`);
+  }
+}
+
 /**
  * `call_events` becomes a table partitioned by month of `event_time` (docs/architecture.md, Event
  * partitions). The event time comes from the body, so every redelivery of a body falls in the same
@@ -18,7 +38,7 @@ const MONTHS_AHEAD = 2;
  * `call_events_default`; the server creates partitions ahead and moves such rows (`EventPartitions`).
  *
  * An existing table is copied into the new one in this migration's transaction: ingest and reads of
- * `call_events` wait for it (about 20 s per million events on a 2-core machine, docs/benchmarks.md),
+ * `call_events` wait for it (about 22 s per million events on a 2-core machine, docs/benchmarks.md, "Partitions at size"),
  * and replicas still running meanwhile spool their callbacks once their commits time out.
  *
  * The SQL is written out here on purpose (not imported from src/): a migration must keep meaning what
@@ -30,9 +50,7 @@ export class PartitionCallEvents1795800000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`SET LOCAL maintenance_work_mem = '256MB'`);
     await q.query(`LOCK TABLE call_events IN ACCESS EXCLUSIVE MODE`);
-    const grants: { grantee: string; privilege: string }[] = await q.query(`
-      SELECT grantee, privilege_type AS privilege FROM information_schema.role_table_grants
-      WHERE table_schema = current_schema() AND table_name = 'call_events' AND grantee <> current_user`);
+    const grants = await grantsOf(q);
     await q.query(`DROP VIEW IF EXISTS bi.events`);
     await q.query(`ALTER TABLE call_events RENAME TO call_events_unpartitioned`);
     await q.query(`ALTER TABLE call_events_unpartitioned RENAME CONSTRAINT pk_call_events TO pk_call_events_unpartitioned`);
@@ -94,7 +112,7 @@ export class PartitionCallEvents1795800000000 implements MigrationInterface {
     await q.query(`DROP TABLE call_events_unpartitioned`);
     await q.query(`ANALYZE call_events`);
 
-    for (const { grantee, privilege } of grants) await q.query(`GRANT ${privilege} ON call_events TO "${grantee.replace(/"/g, '""')}"`);
+    await grantAll(q, grants);
     // Row-level security as set by CreateBiViews: policies on the partitioned table apply to every read through it.
     await q.query(`ALTER TABLE call_events ENABLE ROW LEVEL SECURITY`);
     await q.query(`CREATE POLICY calltrail_all ON call_events USING (true) WITH CHECK (true)`);
@@ -106,6 +124,7 @@ export class PartitionCallEvents1795800000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`LOCK TABLE call_events IN ACCESS EXCLUSIVE MODE`);
+    const grants = await grantsOf(q);
     await q.query(`DROP VIEW IF EXISTS bi.events`);
     await q.query(`ALTER TABLE call_events RENAME TO call_events_partitioned`);
     await q.query(`ALTER TABLE call_events_partitioned RENAME CONSTRAINT pk_call_events TO pk_call_events_partitioned`);
@@ -120,6 +139,7 @@ export class PartitionCallEvents1795800000000 implements MigrationInterface {
     await q.query(`CREATE INDEX ix_call_events_call ON call_events (sdk_app_id, call_id, position)`);
     await q.query(`CREATE INDEX ix_call_events_user_time ON call_events (sdk_app_id, user_id, event_time, position)`);
     await q.query(`CREATE INDEX ix_call_events_app_time ON call_events (sdk_app_id, event_time, position)`);
+    await grantAll(q, grants);
     await q.query(`ALTER TABLE call_events ENABLE ROW LEVEL SECURITY`);
     await q.query(`CREATE POLICY calltrail_all ON call_events USING (true) WITH CHECK (true)`);
     await q.query(`

@@ -5,6 +5,7 @@ import { CreateCallStatsRollup1795706400000 } from './1795706400000-CreateCallSt
 import { AddQuarantineCredentials1795760000000 } from './1795760000000-AddQuarantineCredentials';
 import { CreateBiViews1795780000000 } from './1795780000000-CreateBiViews';
 import { PartitionCallEvents1795800000000 } from './1795800000000-PartitionCallEvents';
+import { AddCallFirstEventAt1795810000000 } from './1795810000000-AddCallFirstEventAt';
 
 /** Every migration, oldest first. Listed explicitly so the same list runs from TypeScript and compiled JS. */
-export const MIGRATIONS = [CreateCallTables1795648500000, CreateApiKeys1795649600000, BoundQuarantine1795700000000, CreateCallStatsRollup1795706400000, AddQuarantineCredentials1795760000000, CreateBiViews1795780000000, PartitionCallEvents1795800000000];
+export const MIGRATIONS = [CreateCallTables1795648500000, CreateApiKeys1795649600000, BoundQuarantine1795700000000, CreateCallStatsRollup1795706400000, AddQuarantineCredentials1795760000000, CreateBiViews1795780000000, PartitionCallEvents1795800000000, AddCallFirstEventAt1795810000000];

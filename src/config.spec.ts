@@ -24,6 +24,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ SPOOL_DIR: '/mnt/spool' }).spoolDir).toBe('/mnt/spool');
   });
 
+  it('reads partitioning and retention, and refuses day or week partitions that would pile up', () => {
+    expect(loadConfig({})).toMatchObject({ eventPartition: 'month', eventPartitionsAhead: 2, retentionDays: null, callRetentionDays: null, maintenanceIntervalMs: 600000 });
+    expect(loadConfig({ EVENT_PARTITION: 'day', RETENTION_DAYS: '30', CALL_RETENTION_DAYS: '365' })).toMatchObject({ eventPartition: 'day', retentionDays: 30, callRetentionDays: 365 });
+    expect(() => loadConfig({ EVENT_PARTITION: 'week' })).toThrow('EVENT_PARTITION: expected month when RETENTION_DAYS is unset (week partitions would accumulate without end), got week');
+    expect(() => loadConfig({ EVENT_PARTITION: 'day', RETENTION_DAYS: '730' })).toThrow('RETENTION_DAYS: expected at most 400 with EVENT_PARTITION=day (400 partitions; use a longer EVENT_PARTITION), got 730');
+    expect(() => loadConfig({ EVENT_PARTITION: 'year' })).toThrow(/EVENT_PARTITION: .*got "year"/);
+  });
+
   it('lists every bad variable, what it expected and what it got, in one message', () => {
     let error: unknown;
     try {

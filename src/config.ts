@@ -229,6 +229,20 @@ function readReplicaSettings(e: z.infer<typeof envSchema>) {
   return { problems, databaseReadUrl: e.DATABASE_READ_URL, dbReadPoolSize: e.DB_READ_POOL_SIZE ?? e.DB_POOL_SIZE, databaseReadFailover: e.DATABASE_READ_FAILOVER === 'on' };
 }
 
+/** Most partitions of `call_events` retention may keep: every read of a call's events visits each one (docs/operations.md, Retention). */
+const MAX_PARTITIONS = 400;
+
+/** Day and week partitions pile up without retention; each setting's partition count stays bounded. */
+function partitionProblems(e: z.infer<typeof envSchema>): string[] {
+  if (e.EVENT_PARTITION === 'month') return [];
+  if (e.RETENTION_DAYS === undefined) {
+    return [`EVENT_PARTITION: expected month when RETENTION_DAYS is unset (${e.EVENT_PARTITION} partitions would accumulate without end), got ${e.EVENT_PARTITION}`];
+  }
+  const days = e.EVENT_PARTITION === 'week' ? 7 : 1;
+  const max = MAX_PARTITIONS * days;
+  return e.RETENTION_DAYS > max ? [`RETENTION_DAYS: expected at most ${max} with EVENT_PARTITION=${e.EVENT_PARTITION} (${MAX_PARTITIONS} partitions; use a longer EVENT_PARTITION), got ${e.RETENTION_DAYS}`] : [];
+}
+
 /** Variables whose values never appear in error messages. */
 const SECRETS = new Set(['DATABASE_URL', 'DATABASE_READ_URL', 'CALLBACK_SECRET', 'CALLBACK_SIGN_TOKEN', 'BOOTSTRAP_API_KEY']);
 
@@ -264,6 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ]);
   }
   const { problems, ...records } = recordsSettings(e, sdkAppIds);
+  problems.push(...partitionProblems(e));
   const { problems: replicaProblems, ...readReplica } = readReplicaSettings(e);
   problems.push(...replicaProblems);
   if (problems.length > 0) throw new ConfigError(problems);

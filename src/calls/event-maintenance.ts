@@ -1,5 +1,5 @@
-import { eventHorizon, rangesToCreate, type PartitionInterval } from '../domain/partition-ranges';
-import type { EventPartitionRepository } from './event-partitions.repository';
+import { MAX_AHEAD_SECONDS, type EventPartitionRepository } from '../db/event-partitions.repository';
+import { eventHorizon, nextIntervalStart, rangesToCreate, type PartitionInterval } from '../domain/partition-ranges';
 
 /** Identifies the maintenance job's session lock among calltrail's advisory locks. */
 export const MAINTENANCE_LOCK = 0x6d61696e; // "main"
@@ -26,7 +26,11 @@ export interface MaintenanceReport {
   readonly partitions: number;
   /** Oldest event time kept, Unix seconds (null: no event). */
   readonly oldestEventAt: number | null;
+  /** Intervals whose rows wait in the default partition but are too many to move while ingest runs (over `maxMove`). */
+  readonly skippedMoves?: readonly { readonly from: number; readonly rows: number }[];
+  /** The first failure of the run, and how many steps failed; the other steps ran. */
   readonly error?: unknown;
+  readonly errors?: number;
 }
 
 type Exclusive = <T>(work: () => Promise<T>) => Promise<{ acquired: true; value: T } | { acquired: false }>;
@@ -47,6 +51,8 @@ export interface EventMaintenanceOptions {
   readonly exclusive: Exclusive;
   readonly nowSeconds?: () => number;
   readonly onReport?: (report: MaintenanceReport) => void;
+  /** Most rows moved out of the default partition into a new one by a run (default 100,000): the move holds ingest. */
+  readonly maxMove?: number;
 }
 
 
@@ -62,7 +68,11 @@ export class EventMaintenance {
   private running: Promise<MaintenanceReport> | null = null;
   private stopped = false;
 
-  constructor(private readonly options: EventMaintenanceOptions) {}
+  private readonly maxMove: number;
+
+  constructor(private readonly options: EventMaintenanceOptions) {
+    this.maxMove = options.maxMove ?? 100_000;
+  }
 
   /** Runs now (partitions for the current interval must exist before it fills the default one), then every interval. */
   start(): void {
@@ -114,31 +124,54 @@ export class EventMaintenance {
     const now = (this.options.nowSeconds ?? (() => Date.now() / 1000))();
     const horizon = eventHorizon(retentionDays, now);
     const dropBefore = horizon === null ? null : horizon - DROP_GRACE_SECONDS;
+    // Each step runs whatever the others did: a partition that could not be locked in time does not stop retention.
+    const errors: unknown[] = [];
+    const step = async <T>(work: () => Promise<T>, fallback: T): Promise<T> => {
+      try {
+        return await work();
+      } catch (err) {
+        errors.push(err);
+        return fallback;
+      }
+    };
 
-    const existing = (await repo.list()).flatMap((p) => (p.range ? [p.range] : []));
-    // Rows of the default partition get a partition of their own when retention keeps them and it is not far ahead.
-    const waiting = (await repo.defaultIntervals(interval, dropBefore ?? 0)).filter((t) => t <= now + 366 * DAY);
     const created: { name: string; moved: number }[] = [];
-    for (const range of rangesToCreate(existing, now, interval, ahead, waiting)) {
-      const made = await repo.create(range);
-      if (made) created.push(made);
-    }
+    const skippedMoves: { from: number; rows: number }[] = [];
+    await step(async () => {
+      const existing = (await repo.list()).flatMap((p) => (p.range ? [p.range] : []));
+      // Rows of the default partition get a partition of their own when retention keeps them and it is not far ahead,
+      // unless there are so many that moving them would hold ingest too long (an operator moves them in a quiet hour).
+      const waiting = [...(await repo.defaultIntervals(interval, dropBefore ?? 0))].filter(([t]) => t <= now + MAX_AHEAD_SECONDS);
+      for (const [from, rows] of waiting) if (rows > this.maxMove) skippedMoves.push({ from, rows });
+      const movable = waiting.filter(([, rows]) => rows <= this.maxMove).map(([t]) => t);
+      const blocked = skippedMoves.map((m) => ({ from: m.from, to: nextIntervalStart(m.from, interval) }));
+      for (const range of rangesToCreate([...existing, ...blocked], now, interval, ahead, movable)) {
+        const made = await step(() => repo.create(range), null);
+        if (made) created.push(made);
+      }
+    }, undefined);
 
     const dropped: string[] = [];
     let strayDeleted = 0;
     if (dropBefore !== null) {
-      for (const p of await repo.list()) {
-        if (p.range && p.range.to <= dropBefore && (await repo.drop(p.name))) dropped.push(p.name);
+      for (const p of await step(() => repo.list(), [])) {
+        if (p.range && p.range.to <= dropBefore && (await step(() => repo.drop(p.name), false))) dropped.push(p.name);
       }
-      for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.stopped; strayDeleted += n) n = await repo.deleteStrayBefore(dropBefore, DELETE_BATCH);
+      await step(async () => {
+        for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.stopped; strayDeleted += n) n = await repo.deleteStrayBefore(dropBefore, DELETE_BATCH);
+      }, undefined);
     }
 
     let callsDeleted = 0;
     const callHorizon = eventHorizon(callRetentionDays, now);
     if (callHorizon !== null) {
-      for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.stopped; callsDeleted += n) n = await repo.deleteCallsBefore(callHorizon, DELETE_BATCH);
+      await step(async () => {
+        for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.stopped; callsDeleted += n) n = await repo.deleteCallsBefore(callHorizon, DELETE_BATCH);
+      }, undefined);
     }
 
-    return { outcome: 'ok', created, dropped, strayDeleted, callsDeleted, partitions: (await repo.list()).length, oldestEventAt: await repo.oldestEventTime() };
+    const partitions = (await step(() => repo.list(), [])).length;
+    const oldestEventAt = await step(() => repo.oldestEventTime(), null);
+    return { outcome: errors.length > 0 ? 'error' : 'ok', created, skippedMoves, dropped, strayDeleted, callsDeleted, partitions, oldestEventAt, error: errors[0], errors: errors.length };
   }
 }

@@ -1,6 +1,7 @@
 import { eventHorizon } from '../domain/partition-ranges';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
+import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
 import { BatchWriter } from '../ingest/batch-writer';
 import { IngestRepository } from '../ingest/ingest.repository';
 import { IngestService } from '../ingest/ingest.service';
@@ -21,8 +22,9 @@ const TOOL_TIMEOUT_MS = 60_000;
  * quarantine is the operator's, not the network's (and a Sign's RequestTime would be stale). A
  * refusal is reported to the tool, not kept in the quarantine.
  */
-export function toolIngest(config: Pick<Config, 'sdkAppIds' | 'ingestBatchMax' | 'callMaxEvents' | 'retentionDays'>, db: Pick<Database, 'ingestDataSource'>): ToolIngest {
-  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource, config.callMaxEvents), {
+export function toolIngest(config: Pick<Config, 'sdkAppIds' | 'ingestBatchMax' | 'callMaxEvents' | 'retentionDays' | 'eventPartition'>, db: Pick<Database, 'ingestDataSource'>): ToolIngest {
+  const guard = new PartitionGuard(new EventPartitionRepository(db.ingestDataSource), config.eventPartition);
+  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource, config.callMaxEvents, guard), {
     maxBatch: config.ingestBatchMax,
     timeoutMs: TOOL_TIMEOUT_MS,
     maxPending: 100_000,

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import { eventHorizon } from '../domain/partition-ranges';
+import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
 import { BatchWriter } from '../ingest/batch-writer';
 import { EventSpool } from '../ingest/event-spool';
 import { IngestRepository } from '../ingest/ingest.repository';
@@ -45,7 +46,10 @@ export async function createIngest(config: Config, db: Pick<Database, 'ingestDat
         },
       })
     : null;
-  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource, config.callMaxEvents), {
+  const guard = new PartitionGuard(new EventPartitionRepository(db.ingestDataSource), config.eventPartition, (err) =>
+    upkeepFailed({ err: errorSummary(err) }, 'could not make the partition of a batch beforehand; its rows go to the default partition until the maintenance run moves them'),
+  );
+  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource, config.callMaxEvents, guard), {
     maxBatch: config.ingestBatchMax,
     timeoutMs: config.ingestTimeoutMs,
     maxPending: config.ingestMaxPending,

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { eventHorizon } from '../domain/partition-ranges';
 import type { Config } from '../config';
+import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
 import { BatchWriter } from '../ingest/batch-writer';
 import { IngestRepository } from '../ingest/ingest.repository';
 import { BackfillService } from './backfill.service';
@@ -18,7 +19,7 @@ const GLOBAL_PER_SECOND = 200;
  * are stored through the same idempotent path as callbacks.
  */
 export function createBackfill(
-  config: Pick<Config, 'trtcApps' | 'trtcApiBase' | 'callMaxEvents' | 'retentionDays'>,
+  config: Pick<Config, 'trtcApps' | 'trtcApiBase' | 'callMaxEvents' | 'retentionDays' | 'eventPartition'>,
   dataSource: DataSource,
   options: Partial<Omit<RecordsClientOptions, 'apiBase' | 'global'>> & { onRetry?: (err: RecordsApiError, attempt: number, delayMs: number) => void } = {},
 ): BackfillService {
@@ -26,7 +27,8 @@ export function createBackfill(
   const clients = new Map(config.trtcApps.map((app) => [app.sdkAppId, new RecordsClient(app, { ...options, apiBase: config.trtcApiBase, global })]));
   // Only writeIsolated is used: one page per transaction, no queue, no spool (a failed page fails the pull,
   // which is retried whole); a record of a call past CALL_MAX_EVENTS is refused like a callback would be.
-  const writer = new BatchWriter(new IngestRepository(dataSource, config.callMaxEvents), {
+  const guard = new PartitionGuard(new EventPartitionRepository(dataSource), config.eventPartition);
+  const writer = new BatchWriter(new IngestRepository(dataSource, config.callMaxEvents, guard), {
     maxBatch: 1,
     timeoutMs: 1,
     maxPending: 1,

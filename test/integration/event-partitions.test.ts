@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { EventMaintenance, type MaintenanceReport } from '../../src/calls/event-maintenance';
-import { EventPartitionRepository } from '../../src/calls/event-partitions.repository';
+import { EventPartitionRepository, PartitionGuard } from '../../src/db/event-partitions.repository';
 import { IngestRepository } from '../../src/ingest/ingest.repository';
 import { parseV1Callback } from '../../src/ingest/trtc-v1.schema';
 import { startTestApp, type TestApp } from '../support/app';
@@ -116,6 +116,27 @@ describe('partitioned call_events', () => {
     expect(await repository.writeBatch([first, last, first])).toEqual(['duplicate', 'duplicate', 'duplicate']);
     const calls: { participant_count: number }[] = await db.dataSource.query(`SELECT participant_count FROM calls WHERE call_id = 'boundary'`);
     expect(calls).toEqual([{ participant_count: 2 }]);
+    // A new event in August: the refold reads the call within its known span, which still reaches back into July.
+    const end = event(makeCallback({ CallId: 'boundary', UserId: 'Bob', Role: 'callee', Event: 'call_end', EventTime: at('2031-08-01T00:10:00Z') }));
+    expect(await repository.writeBatch([end])).toEqual(['stored']);
+    const folded: { started: string; first: string; last: string; n: number }[] = await db.dataSource.query(
+      `SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS started, to_char(first_event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS first,
+              to_char(last_event_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS last, participant_count AS n FROM calls WHERE call_id = 'boundary'`,
+    );
+    expect(folded).toEqual([{ started: '2031-07-31 23:59:59', first: '2031-07-31 23:59:59', last: '2031-08-01 00:10:00', n: 2 }]);
+  });
+
+  it('makes the partition of a batch for a month that has none before writing it, so nothing waits in the default partition', async () => {
+    const guard = new PartitionGuard(new EventPartitionRepository(db.dataSource), 'month');
+    const repository = new IngestRepository(db.dataSource, Number.POSITIVE_INFINITY, guard);
+    const old = [at('2025-03-03T10:00:00Z'), at('2025-04-30T23:00:00Z')].map((t, i) => event(makeCallback({ CallId: `imported-${i}`, EventTime: t })));
+    expect(await repository.writeBatch(old)).toEqual(['stored', 'stored']);
+    expect(await placement(db.dataSource, 'imported-0')).toEqual([{ partition: 'call_events_p20250301', n: 1 }]);
+    expect(await placement(db.dataSource, 'imported-1')).toEqual([{ partition: 'call_events_p20250401', n: 1 }]);
+    // Far ahead (more than a year): no partition is made for it, it waits in the default partition.
+    const far = event(makeCallback({ CallId: 'far-ahead', EventTime: Math.floor(Date.now() / 1000) + 400 * 86_400 }));
+    expect(await repository.writeBatch([far])).toEqual(['stored']);
+    expect(await placement(db.dataSource, 'far-ahead')).toEqual([{ partition: 'call_events_default', n: 1 }]);
   });
 
   it('reads a call, a resume and an event page across partitions in position order', async () => {
@@ -140,14 +161,20 @@ describe('the migration to partitions', () => {
     await old.initialize();
     try {
       await old.runMigrations({ transaction: 'each' });
-      const repository = new IngestRepository(old);
       // Far past and far future times too: they have no month of their own and go to the default partition.
       const times = ['2001-01-02T00:00:00Z', '2024-01-08T06:32:46Z', '2024-01-31T23:59:59Z', '2024-02-01T00:00:00Z', '2059-01-01T00:00:00Z'].map(at);
       const events = times.flatMap((t, i) => [
         event(makeCallback({ CallId: `m-${i}`, EventTime: t })),
         event(makeCallback({ CallId: `m-${i}`, UserId: 'Bob', Role: 'callee', Event: 'accept_call', EventTime: t + 1 })),
       ]);
-      await repository.writeBatch(events);
+      // Stored as the calltrail of that schema stored them (today's repository writes columns added since).
+      await old.query(
+        `INSERT INTO call_events (sdk_app_id, call_id, user_id, role, raw_event, event_type, event_time, body, dedupe_key)
+         SELECT x.a, x.c, x.u, x.r, x.raw, x.t, to_timestamp(x.at), x.body, x.k
+         FROM jsonb_to_recordset($1::jsonb) AS x(a text, c text, u text, r text, raw text, t text, at float8, body jsonb, k text)`,
+        [JSON.stringify(events.map((e) => ({ a: e.sdkAppId, c: e.callId, u: e.userId, r: e.role, raw: e.rawEvent, t: e.type, at: e.eventTime, body: e.body, k: e.dedupeKey })))],
+      );
+      await old.query(`GRANT SELECT ON call_events TO PUBLIC`);
       const snapshot = `SELECT position::text, sdk_app_id, call_id, user_id, event_time, dedupe_key, body FROM call_events ORDER BY position`;
       const rowsBefore = await old.query(snapshot);
       expect(rowsBefore).toHaveLength(10);
@@ -171,6 +198,8 @@ describe('the migration to partitions', () => {
         await again.writeBatch([next]);
         const [{ p }]: { p: string }[] = await current.query(`SELECT position::text AS p FROM call_events WHERE call_id = 'after-migration'`);
         expect(BigInt(p)).toBeGreaterThan(BigInt(rowsBefore.at(-1).position));
+        // Privileges others held on the table are held on the new one.
+        expect(await current.query(`SELECT grantee FROM information_schema.role_table_grants WHERE table_name = 'call_events' AND grantee = 'PUBLIC'`)).toEqual([{ grantee: 'PUBLIC' }]);
         // The BI view was recreated on the new table.
         expect(await current.query(`SELECT count(*)::int AS n FROM bi.events`)).toEqual([{ n: 11 }]);
       } finally {

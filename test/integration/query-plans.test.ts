@@ -1,7 +1,7 @@
 import type { Logger } from 'typeorm';
 import { CallEventRepository } from '../../src/calls/call-event.repository';
 import { CallRepository } from '../../src/calls/call.repository';
-import { EventPartitionRepository } from '../../src/calls/event-partitions.repository';
+import { EventPartitionRepository } from '../../src/db/event-partitions.repository';
 import { ParticipantRepository } from '../../src/calls/participant.repository';
 import { scopeOf } from '../../src/api-keys/api-key.repository';
 import { openTestDatabase, type TestDatabase } from '../support/database';

@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { POSITION_LOCK } from '../db/advisory-lock';
-import { intervalStart, partitionName, uncovered, type PartitionInterval, type TimeRange } from '../domain/partition-ranges';
+import { POSITION_LOCK } from './advisory-lock';
+import { intervalStart, nextIntervalStart, partitionName, uncovered, type PartitionInterval, type TimeRange } from '../domain/partition-ranges';
 
 /** Serialises changes to the partitions of `call_events` across replicas (transaction-level). */
 const PARTITION_LOCK = 0x70617274; // "part"
@@ -36,8 +36,15 @@ const PARTITION_NAME = /^call_events_p\d{8}(_\d{6})?$/;
 export class EventPartitionRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async list(manager: Pick<EntityManager, 'query'> = this.dataSource): Promise<EventPartition[]> {
-    const rows: { name: string; from: number | null; to: number | null }[] = await manager.query(`
+  /**
+   * The partitions, oldest first. Their bounds are read from `pg_get_expr`, whose text follows the
+   * session's DateStyle and TimeZone: they are set to ISO and UTC for the reading transaction.
+   */
+  async list(tx?: EntityManager): Promise<EventPartition[]> {
+    if (!tx) return this.dataSource.transaction((t) => this.list(t));
+    await tx.query(`SET LOCAL DateStyle = 'ISO'`);
+    await tx.query(`SET LOCAL TimeZone = 'UTC'`);
+    const rows: { name: string; from: number | null; to: number | null }[] = await tx.query(`
       SELECT c.relname AS name,
         extract(epoch FROM (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\)'))[1]::timestamptz)::float8 AS "from",
         extract(epoch FROM (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \\(''([^'']+)''\\)'))[1]::timestamptz)::float8 AS "to"
@@ -47,13 +54,15 @@ export class EventPartitionRepository {
     return rows.map((r) => ({ name: r.name, range: r.from === null || r.to === null ? null : { from: r.from, to: r.to } }));
   }
 
-  /** Starts (Unix seconds) of the intervals for which the default partition holds rows, from `since` on. */
-  async defaultIntervals(interval: PartitionInterval, since: number): Promise<number[]> {
-    const rows: { t: number }[] = await this.dataSource.query(
-      `SELECT DISTINCT extract(epoch FROM date_trunc('day', event_time, 'UTC'))::float8 AS t FROM ${DEFAULT_PARTITION} WHERE event_time >= to_timestamp($1)`,
+  /** Rows the default partition holds per interval (keyed by its start, Unix seconds), from `since` on. */
+  async defaultIntervals(interval: PartitionInterval, since: number): Promise<Map<number, number>> {
+    const rows: { t: number; n: number }[] = await this.dataSource.query(
+      `SELECT extract(epoch FROM date_trunc('day', event_time, 'UTC'))::float8 AS t, count(*)::int AS n FROM ${DEFAULT_PARTITION} WHERE event_time >= to_timestamp($1) GROUP BY 1`,
       [since],
     );
-    return [...new Set(rows.map((r) => intervalStart(r.t, interval)))].sort((a, b) => a - b);
+    const out = new Map<number, number>();
+    for (const r of rows) out.set(intervalStart(r.t, interval), (out.get(intervalStart(r.t, interval)) ?? 0) + r.n);
+    return out;
   }
 
   /**
@@ -111,12 +120,16 @@ export class EventPartitionRepository {
    * forget them too.
    */
   async deleteCallsBefore(before: number, limit: number): Promise<number> {
-    const rows: { n: number }[] = await this.dataSource.query(
-      `WITH d AS (DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE started_at < to_timestamp($1) ORDER BY started_at, id LIMIT $2) RETURNING 1)
-       SELECT count(*)::int AS n FROM d`,
-      [before, limit],
-    );
-    return rows[0].n;
+    // Under ingest's lock, like a batch: a batch upserting the same calls in another order would otherwise deadlock with it.
+    return this.dataSource.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [POSITION_LOCK]);
+      const rows: { n: number }[] = await tx.query(
+        `WITH d AS (DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE started_at < to_timestamp($1) ORDER BY started_at, id LIMIT $2) RETURNING 1)
+         SELECT count(*)::int AS n FROM d`,
+        [before, limit],
+      );
+      return rows[0].n;
+    });
   }
 
   /** The oldest event time kept (Unix seconds), or null when there is no event: one index probe per app and partition. */
@@ -153,5 +166,53 @@ export class EventPartitionRepository {
         await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
       }
     }
+  }
+}
+
+/** Event times further ahead than this get no partition of their own: they stay in the default partition. */
+export const MAX_AHEAD_SECONDS = 366 * 86_400;
+
+/**
+ * Makes sure the partitions for a batch's event times exist before the batch is written, so rows only
+ * land in the default partition when their time is far off (more than a year ahead). Moving many rows out
+ * of the default partition later would hold ingest for the whole move (docs/architecture.md, Event
+ * partitions): an import or backfill of an old month gets its partition first instead. The known ranges
+ * are cached for a minute; a creation that fails is left to the maintenance run (the rows go to the
+ * default partition meanwhile, which is correct, only slower to move).
+ */
+export class PartitionGuard {
+  private ranges: TimeRange[] | null = null;
+  private readAt = 0;
+
+  constructor(
+    private readonly partitions: EventPartitionRepository,
+    private readonly interval: PartitionInterval,
+    private readonly onError: (err: unknown) => void = () => undefined,
+    private readonly nowSeconds: () => number = () => Date.now() / 1000,
+  ) {}
+
+  /** Creates the missing partitions for `times` (Unix seconds); never throws. */
+  async ensure(times: readonly number[]): Promise<void> {
+    try {
+      const now = this.nowSeconds();
+      if (this.ranges === null || now - this.readAt > 60) await this.refresh(now);
+      const missing = new Set<number>();
+      for (const t of times) {
+        if (t > now + MAX_AHEAD_SECONDS || this.ranges!.some((r) => r.from <= t && t < r.to)) continue;
+        missing.add(intervalStart(t, this.interval));
+      }
+      if (missing.size === 0) return;
+      for (const start of [...missing].sort((a, b) => a - b)) {
+        for (const range of uncovered({ from: start, to: nextIntervalStart(start, this.interval) }, this.ranges!)) await this.partitions.create(range);
+      }
+      await this.refresh(now);
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  private async refresh(now: number): Promise<void> {
+    this.ranges = (await this.partitions.list()).flatMap((p) => (p.range ? [p.range] : []));
+    this.readAt = now;
   }
 }
