@@ -1,0 +1,77 @@
+import type { EventPartitionRepository } from '../db/event-partitions.repository';
+import { EventMaintenance, type MaintenanceReport } from './event-maintenance';
+
+const NOW = Date.parse('2026-11-26T12:00:00Z') / 1000;
+const month = (iso: string) => Date.parse(`${iso}-01T00:00:00Z`) / 1000;
+
+/** A repository in memory, whose `drop` of one partition fails like a lock held too long. */
+function fakeRepository(failDropOf: string | null) {
+  const partitions = [
+    { name: 'call_events_default', range: null },
+    { name: 'call_events_p20260101', range: { from: month('2026-01'), to: month('2026-02') } },
+    { name: 'call_events_p20260201', range: { from: month('2026-02'), to: month('2026-03') } },
+    { name: 'call_events_p20261101', range: { from: month('2026-11'), to: month('2026-12') } },
+  ];
+  const calls = { deleted: 0 };
+  const repo = {
+    list: async () => [...partitions],
+    defaultIntervals: async () => new Map<number, number>([[month('2026-09'), 150_000]]),
+    create: async (range: { from: number; to: number }) => {
+      const name = `call_events_p${new Date(range.from * 1000).toISOString().slice(0, 10).replace(/-/g, '')}`;
+      partitions.push({ name, range });
+      return { name, moved: 0 };
+    },
+    drop: async (name: string) => {
+      if (name === failDropOf) throw Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' });
+      partitions.splice(partitions.findIndex((p) => p.name === name), 1);
+      return true;
+    },
+    deleteStrayBefore: async () => 0,
+    deleteCallsBefore: async () => {
+      const n = calls.deleted === 0 ? 1000 : 250;
+      calls.deleted += n;
+      return n;
+    },
+    oldestEventTime: async () => month('2026-02'),
+  };
+  return { repo: repo as unknown as EventPartitionRepository, partitions, calls };
+}
+
+const run = (repo: EventPartitionRepository): Promise<MaintenanceReport> =>
+  new EventMaintenance({
+    partitions: repo,
+    interval: 'month',
+    ahead: 1,
+    retentionDays: 200,
+    callRetentionDays: 365,
+    intervalMs: 60_000,
+    exclusive: async (work) => ({ acquired: true, value: await work() }),
+    nowSeconds: () => NOW,
+  }).runNow();
+
+describe('EventMaintenance', () => {
+  it('creates ahead, drops what retention passed, deletes calls in batches, and leaves a too-large move alone', async () => {
+    const { repo, partitions, calls } = fakeRepository(null);
+    const report = await run(repo);
+    expect(report.outcome).toBe('ok');
+    expect(report.created.map((c) => c.name)).toEqual(['call_events_p20261201']);
+    // 200 days before now is 2026-05-10: January ended more than a day before it; so did February.
+    expect(report.dropped).toEqual(['call_events_p20260101', 'call_events_p20260201']);
+    expect(report.skippedMoves).toEqual([{ from: month('2026-09'), rows: 150_000 }]);
+    expect(partitions.map((p) => p.name)).not.toContain('call_events_p20260901');
+    expect(report.callsDeleted).toBe(1250);
+    expect(calls.deleted).toBe(1250);
+  });
+
+  it('runs every other step when one fails, and reports the failure', async () => {
+    const { repo } = fakeRepository('call_events_p20260101');
+    const report = await run(repo);
+    expect(report.outcome).toBe('error');
+    expect(report.errors).toBe(1);
+    expect(String(report.error)).toContain('lock timeout');
+    expect(report.dropped).toEqual(['call_events_p20260201']);
+    expect(report.created.map((c) => c.name)).toEqual(['call_events_p20261201']);
+    expect(report.callsDeleted).toBe(1250);
+    expect(report.oldestEventAt).toBe(month('2026-02'));
+  });
+});
