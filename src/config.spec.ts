@@ -28,7 +28,7 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toMatchObject({ eventPartition: 'month', eventPartitionsAhead: 2, retentionDays: null, callRetentionDays: null, maintenanceIntervalMs: 600000 });
     expect(loadConfig({ EVENT_PARTITION: 'day', RETENTION_DAYS: '30', CALL_RETENTION_DAYS: '365' })).toMatchObject({ eventPartition: 'day', retentionDays: 30, callRetentionDays: 365 });
     expect(() => loadConfig({ EVENT_PARTITION: 'week' })).toThrow('EVENT_PARTITION: expected month when RETENTION_DAYS is unset (week partitions would accumulate without end), got week');
-    expect(() => loadConfig({ EVENT_PARTITION: 'day', RETENTION_DAYS: '730' })).toThrow('RETENTION_DAYS: expected at most 400 with EVENT_PARTITION=day (400 partitions; use a longer EVENT_PARTITION), got 730');
+    expect(() => loadConfig({ EVENT_PARTITION: 'day', RETENTION_DAYS: '365' })).toThrow('RETENTION_DAYS: expected at most 120 with EVENT_PARTITION=day (120 partitions; use a longer EVENT_PARTITION), got 365');
     expect(() => loadConfig({ EVENT_PARTITION: 'year' })).toThrow(/EVENT_PARTITION: .*got "year"/);
   });
 

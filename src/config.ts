@@ -229,8 +229,11 @@ function readReplicaSettings(e: z.infer<typeof envSchema>) {
   return { problems, databaseReadUrl: e.DATABASE_READ_URL, dbReadPoolSize: e.DB_READ_POOL_SIZE ?? e.DB_POOL_SIZE, databaseReadFailover: e.DATABASE_READ_FAILOVER === 'on' };
 }
 
-/** Most partitions of `call_events` retention may keep: every read of a call's events visits each one (docs/operations.md, Retention). */
-const MAX_PARTITIONS = 400;
+/**
+ * Most partitions of `call_events` day or week partitions may keep: every ingest batch plans and locks each one
+ * (a 50-callback batch took 16–20 ms at 4 partitions, 38 ms at 99, 160–170 ms at 379; docs/operations.md, Retention).
+ */
+const MAX_PARTITIONS = 120;
 
 /** Day and week partitions pile up without retention; each setting's partition count stays bounded. */
 function partitionProblems(e: z.infer<typeof envSchema>): string[] {
