@@ -16,6 +16,9 @@ export function toGraphQLError(err: AppError): GraphQLError {
   return new GraphQLError(err.message, { extensions: { code, field: err.field, http: { status } } });
 }
 
+/** SQLSTATE query_canceled: a statement timeout (or a cancel request). */
+const QUERY_CANCELED = '57014';
+
 /** graphql's "Did you mean ...?" ending, which names schema fields, types and enum values. */
 const SUGGESTION = / ?Did you mean(.+?)\?$/;
 
@@ -40,6 +43,15 @@ function formatErrorKeepingSuggestions(production: boolean) {
     if (original instanceof AppError) {
       const [code] = GRAPHQL_CODE[original.code] ?? ['INTERNAL_SERVER_ERROR'];
       return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: { code, field: original.field } };
+    }
+    // A statement cut by the query pool's statement_timeout: say so, rather than an internal error.
+    if ((original as { code?: unknown } | null)?.code === QUERY_CANCELED && /statement timeout/.test(String((original as Error).message))) {
+      return {
+        message: 'database: expected an answer within DB_QUERY_TIMEOUT_MS, got none (statement timeout); narrow the filter or time range, or retry',
+        path: formatted.path,
+        locations: formatted.locations,
+        extensions: { code: 'QUERY_TIMEOUT' },
+      };
     }
     const internal = formatted.extensions?.code === 'INTERNAL_SERVER_ERROR' || (formatted.extensions?.code === undefined && original instanceof Error && !(original instanceof GraphQLError));
     if (internal && !production) return { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
