@@ -13,7 +13,12 @@ const RECOMPUTE = [
   `DELETE FROM call_stats_hourly h USING ${MARKS} WHERE h.sdk_app_id = m.a AND h.hour = m.h`,
   `INSERT INTO call_stats_hourly (sdk_app_id, hour, call_type, media_type, result, status, ${SUMS.join(', ')})
    SELECT m.a, m.h, c.call_type, c.media_type, c.result, c.status, ${Object.values(PARTIAL_SUMS).join(', ')}
-   FROM ${MARKS} JOIN calls c ON c.sdk_app_id = m.a AND c.started_at >= m.h AND c.started_at < m.h + interval '1 hour'
+   FROM ${MARKS}
+   -- One range of ix_calls_app_started per marked hour (OFFSET 0 keeps the planner from turning it into a hash
+   -- join over every call: 3.4-3.7 s for 100 hours of a 1M-call database, against 0.8 s this way).
+   CROSS JOIN LATERAL (
+     SELECT * FROM calls c WHERE c.sdk_app_id = m.a AND c.started_at >= m.h AND c.started_at < m.h + interval '1 hour' OFFSET 0
+   ) c
    GROUP BY m.a, m.h, c.call_type, c.media_type, c.result, c.status`,
   `DELETE FROM call_stats_hourly_totals t USING ${MARKS} WHERE t.sdk_app_id = m.a AND t.hour = m.h`,
   `INSERT INTO call_stats_hourly_totals (sdk_app_id, hour, ${SUMS.join(', ')})
