@@ -79,7 +79,8 @@ export class EventPartitionRepository {
       const free = uncovered(range, taken);
       if (free.length !== 1 || free[0].from !== range.from || free[0].to !== range.to) return null;
       const bounds = [new Date(range.from * 1000).toISOString(), new Date(range.to * 1000).toISOString()];
-      // Under ingest's lock (below): no row for the range can land in the default partition between the move and the attach.
+      // Under ingest's lock (taken with the partition lock): no row for the range can land in the default partition
+      // between the move and the attach.
       await tx.query(`LOCK TABLE ${DEFAULT_PARTITION} IN ACCESS EXCLUSIVE MODE`);
       await tx.query(`CREATE TABLE ${name} (LIKE call_events INCLUDING DEFAULTS)`);
       // Lets ATTACH skip checking the new table's rows.
