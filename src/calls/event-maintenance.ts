@@ -1,4 +1,5 @@
 import { MAX_AHEAD_SECONDS, type EventPartitionRepository } from '../db/event-partitions.repository';
+import { PeriodicJob } from '../domain/periodic-job';
 import { eventHorizon, nextIntervalStart, rangesToCreate, type PartitionInterval } from '../domain/partition-ranges';
 
 /** Identifies the maintenance job's session lock among calltrail's advisory locks. */
@@ -64,45 +65,26 @@ export interface EventMaintenanceOptions {
  * overlap; a failed step is tried again at the next run.
  */
 export class EventMaintenance {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<MaintenanceReport> | null = null;
-  private stopped = false;
-
+  private readonly job: PeriodicJob<MaintenanceReport>;
   private readonly maxMove: number;
 
   constructor(private readonly options: EventMaintenanceOptions) {
     this.maxMove = options.maxMove ?? 100_000;
+    this.job = new PeriodicJob(() => this.runOnce(), options.intervalMs);
   }
 
   /** Runs now (partitions for the current interval must exist before it fills the default one), then every interval. */
   start(): void {
-    this.schedule(0);
+    this.job.start(0);
   }
 
   /** Runs now, after the run in flight if any; never rejects (a failure is a report). */
   runNow(): Promise<MaintenanceReport> {
-    const run = (this.running ?? Promise.resolve()).then(() => this.runOnce());
-    this.running = run;
-    void run.then(() => {
-      if (this.running === run) this.running = null;
-    });
-    return run;
+    return this.job.runNow();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.runNow().then(() => this.schedule(this.options.intervalMs));
-    }, ms);
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   private async runOnce(): Promise<MaintenanceReport> {
@@ -158,7 +140,7 @@ export class EventMaintenance {
         if (p.range && p.range.to <= dropBefore && (await step(() => repo.drop(p.name), false))) dropped.push(p.name);
       }
       await step(async () => {
-        for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.stopped; strayDeleted += n) n = await repo.deleteStrayBefore(dropBefore, DELETE_BATCH);
+        for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.job.isStopped; strayDeleted += n) n = await repo.deleteStrayBefore(dropBefore, DELETE_BATCH);
       }, undefined);
     }
 
@@ -166,7 +148,7 @@ export class EventMaintenance {
     const callHorizon = eventHorizon(callRetentionDays, now);
     if (callHorizon !== null) {
       await step(async () => {
-        for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.stopped; callsDeleted += n) n = await repo.deleteCallsBefore(callHorizon, DELETE_BATCH);
+        for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.job.isStopped; callsDeleted += n) n = await repo.deleteCallsBefore(callHorizon, DELETE_BATCH);
       }, undefined);
     }
 

@@ -1,3 +1,4 @@
+import { PeriodicJob } from '../domain/periodic-job';
 import type { BackfillService, PullSummary } from './backfill.service';
 
 /** Identifies the reconcile job's session lock among calltrail's advisory locks. */
@@ -33,40 +34,26 @@ export interface ReconcileOptions {
  * reached calltrail is still stored. Runs never overlap; `stop` aborts a run in flight and waits for it.
  */
 export class ReconcileScheduler {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<ReconcileReport> | null = null;
   private readonly abort = new AbortController();
+  private readonly job: PeriodicJob<ReconcileReport>;
 
-  constructor(private readonly options: ReconcileOptions) {}
+  constructor(private readonly options: ReconcileOptions) {
+    this.job = new PeriodicJob(() => this.runOnce(), options.intervalMs);
+  }
 
   start(): void {
-    this.schedule(this.options.firstRunMs ?? Math.min(this.options.intervalMs, 5 * 60_000));
+    this.job.start(this.options.firstRunMs ?? Math.min(this.options.intervalMs, 5 * 60_000));
   }
 
   /** Runs now, after the run in flight if any; never rejects (a failure is a report). */
   runNow(): Promise<ReconcileReport> {
-    const run = (this.running ?? Promise.resolve()).then(() => this.runOnce());
-    this.running = run;
-    void run.then(() => {
-      if (this.running === run) this.running = null;
-    });
-    return run;
+    return this.job.runNow();
   }
 
+  /** Aborts the run in flight (its pulls stop at once) and waits for it; no run starts after. */
   async stop(): Promise<void> {
     this.abort.abort(new Error('reconcile stopped'));
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
-  }
-
-  private schedule(ms: number): void {
-    if (this.abort.signal.aborted) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.runNow().then(() => this.schedule(this.options.intervalMs));
-    }, ms);
-    this.timer.unref();
+    await this.job.stop();
   }
 
   private async runOnce(): Promise<ReconcileReport> {
