@@ -51,11 +51,7 @@ export class PartitionCallEvents1795800000000 implements MigrationInterface {
     await q.query(`SET LOCAL maintenance_work_mem = '256MB'`);
     await q.query(`LOCK TABLE call_events IN ACCESS EXCLUSIVE MODE`);
     const grants = await grantsOf(q);
-    await q.query(`DROP VIEW IF EXISTS bi.events`);
-    await q.query(`ALTER TABLE call_events RENAME TO call_events_unpartitioned`);
-    await q.query(`ALTER TABLE call_events_unpartitioned RENAME CONSTRAINT pk_call_events TO pk_call_events_unpartitioned`);
-    await q.query(`ALTER TABLE call_events_unpartitioned RENAME CONSTRAINT uq_call_events_dedupe TO uq_call_events_unpartitioned_dedupe`);
-    for (const ix of ['call', 'user_time', 'app_time']) await q.query(`ALTER INDEX ix_call_events_${ix} RENAME TO ix_call_events_unpartitioned_${ix}`);
+    await setAside(q, 'call_events_unpartitioned');
 
     await q.query(`
       CREATE TABLE call_events (
@@ -104,61 +100,63 @@ export class PartitionCallEvents1795800000000 implements MigrationInterface {
 
     // Rows first, then indexes: building each partition's indexes once is faster than maintaining them row by row.
     await q.query(`INSERT INTO call_events (${COLUMNS}) SELECT ${COLUMNS} FROM call_events_unpartitioned`);
-    await q.query(`ALTER TABLE call_events ADD CONSTRAINT pk_call_events PRIMARY KEY (position, event_time)`);
-    await q.query(`ALTER TABLE call_events ADD CONSTRAINT uq_call_events_dedupe UNIQUE (sdk_app_id, dedupe_key, event_time)`);
-    await q.query(`CREATE INDEX ix_call_events_call ON call_events (sdk_app_id, call_id, position)`);
-    await q.query(`CREATE INDEX ix_call_events_user_time ON call_events (sdk_app_id, user_id, event_time, position)`);
-    await q.query(`CREATE INDEX ix_call_events_app_time ON call_events (sdk_app_id, event_time, position)`);
     await q.query(`DROP TABLE call_events_unpartitioned`);
+    // The event time joins the keys: PostgreSQL requires the partition key in every unique constraint.
+    await completeTable(q, 'position, event_time', 'sdk_app_id, dedupe_key, event_time', grants);
     await q.query(`ANALYZE call_events`);
-
-    await grantAll(q, grants);
-    // Row-level security as set by CreateBiViews: policies on the partitioned table apply to every read through it.
-    await q.query(`ALTER TABLE call_events ENABLE ROW LEVEL SECURITY`);
-    await q.query(`CREATE POLICY calltrail_all ON call_events USING (true) WITH CHECK (true)`);
-    await q.query(`
-      CREATE POLICY bi_apps ON call_events AS RESTRICTIVE FOR SELECT
-      USING (NOT (SELECT bi_restricted()) OR sdk_app_id IN (SELECT a.sdk_app_id FROM bi_role_apps a WHERE a.role_name = current_user))`);
-    await this.createEventsView(q);
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`LOCK TABLE call_events IN ACCESS EXCLUSIVE MODE`);
     const grants = await grantsOf(q);
-    await q.query(`DROP VIEW IF EXISTS bi.events`);
-    await q.query(`ALTER TABLE call_events RENAME TO call_events_partitioned`);
-    await q.query(`ALTER TABLE call_events_partitioned RENAME CONSTRAINT pk_call_events TO pk_call_events_partitioned`);
-    await q.query(`ALTER TABLE call_events_partitioned RENAME CONSTRAINT uq_call_events_dedupe TO uq_call_events_partitioned_dedupe`);
-    for (const ix of ['call', 'user_time', 'app_time']) await q.query(`ALTER INDEX ix_call_events_${ix} RENAME TO ix_call_events_partitioned_${ix}`);
+    await setAside(q, 'call_events_partitioned');
     await q.query(`CREATE TABLE call_events (LIKE call_events_partitioned INCLUDING DEFAULTS)`);
     await q.query(`ALTER SEQUENCE call_events_position_seq OWNED BY call_events.position`);
     await q.query(`INSERT INTO call_events (${COLUMNS}) SELECT ${COLUMNS} FROM call_events_partitioned`);
     await q.query(`DROP TABLE call_events_partitioned`);
-    await q.query(`ALTER TABLE call_events ADD CONSTRAINT pk_call_events PRIMARY KEY (position)`);
-    await q.query(`ALTER TABLE call_events ADD CONSTRAINT uq_call_events_dedupe UNIQUE (sdk_app_id, dedupe_key)`);
-    await q.query(`CREATE INDEX ix_call_events_call ON call_events (sdk_app_id, call_id, position)`);
-    await q.query(`CREATE INDEX ix_call_events_user_time ON call_events (sdk_app_id, user_id, event_time, position)`);
-    await q.query(`CREATE INDEX ix_call_events_app_time ON call_events (sdk_app_id, event_time, position)`);
-    await grantAll(q, grants);
-    await q.query(`ALTER TABLE call_events ENABLE ROW LEVEL SECURITY`);
-    await q.query(`CREATE POLICY calltrail_all ON call_events USING (true) WITH CHECK (true)`);
-    await q.query(`
-      CREATE POLICY bi_apps ON call_events AS RESTRICTIVE FOR SELECT
-      USING (NOT (SELECT bi_restricted()) OR sdk_app_id IN (SELECT a.sdk_app_id FROM bi_role_apps a WHERE a.role_name = current_user))`);
-    await this.createEventsView(q);
+    await completeTable(q, 'position', 'sdk_app_id, dedupe_key', grants);
   }
+}
 
-  /** `bi.events` as CreateBiViews made it (a view is bound to the table it was created on). */
-  private async createEventsView(q: QueryRunner): Promise<void> {
-    const rows: { v: string }[] = await q.query(`SELECT current_setting('server_version_num') AS v`);
-    const invoker = Number(rows[0].v) >= 150000 ? 'WITH (security_invoker = true)' : '';
-    await q.query(`
-      CREATE VIEW bi.events ${invoker} AS
-      SELECT e.position, e.sdk_app_id, e.call_id, e.room_id, e.user_id, e.role, e.event_type AS event, e.raw_event,
-             e.call_type, e.media_type, e.call_result AS result, e.raw_call_result, e.event_time, e.received_at,
-             e.platform, e.client_ip, e.command
-      FROM call_events e`);
-    const group: unknown[] = await q.query(`SELECT 1 FROM pg_roles WHERE rolname = 'calltrail_bi'`);
-    if (group.length > 0) await q.query(`GRANT SELECT ON bi.events TO calltrail_bi`);
-  }
+/** Renames `call_events`, its keys and indexes to `name…`, so a new `call_events` can take their names; its BI view goes. */
+async function setAside(q: QueryRunner, name: string): Promise<void> {
+  await q.query(`DROP VIEW IF EXISTS bi.events`);
+  await q.query(`ALTER TABLE call_events RENAME TO ${name}`);
+  await q.query(`ALTER TABLE ${name} RENAME CONSTRAINT pk_call_events TO pk_${name}`);
+  await q.query(`ALTER TABLE ${name} RENAME CONSTRAINT uq_call_events_dedupe TO uq_${name}_dedupe`);
+  for (const ix of ['call', 'user_time', 'app_time']) await q.query(`ALTER INDEX ix_call_events_${ix} RENAME TO ix_${name}_${ix}`);
+}
+
+/**
+ * Gives the filled `call_events` its keys and indexes (built after the rows: once per partition, faster
+ * than row by row), the privileges its predecessor had, the row-level security of CreateBiViews (policies
+ * on a partitioned table apply to every read through it) and its `bi.events` view.
+ */
+async function completeTable(q: QueryRunner, primaryKey: string, dedupeKey: string, grants: readonly Grant[]): Promise<void> {
+  await q.query(`ALTER TABLE call_events ADD CONSTRAINT pk_call_events PRIMARY KEY (${primaryKey})`);
+  await q.query(`ALTER TABLE call_events ADD CONSTRAINT uq_call_events_dedupe UNIQUE (${dedupeKey})`);
+  await q.query(`CREATE INDEX ix_call_events_call ON call_events (sdk_app_id, call_id, position)`);
+  await q.query(`CREATE INDEX ix_call_events_user_time ON call_events (sdk_app_id, user_id, event_time, position)`);
+  await q.query(`CREATE INDEX ix_call_events_app_time ON call_events (sdk_app_id, event_time, position)`);
+  await grantAll(q, grants);
+  await q.query(`ALTER TABLE call_events ENABLE ROW LEVEL SECURITY`);
+  await q.query(`CREATE POLICY calltrail_all ON call_events USING (true) WITH CHECK (true)`);
+  await q.query(`
+    CREATE POLICY bi_apps ON call_events AS RESTRICTIVE FOR SELECT
+    USING (NOT (SELECT bi_restricted()) OR sdk_app_id IN (SELECT a.sdk_app_id FROM bi_role_apps a WHERE a.role_name = current_user))`);
+  await createEventsView(q);
+}
+
+/** `bi.events` as CreateBiViews made it (a view is bound to the table it was created on). */
+async function createEventsView(q: QueryRunner): Promise<void> {
+  const rows: { v: string }[] = await q.query(`SELECT current_setting('server_version_num') AS v`);
+  const invoker = Number(rows[0].v) >= 150000 ? 'WITH (security_invoker = true)' : '';
+  await q.query(`
+    CREATE VIEW bi.events ${invoker} AS
+    SELECT e.position, e.sdk_app_id, e.call_id, e.room_id, e.user_id, e.role, e.event_type AS event, e.raw_event,
+           e.call_type, e.media_type, e.call_result AS result, e.raw_call_result, e.event_time, e.received_at,
+           e.platform, e.client_ip, e.command
+    FROM call_events e`);
+  const group: unknown[] = await q.query(`SELECT 1 FROM pg_roles WHERE rolname = 'calltrail_bi'`);
+  if (group.length > 0) await q.query(`GRANT SELECT ON bi.events TO calltrail_bi`);
 }
