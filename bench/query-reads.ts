@@ -139,3 +139,14 @@ export function pgbench(scratch: Scratch, url: string, read: Read, info: SeedInf
   return tps ? Number(tps[1]) : null;
 }
 
+
+/** The cursor that opens page 50 of an app's calls (20 a page), walked to as a client would: the `page50` read starts there. */
+export async function page50Cursor(app: BenchApp, agent: Agent, key: string): Promise<string> {
+  const page = `query($a: String) { calls(first: 20, after: $a) { pageInfo { endCursor } } }`;
+  let cursor: string | null = null;
+  for (let i = 0; i < 49; i++) {
+    const r = (await post(agent, `${app.baseUrl}/graphql`, key, page, { a: cursor })) as { data: { calls: { pageInfo: { endCursor: string } } } };
+    cursor = r.data.calls.pageInfo.endCursor;
+  }
+  return cursor!;
+}

@@ -17,7 +17,7 @@ import { cpus, totalmem } from 'node:os';
 import { Agent } from 'undici';
 import { BenchApp, Scratch, fmt, printTable, serverVersion, sql, treeVersion } from './harness';
 import { createScopedKey, loadAverage, num } from './bulkhead-support';
-import { APP, Choices, load, pgbench, post, reads } from './query-reads';
+import { APP, Choices, load, page50Cursor, pgbench, reads } from './query-reads';
 import { SEED_APPS, seedDatabase } from './seed';
 import { run } from './support';
 
@@ -41,16 +41,11 @@ async function main() {
     const app = await BenchApp.start(scratch, { databaseUrl: info.url, env: { NODE_ENV: 'production', SDKAPPIDS: SEED_APPS.join(','), LIVE_POLL_MS: '60000' } });
     await app.waitReady();
     const agent = new Agent({ connections: CLIENTS, keepAliveTimeout: 30_000 });
-    const page = `query($a: String) { calls(first: 20, after: $a) { pageInfo { endCursor } } }`;
-    let cursor: string | null = null;
-    for (let i = 0; i < 49; i++) {
-      const r = (await post(agent, `${app.baseUrl}/graphql`, keys[0], page, { a: cursor })) as { data: { calls: { pageInfo: { endCursor: string } } } };
-      cursor = r.data.calls.pageInfo.endCursor;
-    }
+    const cursor = await page50Cursor(app, agent, keys[0]);
     const choices = new Choices(info);
     const only = process.env.ONLY?.split(',');
     const rows: (string | number)[][] = [];
-    for (const read of reads(info, cursor!, CLIENTS).filter((r) => !only || only.includes(r.name))) {
+    for (const read of reads(info, cursor, CLIENTS).filter((r) => !only || only.includes(r.name))) {
       await load(app, agent, keys, { ...read }, choices, { clients: CLIENTS, seconds: DURATION }).catch(() => undefined); // warm-up: plans, JIT, caches
       const r = await load(app, agent, keys, read, choices, { clients: CLIENTS, seconds: DURATION });
       const floor = pgbench(scratch, info.url, read, info, { clients: CLIENTS, seconds: DURATION });

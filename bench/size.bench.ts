@@ -22,7 +22,7 @@ import { createDataSource } from '../src/db/database';
 import { createScopedKey, loadAverage, num } from './bulkhead-support';
 import { callCallbacks, prng, type SeedCallback } from './dataset';
 import { BenchApp, Scratch, fmt, percentile, printTable, serverVersion, sleep, sql, treeVersion } from './harness';
-import { APP, Choices, load, post, reads } from './query-reads';
+import { APP, Choices, load, page50Cursor, reads } from './query-reads';
 import { readInfo, SEED_APPS, seedDatabase, type SeedInfo } from './seed';
 import { run } from './support';
 
@@ -38,6 +38,18 @@ interface Figures {
   /** Per read: req/s and p99 of each round. */
   reads: Map<string, { rps: number; p99: number }[]>;
   ingest: { rps: number; p99: number; failed: number }[];
+}
+
+/** POSTs one callback as Tencent does; resolves with the HTTP status. */
+async function send(app: BenchApp, agent: Agent, cb: SeedCallback): Promise<number> {
+  const res = await request(`${app.baseUrl}/callback?${new URLSearchParams(cb.query)}`, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(cb.body),
+  });
+  await res.body.text();
+  return res.statusCode;
 }
 
 /** Posts every callback of a stream of new calls from `clients` senders for `seconds`; callbacks/s and p99. */
@@ -61,14 +73,8 @@ async function ingest(app: BenchApp, agent: Agent, firstCall: number, seconds: n
       while (performance.now() < until) {
         const cb = take();
         const started = performance.now();
-        const res = await request(`${app.baseUrl}/callback?${new URLSearchParams(cb.query)}`, {
-          method: 'POST',
-          dispatcher: agent,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(cb.body),
-        });
-        await res.body.text();
-        if (res.statusCode === 200) latencies.push(performance.now() - started);
+        const status = await send(app, agent, cb);
+        if (status === 200) latencies.push(performance.now() - started);
         else failed++;
       }
     }),
@@ -83,14 +89,9 @@ async function measure(scratch: Scratch, info: SeedInfo, round: number, figures:
   const agent = new Agent({ connections: Math.max(CLIENTS, INGEST_CLIENTS), keepAliveTimeout: 30_000 });
   try {
     await app.waitReady();
-    const page = `query($a: String) { calls(first: 20, after: $a) { pageInfo { endCursor } } }`;
-    let cursor: string | null = null;
-    for (let i = 0; i < 49; i++) {
-      const r = (await post(agent, `${app.baseUrl}/graphql`, keys[0], page, { a: cursor })) as { data: { calls: { pageInfo: { endCursor: string } } } };
-      cursor = r.data.calls.pageInfo.endCursor;
-    }
+    const cursor = await page50Cursor(app, agent, keys[0]);
     const choices = new Choices(info);
-    for (const read of reads(info, cursor!, CLIENTS).filter((r) => READS.includes(r.name))) {
+    for (const read of reads(info, cursor, CLIENTS).filter((r) => READS.includes(r.name))) {
       await load(app, agent, keys, read, choices, { clients: CLIENTS, seconds: Math.min(3, DURATION) }).catch(() => undefined); // warm-up
       const r = await load(app, agent, keys, read, choices, { clients: CLIENTS, seconds: DURATION });
       if (r.errors > 0) console.log(`  ${read.name}: ${r.errors} errors, first: ${r.firstError.slice(0, 200)}`);
@@ -152,10 +153,9 @@ async function dropWhileIngesting(scratch: Scratch, adminUrl: string, info: Seed
         const cb = queue.shift()!;
         const started = performance.now();
         inFlight.push(
-          request(`${app.baseUrl}/callback?${new URLSearchParams(cb.query)}`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify(cb.body) })
-            .then(async (res) => {
-              await res.body.text();
-              samples.push({ at: started, ms: performance.now() - started, ok: res.statusCode === 200 });
+          send(app, agent, cb)
+            .then((status) => {
+              samples.push({ at: started, ms: performance.now() - started, ok: status === 200 });
             })
             .catch(() => {
               samples.push({ at: started, ms: performance.now() - started, ok: false });
