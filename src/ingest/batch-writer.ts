@@ -136,29 +136,28 @@ export class BatchWriter {
   }
 
   /** Refuses the events of the calls that are too large and writes the others. */
-  private async withoutCalls(events: readonly CallbackEvent[], err: CallTooLargeError): Promise<EventOutcome[]> {
+  private withoutCalls(events: readonly CallbackEvent[], err: CallTooLargeError): Promise<EventOutcome[]> {
     const large = new Set(err.calls.map(callKeyText));
-    const rest = events.filter((e) => !large.has(callKeyText(e)));
-    const written = rest.length > 0 ? await this.writeIsolated(rest) : [];
-    let next = 0;
-    return events.map((e) =>
-      large.has(callKeyText(e))
-        ? new AppError('CALL_TOO_LARGE', `CallId: expected a call of at most ${err.max} stored events (CALL_MAX_EVENTS), got "${e.callId}" with more`, 'CallId')
-        : written[next++],
+    return this.refusing(events, (e) =>
+      large.has(callKeyText(e)) ? new AppError('CALL_TOO_LARGE', `CallId: expected a call of at most ${err.max} stored events (CALL_MAX_EVENTS), got "${e.callId}" with more`, 'CallId') : null,
     );
   }
 
   /** Refuses the events older than the retention horizon and writes the others. */
-  private async withoutExpired(events: readonly CallbackEvent[], horizon: number): Promise<EventOutcome[]> {
-    const kept = events.filter((e) => e.eventTime >= horizon);
+  private withoutExpired(events: readonly CallbackEvent[], horizon: number): Promise<EventOutcome[]> {
+    const iso = (t: number) => new Date(t * 1000).toISOString();
+    return this.refusing(events, (e) =>
+      e.eventTime < horizon ? new AppError('EVENT_EXPIRED', `EventTime: expected a time within RETENTION_DAYS (at or after ${iso(horizon)}), got ${iso(e.eventTime)}`, 'EventTime') : null,
+    );
+  }
+
+  /** Writes the events `refusal` lets through and answers the others with their refusal, in input order. */
+  private async refusing(events: readonly CallbackEvent[], refusal: (e: CallbackEvent) => AppError | null): Promise<EventOutcome[]> {
+    const refused = events.map(refusal);
+    const kept = events.filter((_, i) => refused[i] === null);
     const written = kept.length > 0 ? await this.writeIsolated(kept) : [];
     let next = 0;
-    const iso = (t: number) => new Date(t * 1000).toISOString();
-    return events.map((e) =>
-      e.eventTime < horizon
-        ? new AppError('EVENT_EXPIRED', `EventTime: expected a time within RETENTION_DAYS (at or after ${iso(horizon)}), got ${iso(e.eventTime)}`, 'EventTime')
-        : written[next++],
-    );
+    return refused.map((r) => r ?? written[next++]);
   }
 
   private settle(p: Pending, outcome: { result?: SubmitResult; error?: unknown }): void {
