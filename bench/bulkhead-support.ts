@@ -336,3 +336,34 @@ export function loopDelayCell(after: string): string {
   const max = metricValue(after, 'calltrail_nodejs_eventloop_lag_max_seconds');
   return Number.isFinite(max) ? `${(p99 * 1000).toFixed(0)} / ${(max * 1000).toFixed(0)} ms` : '-';
 }
+
+/**
+ * calltrail's own view of POST /callback between two scrapes (calltrail_http_request_duration_seconds,
+ * every status): how many it answered and, from the histogram's buckets, the bucket bounds the median and
+ * the 99th percentile fall in, as a cell. Time a request spends before calltrail reads it (the client's
+ * queue, the kernel's) is not in it: compare with the client's answer times.
+ */
+export function serverLatencyCell(before: string, after: string): string {
+  if (!after) return 'no /metrics answer';
+  const buckets = new Map<number, number>();
+  for (const text of [after, before]) {
+    const sign = text === after ? 1 : -1;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('calltrail_http_request_duration_seconds_bucket{') || !line.includes('route="/callback"') || !line.includes('method="POST"')) continue;
+      const le = /le="([^"]+)"/.exec(line)?.[1];
+      if (!le) continue;
+      const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+      buckets.set(bound, (buckets.get(bound) ?? 0) + sign * Number(line.slice(line.lastIndexOf(' ') + 1)));
+    }
+  }
+  const sorted = [...buckets.entries()].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (total <= 0) return '0 answered';
+  const at = (q: number) => {
+    const i = sorted.findIndex(([, n]) => n >= q * total);
+    const hi = sorted[i][0];
+    const lo = i > 0 ? sorted[i - 1][0] : 0;
+    return Number.isFinite(hi) ? `${(lo * 1000).toFixed(lo < 0.01 ? 1 : 0)}–${(hi * 1000).toFixed(hi < 0.01 ? 1 : 0)} ms` : `over ${(lo * 1000).toFixed(0)} ms`;
+  };
+  return `${Math.round(total).toLocaleString('en-US')} answered; p50 in ${at(0.5)}, p99 in ${at(0.99)}`;
+}

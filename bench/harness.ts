@@ -298,6 +298,8 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
 }
 
 /** Variables passed to calltrail from the bench's environment, when set. */
+/** Node flags for calltrail's process, e.g. APP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (written when it exits on SIGTERM). */
+const APP_NODE_ARGS = (process.env.APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const PASS_THROUGH = /^(SPOOL|SPOOL_DIR|SPOOL_MAX_MB|INGEST_[A-Z_]+|DB_[A-Z_]+|HTTP_[A-Z_]+|QUARANTINE_[A-Z_]+|CALLBACK_[A-Z_]+|LIVE_[A-Z_]+|NODE_ENV)$/;
 
 export interface AppOptions {
@@ -366,7 +368,7 @@ export class BenchApp {
   private spawn(): void {
     if (this.scratch.closing) return;
     const fd = openSync(this.log, 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, [...APP_NODE_ARGS, '--import', 'tsx', 'src/main.ts'], {
       cwd: REPO,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...this.env },
       detached: true,

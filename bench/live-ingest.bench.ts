@@ -45,6 +45,7 @@ import {
   handledCell,
   loopDelayCell,
   senderAgent,
+  serverLatencyCell,
   timeoutsCell,
 } from './bulkhead-support';
 
@@ -291,6 +292,7 @@ async function bench(scratch: Scratch) {
         ['delivery latency (send → probe), p50 / p99 / max', `${ms(fin.latency.p50)} / ${ms(fin.latency.p99)} / ${ms(fin.latency.max)} over ${fmt(fin.latency.n)} deliveries to ${fin.latency.probes} probes`],
         ['callbacks still in the outage spool at the end (/metrics; - before the spool existed)', Number.isNaN(metricValue(after, 'calltrail_spool_records')) ? '-' : fmt(metricValue(after, 'calltrail_spool_records'))],
         ['callbacks calltrail finished during the load (calltrail_callbacks_total)', handledCell(before, atEnd)],
+        ['POST /callback as calltrail timed it during the load (its histogram)', serverLatencyCell(before, atEnd)],
         ['calltrail event-loop delay p99 / max during the load (/metrics)', loopDelayCell(atEnd)],
         ['ingest transactions (/metrics)', `${fmt(b.count)}, mean ${ms(b.meanMs)}, ${fmt(b.over05)} over 0.5 s, ${fmt(b.over1)} over 1 s, ${fmt(b.over2)} over 2 s`],
         ['subscriber process CPU', `${fin.cpuSeconds.toFixed(1)} s over ${fin.wallSeconds.toFixed(1)} s`],
