@@ -81,6 +81,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     // A read dispatches up to readBatch events at once, so it must not exceed a subscriber's queue.
     readBatch: Math.min(500, config.liveQueueMax),
     fanoutBudgetMs: config.liveFanoutBudgetMs,
+    fanoutShare: config.liveFanoutPercent / 100,
     onError: (err) => liveReadFailed({ err }, 'live read failed; retrying at the next wake-up'),
   });
   await hub.start();

@@ -72,6 +72,44 @@ describe('FanoutScheduler', () => {
     expect(seen.every((c, i) => i === 0 || c > seen[i - 1])).toBe(true);
   });
 
+  it('takes at most its share of each window, waiting for the next window once it is used, whatever its backlog', async () => {
+    const busy = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until); // a unit of fan-out that keeps the event loop busy
+    };
+    const scheduler = new FanoutScheduler(10, undefined, 0.25, 100);
+    const started = performance.now();
+    const ranAt: number[] = [];
+    let timers = 0;
+    let ticking = true;
+    const tick = () => {
+      timers++;
+      if (ticking) setTimeout(tick, 5);
+    };
+    setTimeout(tick, 5); // stands for ingest's timers and I/O, which must keep running meanwhile
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        scheduler.run(() => {
+          ranAt.push(performance.now() - started);
+          busy(5);
+        }),
+      ),
+    );
+    ticking = false;
+    // 100 ms of work at 25 ms per 100 ms window: it needs four windows, so the last unit starts at 300 ms or later.
+    expect(ranAt.at(-1)).toBeGreaterThanOrEqual(300);
+    // Units run in bursts, one per window, separated by the wait for the next window: none longer than its
+    // 25 ms plus the unit that crosses it (6 units of 5 ms).
+    const bursts = [1];
+    for (let i = 1; i < ranAt.length; i++) {
+      if (ranAt[i] - ranAt[i - 1] > 40) bursts.push(1);
+      else bursts[bursts.length - 1]++;
+    }
+    expect(bursts.length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...bursts)).toBeLessThanOrEqual(6);
+    expect(timers).toBeGreaterThan(20); // the waits left the event loop to others
+  });
+
   it('takes the turn back at the end of the turn from a unit that never says it is done', async () => {
     const scheduler = new FanoutScheduler(10, () => 0);
     await scheduler.admit(); // never handed back

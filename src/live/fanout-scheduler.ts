@@ -1,6 +1,9 @@
 /** LIVE_FANOUT_BUDGET_MS's default, for callers that pass no budget. */
 export const DEFAULT_FANOUT_BUDGET_MS = 2;
 
+/** The window over which the share is counted, in ms. */
+export const FANOUT_WINDOW_MS = 100;
+
 /** Proof of admission, handed back to `done`. */
 export type Ticket = number;
 
@@ -18,18 +21,35 @@ export type Ticket = number;
  *
  * A unit that does not hand its turn back (it awaits I/O, or its consumer went away) holds it only until
  * the turn ends: every turn starts with no unit running, so a lost `done` costs one turn, never a stall.
+ *
+ * The budget per turn bounds how long I/O waits; it does not bound how much of the time the fan-out
+ * takes, since turns follow each other as fast as the event loop spins. `share` does: once the turns of
+ * the current window of FANOUT_WINDOW_MS have used `share` of it, the next turn waits for the window's
+ * end (a timer), so HTTP, the ingest transactions' round trips and PostgreSQL on the same cores get the
+ * rest even while the fan-out has a backlog. The backlog stays in the subscribers' bounded queues, and
+ * a subscriber that falls too far behind is cut with a resume cursor, as before.
  */
 export class FanoutScheduler {
   private turnStart: number | null = null;
+  /** When the last unit of this turn finished: the turn's busy time ends there. */
+  private lastDone: number | null = null;
   private turn = 0;
   private running = false;
+  /** Set while the window's share is spent and the next turn waits for its timer. */
+  private paused = false;
+  private windowStart: number;
+  private windowUsed = 0;
   /** Units waiting for their turn: `first` ones (the hub's dispatch) before the others, each in arrival order. */
   private readonly waiting = { first: [] as ((ticket: Ticket) => void)[], rest: [] as ((ticket: Ticket) => void)[] };
 
   constructor(
     private readonly budgetMs: number,
     private readonly clock: () => number = () => performance.now(),
-  ) {}
+    private readonly share = 1,
+    private readonly windowMs = FANOUT_WINDOW_MS,
+  ) {
+    this.windowStart = clock();
+  }
 
   /** Units waiting for their turn (for tests and metrics). */
   get backlog(): number {
@@ -43,8 +63,8 @@ export class FanoutScheduler {
    * and be cut, and the fan-out would take its whole budget turn after turn.
    */
   admit(first = false): Promise<Ticket> {
-    this.startTurn();
-    if (!this.running && this.backlog === 0 && !this.spent()) {
+    if (!this.paused) this.startTurn();
+    if (!this.paused && !this.running && this.backlog === 0 && !this.spent()) {
       this.running = true;
       return Promise.resolve(this.turn);
     }
@@ -55,6 +75,7 @@ export class FanoutScheduler {
   done(ticket: Ticket): void {
     if (ticket !== this.turn) return; // admitted in an earlier turn, whose slot is gone already
     this.running = false;
+    this.lastDone = this.clock();
     if (this.backlog > 0 && !this.spent()) this.handOff();
   }
 
@@ -82,9 +103,23 @@ export class FanoutScheduler {
     }
   }
 
-  /** True once the units of this turn have used its budget: a unit that does many small things stops here. */
+  /** True once the units of this turn have used its budget, or the window its share: a unit that does many small things stops here. */
   spent(): boolean {
-    return this.turnStart !== null && this.clock() - this.turnStart >= this.budgetMs;
+    if (this.paused) return true;
+    if (this.turnStart === null) return false;
+    const now = this.clock();
+    return now - this.turnStart >= this.budgetMs || (this.share < 1 && this.windowUsed + (now - this.turnStart) >= this.share * this.windowMs && now - this.windowStart < this.windowMs);
+  }
+
+  /** Time the fan-out may still wait before its next turn: 0, or until the window whose share is spent ends. */
+  private windowWait(): number {
+    const now = this.clock();
+    if (now - this.windowStart >= this.windowMs) {
+      this.windowStart = now;
+      this.windowUsed = 0;
+      return 0;
+    }
+    return this.windowUsed >= this.share * this.windowMs ? this.windowStart + this.windowMs - now : 0;
   }
 
   private handOff(): void {
@@ -100,9 +135,26 @@ export class FanoutScheduler {
   }
 
   private endTurn(): void {
+    if (this.turnStart !== null && this.lastDone !== null) this.windowUsed += Math.max(0, this.lastDone - this.turnStart);
     this.turnStart = null;
+    this.lastDone = null;
     this.turn++;
     this.running = false;
+    if (this.backlog === 0) return;
+    const wait = this.share < 1 ? this.windowWait() : 0;
+    if (wait > 0) {
+      this.paused = true;
+      setTimeout(() => {
+        this.paused = false;
+        this.windowWait(); // the window has ended: a new one starts
+        this.nextTurn();
+      }, Math.ceil(wait));
+      return;
+    }
+    this.nextTurn();
+  }
+
+  private nextTurn(): void {
     if (this.backlog === 0) return;
     this.startTurn();
     this.handOff(); // every turn runs at least one unit, whatever the budget

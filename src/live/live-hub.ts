@@ -30,6 +30,8 @@ export interface LiveHubOptions {
   readonly readBatch: number;
   /** Time the fan-out may use in one turn of the event loop before it yields to I/O (LIVE_FANOUT_BUDGET_MS). */
   readonly fanoutBudgetMs?: number;
+  /** Most of the event loop's time the fan-out may take, from 0 to 1 (LIVE_FANOUT_PERCENT / 100); 1 when not given. */
+  readonly fanoutShare?: number;
   readonly onError?: (err: unknown) => void;
 }
 
@@ -75,7 +77,7 @@ export class LiveHub {
     private readonly source: LiveSource,
     private readonly options: LiveHubOptions,
   ) {
-    this.scheduler = new FanoutScheduler(options.fanoutBudgetMs ?? DEFAULT_FANOUT_BUDGET_MS);
+    this.scheduler = new FanoutScheduler(options.fanoutBudgetMs ?? DEFAULT_FANOUT_BUDGET_MS, undefined, options.fanoutShare ?? 1);
   }
 
   /** Number of open subscriptions, for metrics. */
