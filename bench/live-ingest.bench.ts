@@ -2,7 +2,8 @@
  * Live fan-out against ingest: does a crowd of subscribers slow down or stop the callbacks?
  *
  * Starts a PostgreSQL of its own and calltrail as a child process (bench/harness.ts) with
- * LIVE_MAX_SUBSCRIPTIONS=100, creates an API key scoped to app 1400000001, opens SUBS graphql-ws
+ * LIVE_MAX_SUBSCRIPTIONS=100, creates an API key scoped to app 1400000001, sends callbacks at RATE for
+ * WARMUP seconds (5; 0 for none) so that the load meets a warm server, opens SUBS graphql-ws
  * subscriptions over WS_CONNECTIONS connections (in a separate process,
  * bench/live-ingest.subscribers.ts): half `callEventAdded` with no filter (every event of the app),
  * half filtered on one user each. Then a Tencent-like sender posts RATE distinct callbacks per
@@ -20,10 +21,11 @@
  *
  *   npx tsx bench/live-ingest.bench.ts
  *   SUBS=10 RATE=500 npx tsx bench/live-ingest.bench.ts
+ *   PER_SECOND=1 npx tsx bench/live-ingest.bench.ts             # answer times by second of the load too
  *   LIVE_QUEUE_MAX=5000 npx tsx bench/live-ingest.bench.ts     # passed to calltrail (LIVE_*, INGEST_*, DB_*, …)
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { cpus, setPriority, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BenchApp, BenchPostgres, REPO, Scratch, createDatabase, fmt, printTable, serverVersion, sleep, sql, treeVersion, waitFor } from './harness';
 import {
@@ -56,6 +58,8 @@ const DURATION = num('DURATION', 20);
 const HTTP_CONNECTIONS = Math.max(1, num('HTTP_CONNECTIONS', 64));
 const CALLBACK_TIMEOUT_MS = num('CALLBACK_TIMEOUT_MS', 2000);
 const SETTLE = num('SETTLE', 30);
+const WARMUP_S = num('WARMUP', 5);
+const SUBS_NICE = num('SUBS_NICE', 10);
 
 interface Final {
   counts: number[];
@@ -94,6 +98,9 @@ class Subscribers {
       detached: true,
     });
     scratch.registerGroup(child.pid!);
+    // The consoles' own work (parsing every message) is not calltrail's: remote consoles would not share its
+    // cores. Here they do, so they run at a lower priority (SUBS_NICE, 10; 0 to compete as equals).
+    if (SUBS_NICE !== 0) setPriority(child.pid!, SUBS_NICE);
     const subs = new Subscribers(child);
     const kill = () => {
       try {
@@ -159,6 +166,14 @@ async function bench(scratch: Scratch) {
   const rss = new RssSampler(() => app.pid);
   const agent = senderAgent(CALLBACK_TIMEOUT_MS, HTTP_CONNECTIONS);
   try {
+    // Warm-up: calltrail's code compiled, the pools' connections open, the partition of the events' month
+    // made, before anyone subscribes (its callbacks are not counted: another prefix and other users).
+    if (WARMUP_S > 0) {
+      const warm = await openLoopSend({ agent, base, rate: RATE, durationS: WARMUP_S, timeoutMs: CALLBACK_TIMEOUT_MS, make: (i) => loadCallback(`warm-${run}`, i, `warm-${i % 100}`, 1_704_695_566 + i) });
+      const w = summarise(warm.sent, warm.sendSpanMs);
+      console.log(`warm-up: ${fmt(w.ok)} of ${fmt(w.sent)} callbacks answered 200 in ${WARMUP_S} s, answer p50 / p99 ${ms(w.p50)} / ${ms(w.p99)}`);
+    }
+
     // Subscribers.
     const subsStarted = performance.now();
     const subs = Subscribers.start(scratch, { url: `${base.replace(/^http/, 'ws')}/graphql`, key, subs: SUBS, conns: WS_CONNECTIONS, total, userPrefix, prefix });
@@ -194,6 +209,7 @@ async function bench(scratch: Scratch) {
     });
     const la1 = loadAverage();
     const s = summarise(sent, sendSpanMs);
+    if (process.env.PER_SECOND) console.log(perSecond(sent));
     // Right after the load: the event-loop delay of calltrail during it (reset at each scrape).
     const atEnd = await scrapeMetrics(base, 10_000);
 
@@ -305,6 +321,20 @@ async function bench(scratch: Scratch) {
     rss.stop();
     await agent.close().catch(() => undefined);
   }
+}
+
+/** Answer time p50 / p99 of the callbacks sent in each second of the load, on one line: where the slow ones are. */
+function perSecond(sent: readonly { sentAt: number; latency: number }[]): string {
+  const bySecond = new Map<number, number[]>();
+  for (const x of sent) {
+    const sec = Math.floor(x.sentAt / 1000);
+    bySecond.set(sec, [...(bySecond.get(sec) ?? []), Number.isFinite(x.latency) ? x.latency : Number.POSITIVE_INFINITY]);
+  }
+  const cells = [...bySecond.entries()].sort((a, b) => a[0] - b[0]).map(([sec, l]) => {
+    l.sort((a, b) => a - b);
+    return `${sec}s ${l[Math.floor(l.length / 2)].toFixed(0)}/${l[Math.min(l.length - 1, Math.floor(l.length * 0.99))].toFixed(0)}`;
+  });
+  return `answer time p50/p99 (ms) by second sent: ${cells.join(', ')}`;
 }
 
 main().then(
