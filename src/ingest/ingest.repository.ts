@@ -49,7 +49,7 @@ const EVENT_FIELDS = eventFields('e');
  * values of the outer side); a call not in `calls` yet, or stored before `first_event_at` existed, is read
  * without that bound.
  */
-const INSERT_AND_READ = `
+export const INSERT_AND_READ = `
   WITH ins AS (
     INSERT INTO call_events (sdk_app_id, call_id, room_id, user_id, role, raw_event, event_type, call_type,
       media_type, total_num, call_result, raw_call_result, event_time, start_call_at, accept_at, end_at,

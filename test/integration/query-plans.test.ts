@@ -4,6 +4,7 @@ import { CallRepository } from '../../src/calls/call.repository';
 import { EventPartitionRepository } from '../../src/db/event-partitions.repository';
 import { ParticipantRepository } from '../../src/calls/participant.repository';
 import { scopeOf } from '../../src/api-keys/api-key.repository';
+import { INSERT_AND_READ } from '../../src/ingest/ingest.repository';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 
 /** Remembers the last statement sent, so the test can EXPLAIN exactly what a repository ran. */
@@ -74,5 +75,45 @@ describe('query plans of the main listings', () => {
     else expect(plan).toMatch(index);
     // Empty partitions (those of now, made by the migration) may be scanned: there is nothing in them to read.
     expect(plan).not.toMatch(/Seq Scan on (calls|call_participants|call_events|call_events_p2024\d+)\b/);
+  });
+});
+
+describe("ingest's insert and read of the touched calls", () => {
+  /** A batch's event as the writer sends it (src/ingest/trtc-v1.schema.ts, CallbackEvent). */
+  const event = (callId: string, eventTime: number, dedupeKey: string) => ({
+    sdkAppId: '1400000001', callId, roomId: null, userId: 'u1', role: 'CALLER', rawEvent: 'call_end', type: 'CALL_END', callType: 'SINGLE',
+    mediaType: 'AUDIO', totalNum: 2, callResult: null, rawCallResult: null, eventTime, startCallTs: null, acceptTs: null, endTs: null,
+    command: null, clientIp: null, platform: null, body: {}, dedupeKey,
+  });
+
+  it('reads a known call within its span and a new one by the call index, scanning neither calls nor a partition', async () => {
+    // c4200 (app 1400000001) started 2024-01-01 + 4201 minutes, with 3 stored events; 'fresh-1' is new.
+    await db.dataSource.query(`UPDATE calls SET first_event_at = started_at, last_event_at = started_at WHERE sdk_app_id = '1400000001' AND call_id = 'c4200'`);
+    const [{ t }]: { t: number }[] = await db.dataSource.query(`SELECT extract(epoch FROM started_at)::float8 AS t FROM calls WHERE sdk_app_id = '1400000001' AND call_id = 'c4200'`);
+    const batch = JSON.stringify([event('c4200', t + 60, 'plan-known'), event('fresh-1', t + 60, 'plan-fresh')]);
+    const runner = db.dataSource.createQueryRunner();
+    await runner.startTransaction();
+    try {
+      const rows: { 'QUERY PLAN': string }[] = await runner.query(`EXPLAIN (ANALYZE, COSTS OFF) ${INSERT_AND_READ}`, [batch]);
+      const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toContain('uq_calls_app_call');
+      expect(plan).toMatch(/Index Scan (using|on) call_events_p20240101_sdk_app_id_call_id_position_idx/);
+      expect(plan).not.toMatch(/Seq Scan on (calls|call_events_p2024\d+)\b/);
+      expect(plan).not.toMatch(/Hash (Right |Left )?Join/);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+    // What it returns: each new row once, and the known call's stored events beside them.
+    const runner2 = db.dataSource.createQueryRunner();
+    await runner2.startTransaction();
+    try {
+      const rows: { new: boolean; callId: string }[] = await runner2.query(INSERT_AND_READ, [batch]);
+      const seen = rows.map((r) => `${r.callId}:${r.new}`).sort();
+      expect(seen).toEqual(['c4200:false', 'c4200:false', 'c4200:false', 'c4200:true', 'fresh-1:true']);
+    } finally {
+      await runner2.rollbackTransaction();
+      await runner2.release();
+    }
   });
 });
