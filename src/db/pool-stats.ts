@@ -10,9 +10,14 @@ export interface PoolStats {
   readonly max: number;
 }
 
+/** The pg pool behind a TypeORM DataSource (its driver's `master`), or undefined while it has none. */
+export function pgPool(dataSource: DataSource): Pool | undefined {
+  return (dataSource.driver as unknown as { master?: Pool } | undefined)?.master;
+}
+
 /** The connections of a DataSource's pg pool (zero before it is initialised or after it is destroyed). */
 export function poolStats(dataSource: DataSource): PoolStats {
-  const pool = (dataSource.driver as unknown as { master?: Pool }).master;
+  const pool = pgPool(dataSource);
   if (!dataSource.isInitialized || pool === undefined) return { inUse: 0, idle: 0, waiting: 0, max: 0 };
   return { inUse: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 0 };
 }

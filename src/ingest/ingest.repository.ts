@@ -1,7 +1,8 @@
-import type { Pool, PoolClient } from 'pg';
+import type { PoolClient } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { POSITION_LOCK } from '../db/advisory-lock';
 import type { PartitionGuard } from '../db/event-partitions.repository';
+import { pgPool } from '../db/pool-stats';
 import { callKeyText, groupByCall, type CallKey } from '../domain/call-key';
 import { foldCall, type FoldEvent, type FoldedCall } from '../domain/fold-call';
 import type { CallbackEvent } from './trtc-v1.schema';
@@ -140,9 +141,6 @@ interface BatchRow extends StoredFoldEvent {
   readonly new: boolean;
 }
 
-/** The pg pool behind a TypeORM DataSource (its driver's `master`). */
-const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as unknown as { master: Pool }).master;
-
 /** The write side: the one door through which ingest touches SQL. */
 export class IngestRepository {
   /** `maxEventsPerCall`: past it, `writeBatch` throws {@link CallTooLargeError} and stores nothing. */
@@ -192,7 +190,9 @@ export class IngestRepository {
    * A connection whose ROLLBACK fails (it was lost) is discarded, not returned to the pool.
    */
   private async lockedTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await poolOf(this.dataSource).connect();
+    const pool = this.dataSource.isInitialized ? pgPool(this.dataSource) : undefined;
+    if (!pool) throw new Error('database: expected an open ingest pool, got none (not open yet, or closed)');
+    const client = await pool.connect();
     let broken: Error | undefined;
     try {
       // One simple-protocol round trip for both statements; the lock id is a constant of ours.

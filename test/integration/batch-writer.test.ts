@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { createDataSource } from '../../src/db/database';
 import { AppError } from '../../src/domain/app-error';
 import { BatchWriter } from '../../src/ingest/batch-writer';
 import { IngestRepository } from '../../src/ingest/ingest.repository';
@@ -24,6 +25,23 @@ const writer = (options: Partial<ConstructorParameters<typeof BatchWriter>[1]> =
 const stored = async () => (await db.dataSource.query(`SELECT call_id FROM call_events ORDER BY call_id`)).map((r: { call_id: string }) => r.call_id);
 
 describe('BatchWriter on PostgreSQL', () => {
+  it('keeps a batch in the spool, not a 200, when its pool is closed, and says so', async () => {
+    const closed = createDataSource(db.url); // never opened: no pool, as after shutdown or before start
+    const appended: CallbackEvent[] = [];
+    const errors: string[] = [];
+    const w = new BatchWriter(new IngestRepository(closed), {
+      maxBatch: 500,
+      timeoutMs: 5000,
+      maxPending: 1000,
+      spool: { append: async (events) => void appended.push(...events) },
+      onError: (err) => errors.push((err as Error).message),
+    });
+    expect(await w.submit(event(1))).toBe('spooled');
+    expect(appended.map((e) => e.callId)).toEqual(['bw-1']);
+    expect(errors).toEqual(['database: expected an open ingest pool, got none (not open yet, or closed)']);
+    expect(await stored()).toEqual([]);
+  });
+
   it('writes concurrent callbacks together and tells stored from duplicate, within a batch too', async () => {
     const w = writer();
     const results = await Promise.all([w.submit(event(1)), w.submit(event(2)), w.submit(event(1))]);
