@@ -6,11 +6,20 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { loadavg, setPriority } from 'node:os';
 import { Agent, request } from 'undici';
 import { percentile, sleep, sql } from './harness';
 
 export const SDKAPPID = '1400000001';
+
+/**
+ * Lowers the priority of a bench's subscriber process (SUBS_NICE, 10; 0 leaves it alone): the consoles'
+ * own work (parsing every message) is not calltrail's, and remote consoles would not share its cores.
+ */
+export function niceSubscribers(pid: number): void {
+  const nice = num('SUBS_NICE', 10);
+  if (nice !== 0) setPriority(pid, nice);
+}
 
 export const num = (name: string, fallback: number): number => {
   const v = Number(process.env[name] ?? fallback);

@@ -25,7 +25,7 @@
  *   LIVE_QUEUE_MAX=5000 npx tsx bench/live-ingest.bench.ts     # passed to calltrail (LIVE_*, INGEST_*, DB_*, …)
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { cpus, setPriority, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BenchApp, BenchPostgres, REPO, Scratch, createDatabase, fmt, printTable, serverVersion, sleep, sql, treeVersion, waitFor } from './harness';
 import {
@@ -36,6 +36,7 @@ import {
   loadAverage,
   loadCallback,
   mb,
+  niceSubscribers,
   metricValue,
   ms,
   num,
@@ -59,7 +60,6 @@ const HTTP_CONNECTIONS = Math.max(1, num('HTTP_CONNECTIONS', 64));
 const CALLBACK_TIMEOUT_MS = num('CALLBACK_TIMEOUT_MS', 2000);
 const SETTLE = num('SETTLE', 30);
 const WARMUP_S = num('WARMUP', 5);
-const SUBS_NICE = num('SUBS_NICE', 10);
 
 interface Final {
   counts: number[];
@@ -98,9 +98,7 @@ class Subscribers {
       detached: true,
     });
     scratch.registerGroup(child.pid!);
-    // The consoles' own work (parsing every message) is not calltrail's: remote consoles would not share its
-    // cores. Here they do, so they run at a lower priority (SUBS_NICE, 10; 0 to compete as equals).
-    if (SUBS_NICE !== 0) setPriority(child.pid!, SUBS_NICE);
+    niceSubscribers(child.pid!);
     const subs = new Subscribers(child);
     const kill = () => {
       try {
@@ -328,7 +326,9 @@ function perSecond(sent: readonly { sentAt: number; latency: number }[]): string
   const bySecond = new Map<number, number[]>();
   for (const x of sent) {
     const sec = Math.floor(x.sentAt / 1000);
-    bySecond.set(sec, [...(bySecond.get(sec) ?? []), Number.isFinite(x.latency) ? x.latency : Number.POSITIVE_INFINITY]);
+    const list = bySecond.get(sec) ?? [];
+    list.push(Number.isFinite(x.latency) ? x.latency : Number.POSITIVE_INFINITY);
+    bySecond.set(sec, list);
   }
   const cells = [...bySecond.entries()].sort((a, b) => a[0] - b[0]).map(([sec, l]) => {
     l.sort((a, b) => a - b);

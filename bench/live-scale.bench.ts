@@ -23,10 +23,10 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus, setPriority, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BenchApp, BenchPostgres, REPO, Scratch, createDatabase, fmt, printTable, serverVersion, sleep, sql, treeVersion, waitFor } from './harness';
-import { RssSampler, SDKAPPID, createScopedKey, loadAverage, loadCallback, loopDelayCell, mb, metricValue, ms, num, openLoopSend, procMemKb, scrapeMetrics, senderAgent, summarise } from './bulkhead-support';
+import { RssSampler, SDKAPPID, createScopedKey, loadAverage, loadCallback, loopDelayCell, mb, metricValue, ms, niceSubscribers, num, openLoopSend, procMemKb, scrapeMetrics, senderAgent, summarise } from './bulkhead-support';
 import { run } from './support';
 
 const SCENARIOS: Record<string, { subs: number; all: number; conns: number; distinct?: boolean }> = {
@@ -38,7 +38,6 @@ const SCENARIOS: Record<string, { subs: number; all: number; conns: number; dist
 const RATE = num('RATE', 1000);
 const DURATION = num('DURATION', 20);
 const TIMEOUT_MS = num('CALLBACK_TIMEOUT_MS', 2000);
-const SUBS_NICE = num('SUBS_NICE', 10);
 const SETTLE = num('SETTLE', 30);
 const RESUME = num('RESUME', 20);
 
@@ -72,9 +71,7 @@ function startSubscribers(scratch: Scratch, config: object) {
     detached: true,
   });
   scratch.registerGroup(child.pid!);
-  // The consoles' own work (parsing every message) is not calltrail's: remote consoles would not share its
-  // cores. Here they do, so they run at a lower priority (SUBS_NICE, 10; 0 to compete as equals).
-  if (SUBS_NICE !== 0) setPriority(child.pid!, SUBS_NICE);
+  niceSubscribers(child.pid!);
   const kill = () => {
     try {
       process.kill(-child.pid!, 'SIGKILL');

@@ -146,7 +146,8 @@ export class FanoutScheduler {
       this.paused = true;
       setTimeout(() => {
         this.paused = false;
-        this.windowWait(); // the window has ended: a new one starts
+        this.windowStart = this.clock(); // the spent window has ended: a new one starts
+        this.windowUsed = 0;
         this.nextTurn();
       }, Math.ceil(wait));
       return;
