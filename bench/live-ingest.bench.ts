@@ -197,6 +197,19 @@ async function bench(scratch: Scratch) {
     const before = await scrapeMetrics(base, 10_000);
     rss.reset();
     const la0 = loadAverage();
+    // With PER_SECOND: calltrail's ingest transactions and event-loop delay in each second of the load.
+    const seconds: string[] = [];
+    let previous = before;
+    const sampler = process.env.PER_SECOND
+      ? setInterval(() => {
+          void scrapeMetrics(base, 900).then((now) => {
+            if (!now) return;
+            const b = batchDelta(previous, now);
+            seconds.push(`${seconds.length}s ${fmt(b.count)}×${ms(b.meanMs)} loop ${loopDelayCell(now).split(' / ')[0]}`);
+            previous = now;
+          });
+        }, 1000)
+      : null;
     const { sent, sendSpanMs } = await openLoopSend({
       agent,
       base,
@@ -207,7 +220,11 @@ async function bench(scratch: Scratch) {
     });
     const la1 = loadAverage();
     const s = summarise(sent, sendSpanMs);
-    if (process.env.PER_SECOND) console.log(perSecond(sent));
+    if (sampler) {
+      clearInterval(sampler);
+      console.log(perSecond(sent));
+      console.log(`ingest transactions (count × mean) and event-loop delay p99 by second: ${seconds.join(', ')}`);
+    }
     // Right after the load: the event-loop delay of calltrail during it (reset at each scrape).
     const atEnd = await scrapeMetrics(base, 10_000);
 
