@@ -83,7 +83,7 @@ export interface Config {
   readonly quarantineRetentionDays: number;
   /** Time the live fan-out may use in one turn of the event loop before it yields to ingest, in ms (`LIVE_FANOUT_BUDGET_MS`, default 2). */
   readonly liveFanoutBudgetMs: number;
-  /** Most of the event loop's time the live fan-out may take, in percent of each 100 ms (`LIVE_FANOUT_PERCENT`, default 25). */
+  /** Most of the event loop's time the live fan-out may take, in percent of each 100 ms (`LIVE_FANOUT_PERCENT`, default 100: no bound). */
   readonly liveFanoutPercent: number;
   /** How long an API key's scope is cached per replica, in s; a revocation evicts it at once everywhere (`API_KEY_CACHE_SECONDS`, default 60, 0 = off). */
   readonly apiKeyCacheSeconds: number;
@@ -185,7 +185,7 @@ const envSchema = z.object({
   QUARANTINE_RATE_PER_MIN: int(1, 1000000).default(60),
   QUARANTINE_RETENTION_DAYS: int(1, 36500).default(30),
   LIVE_FANOUT_BUDGET_MS: int(1, 1000).default(2),
-  LIVE_FANOUT_PERCENT: int(1, 100).default(25),
+  LIVE_FANOUT_PERCENT: int(1, 100).default(100),
   API_KEY_CACHE_SECONDS: int(0, 3600).default(60),
   CALL_MAX_EVENTS: int(100, 10000000).default(10000),
   STATS_ROLLUP_INTERVAL_MS: int(0, 3600000).default(2000),
