@@ -123,6 +123,12 @@ describe('loadConfig, stats rollup', () => {
     expect(loadConfig({ STATS_ROLLUP_INTERVAL_MS: '0' }).statsRollupIntervalMs).toBe(0);
     expect(() => loadConfig({ STATS_ROLLUP_INTERVAL_MS: 'fast' })).toThrow('STATS_ROLLUP_INTERVAL_MS: expected an integer from 0 to 3600000 (got "fast")');
   });
+
+  it('bounds the live fan-out only when LIVE_FANOUT_PERCENT is set below 100', () => {
+    expect(loadConfig({}).liveFanoutPercent).toBe(100);
+    expect(loadConfig({ LIVE_FANOUT_PERCENT: '25' }).liveFanoutPercent).toBe(25);
+    expect(() => loadConfig({ LIVE_FANOUT_PERCENT: '0' })).toThrow('LIVE_FANOUT_PERCENT: expected an integer from 1 to 100 (got "0")');
+  });
 });
 
 describe('loadConfig, read replica', () => {
