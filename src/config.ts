@@ -65,6 +65,11 @@ export interface Config {
   readonly spoolMaxMb: number;
   /** Connections reserved for ingest, apart from queries and subscriptions (`DB_INGEST_POOL_SIZE`, default 4). */
   readonly dbIngestPoolSize: number;
+  /**
+   * Whether ingest's transactions run on a thread of their own, so their round trips never wait behind
+   * HTTP, GraphQL or the live fan-out (`INGEST_THREAD`, `on` or `off`, default `on`; docs/architecture.md, Ingest).
+   */
+  readonly ingestThread: boolean;
   /** `statement_timeout` of query connections in ms, shorter than ingest's 15 s (`DB_QUERY_TIMEOUT_MS`, default 5000). */
   readonly dbQueryTimeoutMs: number;
   /** Largest estimated row cost of one GraphQL operation, with its variables (`GRAPHQL_MAX_COST`, default 20000). */
@@ -176,6 +181,7 @@ const envSchema = z.object({
   SPOOL_DIR: z.string().min(1).optional(),
   SPOOL_MAX_MB: int(1, 1048576).default(1024),
   DB_INGEST_POOL_SIZE: int(1, 100).default(4),
+  INGEST_THREAD: z.enum(['on', 'off']).default('on'),
   DB_QUERY_TIMEOUT_MS: int(100, 600000).default(5000),
   GRAPHQL_MAX_COST: int(1, 100000000).default(20000),
   GRAPHQL_MAX_CONCURRENCY_PER_KEY: int(1, 10000).default(4),
@@ -314,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     spoolDir: e.SPOOL_DIR ?? join(e.DATA_DIR, 'spool'),
     spoolMaxMb: e.SPOOL_MAX_MB,
     dbIngestPoolSize: e.DB_INGEST_POOL_SIZE,
+    ingestThread: e.INGEST_THREAD === 'on',
     dbQueryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,
     graphqlMaxCost: e.GRAPHQL_MAX_COST,
     graphqlMaxConcurrencyPerKey: e.GRAPHQL_MAX_CONCURRENCY_PER_KEY,

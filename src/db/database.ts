@@ -41,6 +41,9 @@ export interface PoolOptions {
   readonly name: string;
 }
 
+/** The ingest pool's settings: connections of its own, and a statement timeout a slow commit stays within. */
+export const ingestPoolOptions = (size: number): PoolOptions => ({ size, statementTimeoutMs: INGEST_STATEMENT_TIMEOUT_MS, name: 'calltrail-ingest' });
+
 /** Builds a DataSource (one connection pool). Schema comes only from migrations. */
 export function createDataSource(url: string, pool: PoolOptions = { size: 10, statementTimeoutMs: INGEST_STATEMENT_TIMEOUT_MS, name: 'calltrail' }, logger?: Logger): DataSource {
   return new DataSource(dataSourceOptions(url, pool, logger));
@@ -124,7 +127,7 @@ export async function openDatabase(
     url = embedded.url.replace(/\/postgres$/, '/calltrail');
   }
   const dataSource = createDataSource(url, { size: config.dbPoolSize, statementTimeoutMs: config.dbQueryTimeoutMs, name: 'calltrail' });
-  const ingestDataSource = createDataSource(url, { size: config.dbIngestPoolSize, statementTimeoutMs: INGEST_STATEMENT_TIMEOUT_MS, name: 'calltrail-ingest' });
+  const ingestDataSource = createDataSource(url, ingestPoolOptions(config.dbIngestPoolSize));
   const replica =
     config.databaseReadUrl === null
       ? null

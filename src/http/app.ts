@@ -59,11 +59,17 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   const metrics = createMetrics();
   metrics.http(server); // before any route, so every route is timed
   const replica = deps.db.replica ?? null;
-  metrics.pools({ query: () => poolStats(deps.db.dataSource), ingest: () => poolStats(deps.db.ingestDataSource), ...(replica && { read: () => poolStats(replica) }) });
   // Queries read the replica when there is one; API keys, subscriptions and everything that writes stay on the primary (docs/scaling.md, "Read replicas").
   const services = createServices(deps.db.dataSource, config.apiKeyCacheSeconds * 1000, config.statsRollupIntervalMs > 0, deps.db.readDataSource ?? deps.db.dataSource);
   if (replica) watchReplica(replica, config.databaseReadFailover, server.log, metrics);
   const ingest = await createIngest(config, deps.db, server.log, metrics);
+  metrics.pools({
+    query: () => poolStats(deps.db.dataSource),
+    ingest: () => ingest.poolStats(),
+    // With the ingest thread, the main thread's ingest pool only writes the quarantine.
+    ...(ingest.threaded && { quarantine: () => poolStats(deps.db.ingestDataSource) }),
+    ...(replica && { read: () => poolStats(replica) }),
+  });
   if (config.bootstrapApiKey !== null) await new ApiKeyRepository(deps.db.dataSource).ensure(config.bootstrapApiKey, 'bootstrap');
   const production = config.nodeEnv === 'production';
   const schema = await buildCalltrailSchema();

@@ -6,6 +6,8 @@ import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions
 import { BatchWriter } from '../ingest/batch-writer';
 import { EventSpool } from '../ingest/event-spool';
 import { IngestRepository } from '../ingest/ingest.repository';
+import { IngestThread } from '../ingest/ingest-thread';
+import { poolStats, type PoolStats } from '../db/pool-stats';
 import { IngestService } from '../ingest/ingest.service';
 import { QuarantineRepository } from '../quarantine/quarantine.repository';
 import { QuarantineService } from '../quarantine/quarantine.service';
@@ -24,11 +26,19 @@ export interface Ingest {
   readonly writer: BatchWriter;
   readonly spool: EventSpool | null;
   readonly quarantine: QuarantineService;
+  /** The connections the batches are written on (the ingest thread's pool, or the ingest DataSource's), for metrics. */
+  poolStats(): PoolStats;
+  /** True when batches are written on the ingest thread (`INGEST_THREAD`). */
+  readonly threaded: boolean;
   /** Stops taking callbacks, settles those waiting, stops replaying, flushes quarantine counts. */
   close(): Promise<void>;
 }
 
-export async function createIngest(config: Config, db: Pick<Database, 'ingestDataSource'>, log: FastifyBaseLogger, metrics: Metrics): Promise<Ingest> {
+/**
+ * `db.url` given and `INGEST_THREAD` on: batches are written on the ingest thread (src/ingest/ingest-thread.ts);
+ * otherwise on `db.ingestDataSource`, here (the standby, which has no database yet, and `INGEST_THREAD=off`).
+ */
+export async function createIngest(config: Config, db: Pick<Database, 'ingestDataSource'> & Partial<Pick<Database, 'url'>>, log: FastifyBaseLogger, metrics: Metrics): Promise<Ingest> {
   const batchFailed = throttledLog((obj, msg) => log.error(obj, msg), OUTAGE_LOG_MS);
   const replayFailed = throttledLog((obj, msg) => log.warn(obj, msg), OUTAGE_LOG_MS);
   const upkeepFailed = throttledLog((obj, msg) => log.warn(obj, msg), OUTAGE_LOG_MS);
@@ -46,10 +56,22 @@ export async function createIngest(config: Config, db: Pick<Database, 'ingestDat
         },
       })
     : null;
-  const guard = new PartitionGuard(new EventPartitionRepository(db.ingestDataSource), config.eventPartition, (err) =>
-    upkeepFailed({ err: errorSummary(err) }, 'could not make the partition of a batch beforehand; its rows go to the default partition until the maintenance run moves them'),
-  );
-  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource, config.callMaxEvents, guard), {
+  const thread =
+    config.ingestThread && db.url
+      ? await new IngestThread({ url: db.url, poolSize: config.dbIngestPoolSize, callMaxEvents: config.callMaxEvents, eventPartition: config.eventPartition }, (message, err) =>
+          upkeepFailed({ err: errorSummary(err) }, message),
+        ).prepare()
+      : null;
+  const store =
+    thread ??
+    new IngestRepository(
+      db.ingestDataSource,
+      config.callMaxEvents,
+      new PartitionGuard(new EventPartitionRepository(db.ingestDataSource), config.eventPartition, (err) =>
+        upkeepFailed({ err: errorSummary(err) }, 'could not make the partition of a batch beforehand; its rows go to the default partition until the maintenance run moves them'),
+      ),
+    );
+  const writer = new BatchWriter(store, {
     maxBatch: config.ingestBatchMax,
     timeoutMs: config.ingestTimeoutMs,
     maxPending: config.ingestMaxPending,
@@ -81,8 +103,11 @@ export async function createIngest(config: Config, db: Pick<Database, 'ingestDat
     writer,
     spool,
     quarantine,
+    poolStats: () => thread?.poolStats() ?? poolStats(db.ingestDataSource),
+    threaded: thread !== null,
     async close() {
       await writer.close();
+      await thread?.close();
       await spool?.close();
       await quarantine.stop();
     },

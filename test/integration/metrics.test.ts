@@ -92,9 +92,9 @@ describe('/metrics', () => {
 
   it('shows the connections of each pool in use, idle and waiting', async () => {
     const before = await scrape(t.baseUrl);
-    expect(before.value('calltrail_db_pool_max', { pool: 'ingest' })).toBe(4);
+    expect(before.value('calltrail_db_pool_max', { pool: 'quarantine' })).toBe(4);
     expect(before.value('calltrail_db_pool_max', { pool: 'query' })).toBe(10);
-    expect(before.value('calltrail_db_pool_in_use', { pool: 'ingest' })).toBe(0);
+    expect(before.value('calltrail_db_pool_in_use', { pool: 'quarantine' })).toBe(0);
     const held: QueryRunner[] = [];
     try {
       for (let i = 0; i < 4; i++) {
@@ -104,16 +104,24 @@ describe('/metrics', () => {
       }
       const waiting = t.db.ingestDataSource.query('SELECT 1').catch(() => undefined); // a fifth: waits for one of the four
       const during = await scrape(t.baseUrl);
-      expect(during.value('calltrail_db_pool_in_use', { pool: 'ingest' })).toBe(4);
-      expect(during.value('calltrail_db_pool_waiting', { pool: 'ingest' })).toBe(1);
+      expect(during.value('calltrail_db_pool_in_use', { pool: 'quarantine' })).toBe(4);
+      expect(during.value('calltrail_db_pool_waiting', { pool: 'quarantine' })).toBe(1);
       await held.pop()!.release();
       await waiting;
     } finally {
       for (const runner of held) await runner.release();
     }
     const after = await scrape(t.baseUrl);
+    expect(after.value('calltrail_db_pool_in_use', { pool: 'quarantine' })).toBe(0);
+    expect(after.value('calltrail_db_pool_waiting', { pool: 'quarantine' })).toBe(0);
+    expect(after.value('calltrail_db_pool_idle', { pool: 'quarantine' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it("shows the ingest thread's pool, where batches are written: a connection idle once a callback is stored", async () => {
+    expect((await postCallback(t.baseUrl, makeCallback({ CallId: 'metrics-pool' }))).status).toBe(200);
+    const after = await scrape(t.baseUrl);
+    expect(after.value('calltrail_db_pool_max', { pool: 'ingest' })).toBe(4);
     expect(after.value('calltrail_db_pool_in_use', { pool: 'ingest' })).toBe(0);
-    expect(after.value('calltrail_db_pool_waiting', { pool: 'ingest' })).toBe(0);
     expect(after.value('calltrail_db_pool_idle', { pool: 'ingest' })).toBeGreaterThanOrEqual(1);
   });
 
