@@ -15,7 +15,16 @@ export interface IngestThreadOptions {
   /** `CALL_MAX_EVENTS`: past it a batch is refused with {@link CallTooLargeError}. */
   readonly callMaxEvents: number;
   readonly eventPartition: PartitionInterval;
+  /** A batch not answered within this many ms ends the thread (default {@link BATCH_TIMEOUT_MS}). */
+  readonly batchTimeoutMs?: number;
+  /** The worker's file; by default `ingest-thread.worker` beside this one (tests point it elsewhere). */
+  readonly entry?: string;
 }
+
+/** Past the ingest pool's 15 s statement timeout, with a margin: only a connection that hangs takes this long. */
+export const BATCH_TIMEOUT_MS = 30_000;
+/** Time between starts of a thread that failed to load. */
+export const RESTART_PAUSE_MS = 1000;
 
 /** A request to the thread: one batch. */
 export interface WriteRequest {
@@ -61,8 +70,8 @@ export function fromWire(wire: WireError): Error {
 
 /** The worker's entry: compiled JavaScript in production, TypeScript (through tsx) in tests and `npm run dev`. */
 function spawn(options: IngestThreadOptions): Worker {
-  const file = join(__dirname, `ingest-thread.worker${extname(__filename)}`);
-  if (extname(__filename) !== '.ts') return new Worker(file, { workerData: options });
+  const file = options.entry ?? join(__dirname, `ingest-thread.worker${extname(__filename)}`);
+  if (extname(file) !== '.ts') return new Worker(file, { workerData: options });
   const code = `require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(file)});`;
   return new Worker(code, { eval: true, workerData: options });
 }
@@ -83,6 +92,12 @@ export class IngestThread implements EventStore {
   private readonly waiting = new Map<number, { resolve(results: WriteResult[]): void; reject(err: Error): void }>();
   private pool: PoolStats;
   private closed = false;
+  /** When the current (or last) thread was started, and whether the last one ended before it had loaded. */
+  private startedAt = 0;
+  private failedLoad = false;
+  private lastError: Error | null = null;
+  /** Resolves once the current thread has loaded. */
+  private loaded: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly options: IngestThreadOptions,
@@ -98,30 +113,40 @@ export class IngestThread implements EventStore {
 
   /**
    * Starts the thread now and resolves once it has loaded (it opens its pool meanwhile), so that the first
-   * callback does not wait for that; also resolves if it fails to start (the first batch then starts another).
+   * callback does not wait for that. Rejects when it cannot load (its file missing, an error in a module
+   * it imports): calltrail should not start then, rather than spool every callback.
    */
   async prepare(): Promise<this> {
     if (this.closed) return this;
     const worker = (this.worker ??= this.start());
-    await new Promise<void>((resolve) => {
-      const done = (m?: ThreadMessage) => {
-        if (m && m.kind !== 'ready') return;
-        worker.off('message', done);
-        resolve();
-      };
-      worker.on('message', done);
-      worker.once('exit', () => done());
+    const loaded = await new Promise<boolean>((resolve) => {
+      worker.on('message', (m: ThreadMessage) => m.kind === 'ready' && resolve(true));
+      worker.once('exit', () => resolve(false));
     });
+    if (!loaded) throw new Error(`ingest thread: expected it to load, got its exit first${this.lastError ? ` (${this.lastError.message})` : ''}`);
     return this;
   }
 
   writeBatch(events: readonly CallbackEvent[]): Promise<WriteResult[]> {
     if (this.closed) return Promise.reject(new Error('ingest thread: expected to be running, got closed'));
+    if (!this.worker && this.failedLoad && performance.now() - this.startedAt < RESTART_PAUSE_MS) {
+      return Promise.reject(new Error('ingest thread: expected to be running, got a thread that failed to load; retrying shortly'));
+    }
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
     return new Promise<WriteResult[]>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, events } satisfies WriteRequest);
+      // A batch not answered in time once the thread has loaded (a connection that hangs, past its statement timeout) ends the thread: its batches are spooled and the writer goes on.
+      let timer: NodeJS.Timeout | undefined;
+      void this.loaded.then(() => {
+        if (this.waiting.has(id)) timer = setTimeout(() => void worker.terminate(), this.options.batchTimeoutMs ?? BATCH_TIMEOUT_MS);
+      });
+      const settle = { resolve: (r: WriteResult[]) => (clearTimeout(timer), resolve(r)), reject: (e: Error) => (clearTimeout(timer), reject(e)) };
+      try {
+        worker.postMessage({ id, events } satisfies WriteRequest);
+        this.waiting.set(id, settle);
+      } catch (err) {
+        settle.reject(err as Error); // the events could not be cloned
+      }
     });
   }
 
@@ -144,8 +169,16 @@ export class IngestThread implements EventStore {
 
   private start(): Worker {
     const worker = spawn(this.options);
+    let ready = false;
+    let loaded = () => undefined as void;
+    this.loaded = new Promise<void>((resolve) => (loaded = resolve));
+    this.startedAt = performance.now();
+    this.lastError = null;
     worker.on('message', (m: ThreadMessage) => {
-      if (m.kind === 'ready') return;
+      if (m.kind === 'ready') {
+        ready = true;
+        return loaded();
+      }
       if (m.kind === 'log') return this.onLog(m.message, fromWire(m.error));
       this.pool = m.pool;
       if (m.kind === 'pool') return;
@@ -154,9 +187,14 @@ export class IngestThread implements EventStore {
       if (m.error) w?.reject(fromWire(m.error));
       else w?.resolve(m.results ?? []);
     });
-    worker.on('error', (err) => this.onLog('ingest thread failed; the next batch starts a new one', err));
+    worker.on('error', (err) => {
+      this.lastError = err;
+      this.onLog('ingest thread failed; the next batch starts a new one', err);
+    });
     worker.once('exit', (code) => {
       if (this.worker === worker) this.worker = null;
+      // Failed before it had loaded (not ended by terminate): the next one waits RESTART_PAUSE_MS, so there is no new thread per batch while it cannot load.
+      this.failedLoad = !ready && this.lastError !== null;
       this.pool = this.noPool();
       const lost = new Error(`ingest thread: expected to answer the batch, got its exit (code ${code})`);
       for (const w of this.waiting.values()) w.reject(lost);

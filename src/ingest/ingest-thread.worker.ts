@@ -42,16 +42,18 @@ async function write(request: WriteRequest): Promise<void> {
   try {
     await open();
     const results = await repository.writeBatch(request.events);
-    send({ kind: 'reply', id: request.id, results, pool: poolStats(dataSource) });
+    send({ kind: 'reply', id: request.id, results, pool: pool() });
   } catch (err) {
-    send({ kind: 'reply', id: request.id, error: toWire(err), pool: poolStats(dataSource) });
+    send({ kind: 'reply', id: request.id, error: toWire(err), pool: pool() });
   } finally {
     inFlight--;
     if (closing && inFlight === 0) void shutDown();
   }
 }
 
-const report = setInterval(() => send({ kind: 'pool', pool: poolStats(dataSource) }), POOL_REPORT_MS);
+/** The pool's state; its size before it is open. */
+const pool = () => (dataSource.isInitialized ? poolStats(dataSource) : { inUse: 0, idle: 0, waiting: 0, max: options.poolSize });
+const report = setInterval(() => send({ kind: 'pool', pool: pool() }), POOL_REPORT_MS);
 
 async function shutDown(): Promise<void> {
   clearInterval(report);

@@ -85,7 +85,7 @@ describe('IngestThread on PostgreSQL', () => {
   it('fails the batch of a thread that ends mid-batch as an outage (spooled, not refused); the next batch starts a new thread', async () => {
     const lock = await holdPositionLock();
     const appended: CallbackEvent[] = [];
-    const t = thread();
+    const t = await thread().prepare();
     const w = new BatchWriter(t, { maxBatch: 500, timeoutMs: 10_000, maxPending: 1000, spool: { append: async (events) => void appended.push(...events) } });
     const waiting = w.submit(event(1));
     await new Promise((r) => setTimeout(r, 300)); // the batch now waits for the lock on the thread
@@ -117,6 +117,26 @@ describe('IngestThread on PostgreSQL', () => {
     const onMain = new IngestRepository(db.ingestDataSource);
     expect(await committedWhileBusy(() => onMain.writeBatch([event(1)]))).toEqual([]);
     expect(await stored()).toEqual(['it-1']);
+  });
+
+  it('ends a thread whose batch hangs past its timeout: the batch is spooled, and the next one stored on a new thread', async () => {
+    const lock = await holdPositionLock();
+    const t = new IngestThread({ url: db.url, poolSize: 2, callMaxEvents: Number.POSITIVE_INFINITY, eventPartition: 'month', batchTimeoutMs: 400 });
+    threads.push(await t.prepare());
+    const appended: CallbackEvent[] = [];
+    const w = new BatchWriter(t, { maxBatch: 500, timeoutMs: 10_000, maxPending: 1000, spool: { append: async (events) => void appended.push(...events) } });
+    expect(await w.submit(event(1))).toBe('spooled'); // the lock is never let go while it waits: the thread is ended at 400 ms
+    expect(appended.map((e) => e.callId)).toEqual(['it-1']);
+    await lock.release();
+    expect(await w.submit(event(2))).toBe('stored');
+    expect(await stored()).toEqual(['it-2']);
+  });
+
+  it('refuses to start when its worker cannot load, and then refuses batches for a moment instead of starting a thread for each', async () => {
+    const t = new IngestThread({ url: db.url, poolSize: 2, callMaxEvents: 10, eventPartition: 'month', entry: '/nonexistent/ingest-thread.worker.js' });
+    threads.push(t);
+    await expect(t.prepare()).rejects.toThrow(/^ingest thread: expected it to load, got its exit first \(.*Cannot find module/);
+    await expect(t.writeBatch([event(1)])).rejects.toThrow('ingest thread: expected to be running, got a thread that failed to load; retrying shortly');
   });
 
   it('answers what it has before it ends at close, and refuses batches after', async () => {
