@@ -300,6 +300,14 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
 /** Variables passed to calltrail from the bench's environment, when set. */
 /** Node flags for calltrail's process, e.g. APP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (written when it exits on SIGTERM). */
 const APP_NODE_ARGS = (process.env.APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/**
+ * What calltrail runs from: `src` (default: `node --import tsx src/main.ts`) or `dist` (`node dist/src/main.js`,
+ * as `npm start` and the image run it; build first with `npm run build`). Memory figures differ: under tsx,
+ * every thread also holds the TypeScript compiler's modules.
+ */
+const APP_ENTRY = process.env.APP_ENTRY ?? 'src';
+if (APP_ENTRY !== 'src' && APP_ENTRY !== 'dist') throw new Error(`APP_ENTRY: expected src or dist, got ${APP_ENTRY}`);
+const APP_ARGS = APP_ENTRY === 'dist' ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'];
 const PASS_THROUGH = /^(SPOOL|SPOOL_DIR|SPOOL_MAX_MB|INGEST_[A-Z_]+|DB_[A-Z_]+|HTTP_[A-Z_]+|QUARANTINE_[A-Z_]+|CALLBACK_[A-Z_]+|LIVE_[A-Z_]+|NODE_ENV)$/;
 
 export interface AppOptions {
@@ -311,7 +319,7 @@ export interface AppOptions {
   readonly restartDelayMs?: number;
 }
 
-/** calltrail as a child process: `node --import tsx src/main.ts` in the measured tree. */
+/** calltrail as a child process: `node --import tsx src/main.ts` in the measured tree (or its build: APP_ENTRY). */
 export class BenchApp {
   private child: ChildProcess | null = null;
   private stopping = false;
@@ -368,7 +376,7 @@ export class BenchApp {
   private spawn(): void {
     if (this.scratch.closing) return;
     const fd = openSync(this.log, 'a');
-    const child = spawn(process.execPath, [...APP_NODE_ARGS, '--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, [...APP_NODE_ARGS, ...APP_ARGS], {
       cwd: REPO,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...this.env },
       detached: true,
