@@ -129,6 +129,12 @@ describe('loadConfig, stats rollup', () => {
     expect(loadConfig({ LIVE_FANOUT_PERCENT: '25' }).liveFanoutPercent).toBe(25);
     expect(() => loadConfig({ LIVE_FANOUT_PERCENT: '0' })).toThrow('LIVE_FANOUT_PERCENT: expected an integer from 1 to 100 (got "0")');
   });
+
+  it('writes batches on the ingest thread unless INGEST_THREAD is off', () => {
+    expect(loadConfig({}).ingestThread).toBe(true);
+    expect(loadConfig({ INGEST_THREAD: 'off' }).ingestThread).toBe(false);
+    expect(() => loadConfig({ INGEST_THREAD: 'yes' })).toThrow('INGEST_THREAD: Invalid option: expected one of "on"|"off" (got "yes")');
+  });
 });
 
 describe('loadConfig, read replica', () => {

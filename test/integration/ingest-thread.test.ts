@@ -5,7 +5,9 @@ import { BatchWriter } from '../../src/ingest/batch-writer';
 import { CallTooLargeError, IngestRepository } from '../../src/ingest/ingest.repository';
 import { IngestThread } from '../../src/ingest/ingest-thread';
 import { parseV1Callback, type CallbackEvent } from '../../src/ingest/trtc-v1.schema';
-import { makeCallback } from '../support/callbacks';
+import { startTestApp } from '../support/app';
+import { makeCallback, postCallback } from '../support/callbacks';
+import { scrape } from '../support/metrics';
 import { openTestDatabase, truncateAll, type TestDatabase } from '../support/database';
 
 let db: TestDatabase;
@@ -145,5 +147,19 @@ describe('IngestThread on PostgreSQL', () => {
     await t.close();
     expect(await batch).toEqual(['stored']);
     await expect(t.writeBatch([event(2)])).rejects.toThrow('ingest thread: expected to be running, got closed');
+  });
+
+  it('with INGEST_THREAD=off, writes on the main thread over its ingest pool, reported as the ingest pool', async () => {
+    const app = await startTestApp({ INGEST_THREAD: 'off' }, db);
+    try {
+      expect(app.app.ingest.threaded).toBe(false);
+      expect((await postCallback(app.baseUrl, makeCallback({ CallId: 'it-off' }))).status).toBe(200);
+      expect(await stored()).toEqual(['it-off']);
+      const s = await scrape(app.baseUrl);
+      expect(s.value('calltrail_db_pool_max', { pool: 'ingest' })).toBe(4);
+      expect(s.samples.some((x) => x.labels.pool === 'quarantine')).toBe(false);
+    } finally {
+      await app.stop();
+    }
   });
 });
