@@ -119,10 +119,7 @@ export class IngestThread implements EventStore {
   async prepare(): Promise<this> {
     if (this.closed) return this;
     const worker = (this.worker ??= this.start());
-    const loaded = await new Promise<boolean>((resolve) => {
-      worker.on('message', (m: ThreadMessage) => m.kind === 'ready' && resolve(true));
-      worker.once('exit', () => resolve(false));
-    });
+    const loaded = await Promise.race([this.loaded.then(() => true), new Promise<boolean>((resolve) => worker.once('exit', () => resolve(false)))]);
     if (!loaded) throw new Error(`ingest thread: expected it to load, got its exit first${this.lastError ? ` (${this.lastError.message})` : ''}`);
     return this;
   }

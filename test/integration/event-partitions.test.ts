@@ -8,7 +8,7 @@ import { parseV1Callback } from '../../src/ingest/trtc-v1.schema';
 import { startTestApp, type TestApp } from '../support/app';
 import { commandOf, makeCallback, postCallback, SDKAPPID, type CallbackBody } from '../support/callbacks';
 import { openTestDatabase, type TestDatabase } from '../support/database';
-import { scrape } from '../support/metrics';
+import { scrape, scrapeUntil } from '../support/metrics';
 import { adminQuery, withDatabase } from '../support/pg-admin';
 
 const at = (iso: string) => Date.parse(iso) / 1000;
@@ -231,6 +231,8 @@ describe('retention', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ RETENTION_DAYS: '60', CALL_RETENTION_DAYS: '90', LIVE_POLL_MS: '60000' });
+    // The app's own start-up run (a timer) must be over before the tests add old partitions, or it could drop them under their feet.
+    await scrapeUntil(t.baseUrl, (s) => s.value('calltrail_maintenance_runs_total', { outcome: 'ok' }) >= 1, 20_000);
     await t.app.maintenance.runNow();
   });
   afterAll(() => t.stop());
