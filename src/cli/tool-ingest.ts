@@ -1,9 +1,8 @@
 import { eventHorizon } from '../domain/partition-ranges';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
-import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
 import { BatchWriter } from '../ingest/batch-writer';
-import { IngestRepository } from '../ingest/ingest.repository';
+import { ingestRepositoryOn } from '../ingest/ingest.repository';
 import { IngestService } from '../ingest/ingest.service';
 
 /** The ingest path of the operators' tools: the server's writer and checks, without spool or quarantine. */
@@ -23,8 +22,7 @@ const TOOL_TIMEOUT_MS = 60_000;
  * refusal is reported to the tool, not kept in the quarantine.
  */
 export function toolIngest(config: Pick<Config, 'sdkAppIds' | 'ingestBatchMax' | 'callMaxEvents' | 'retentionDays' | 'eventPartition'>, db: Pick<Database, 'ingestDataSource'>): ToolIngest {
-  const guard = new PartitionGuard(new EventPartitionRepository(db.ingestDataSource), config.eventPartition);
-  const writer = new BatchWriter(new IngestRepository(db.ingestDataSource, config.callMaxEvents, guard), {
+  const writer = new BatchWriter(ingestRepositoryOn(db.ingestDataSource, config.callMaxEvents, config.eventPartition), {
     maxBatch: config.ingestBatchMax,
     timeoutMs: TOOL_TIMEOUT_MS,
     maxPending: 100_000,

@@ -2,10 +2,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import { eventHorizon } from '../domain/partition-ranges';
-import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
 import { BatchWriter } from '../ingest/batch-writer';
 import { EventSpool } from '../ingest/event-spool';
-import { IngestRepository } from '../ingest/ingest.repository';
+import { GUARD_FAILED, ingestRepositoryOn } from '../ingest/ingest.repository';
 import { IngestThread } from '../ingest/ingest-thread';
 import { poolStats, type PoolStats } from '../db/pool-stats';
 import { IngestService } from '../ingest/ingest.service';
@@ -62,15 +61,7 @@ export async function createIngest(config: Config, db: Pick<Database, 'ingestDat
           upkeepFailed({ err: errorSummary(err) }, message),
         ).prepare()
       : null;
-  const store =
-    thread ??
-    new IngestRepository(
-      db.ingestDataSource,
-      config.callMaxEvents,
-      new PartitionGuard(new EventPartitionRepository(db.ingestDataSource), config.eventPartition, (err) =>
-        upkeepFailed({ err: errorSummary(err) }, 'could not make the partition of a batch beforehand; its rows go to the default partition until the maintenance run moves them'),
-      ),
-    );
+  const store = thread ?? ingestRepositoryOn(db.ingestDataSource, config.callMaxEvents, config.eventPartition, (err) => upkeepFailed({ err: errorSummary(err) }, GUARD_FAILED));
   const writer = new BatchWriter(store, {
     maxBatch: config.ingestBatchMax,
     timeoutMs: config.ingestTimeoutMs,

@@ -5,9 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createDataSource, ingestPoolOptions } from '../db/database';
-import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
 import { poolStats } from '../db/pool-stats';
-import { IngestRepository } from './ingest.repository';
+import { GUARD_FAILED, ingestRepositoryOn } from './ingest.repository';
 import { POOL_REPORT_MS, toWire, type IngestThreadOptions, type ThreadMessage, type WriteRequest } from './ingest-thread';
 
 const options = workerData as IngestThreadOptions;
@@ -15,14 +14,7 @@ const port = parentPort!;
 const send = (m: ThreadMessage) => port.postMessage(m);
 
 const dataSource = createDataSource(options.url, ingestPoolOptions(options.poolSize));
-const guard = new PartitionGuard(new EventPartitionRepository(dataSource), options.eventPartition, (err) =>
-  send({
-    kind: 'log',
-    message: 'could not make the partition of a batch beforehand; its rows go to the default partition until the maintenance run moves them',
-    error: toWire(err),
-  }),
-);
-const repository = new IngestRepository(dataSource, options.callMaxEvents, guard);
+const repository = ingestRepositoryOn(dataSource, options.callMaxEvents, options.eventPartition, (err) => send({ kind: 'log', message: GUARD_FAILED, error: toWire(err) }));
 
 /** Opens the pool at the first batch, and again after a failed opening (PostgreSQL was down): the batch fails meanwhile. */
 let opening: Promise<unknown> | null = null;

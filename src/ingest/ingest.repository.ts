@@ -1,10 +1,11 @@
 import type { PoolClient } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { POSITION_LOCK } from '../db/advisory-lock';
-import type { PartitionGuard } from '../db/event-partitions.repository';
+import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
 import { pgPool } from '../db/pool-stats';
 import { callKeyText, groupByCall, type CallKey } from '../domain/call-key';
 import { foldCall, type FoldEvent, type FoldedCall } from '../domain/fold-call';
+import type { PartitionInterval } from '../domain/partition-ranges';
 import type { CallbackEvent } from './trtc-v1.schema';
 
 /** Channel of the post-commit wake-up; the payload is the batch's highest position. */
@@ -268,3 +269,15 @@ function fold(calls: readonly CallKey[], rows: readonly StoredFoldEvent[], maxEv
 }
 
 const maxOf = (positions: readonly string[]): string => positions.reduce((max, p) => (BigInt(p) > BigInt(max) ? p : max), '0');
+
+/** What is logged when a batch's partition could not be made before the batch was written. */
+export const GUARD_FAILED = 'could not make the partition of a batch beforehand; its rows go to the default partition until the maintenance run moves them';
+
+/**
+ * The repository ingest writes through on `dataSource` (the main thread's ingest pool, the ingest
+ * thread's, or a CLI's), with the partition guard of its batches; `onGuardError` hears a partition
+ * that could not be made beforehand ({@link GUARD_FAILED}).
+ */
+export function ingestRepositoryOn(dataSource: DataSource, callMaxEvents: number, interval: PartitionInterval, onGuardError?: (err: unknown) => void): IngestRepository {
+  return new IngestRepository(dataSource, callMaxEvents, new PartitionGuard(new EventPartitionRepository(dataSource), interval, onGuardError));
+}
