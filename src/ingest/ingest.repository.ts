@@ -130,6 +130,14 @@ const UPSERT_PROJECTION = `
       role = EXCLUDED.role, outcome = EXCLUDED.outcome, platform = EXCLUDED.platform,
       invited_at = EXCLUDED.invited_at, answered_at = EXCLUDED.answered_at, left_at = EXCLUDED.left_at,
       call_type = EXCLUDED.call_type, media_type = EXCLUDED.media_type, started_at = EXCLUDED.started_at
+    -- A participant the batch did not change is not written again: a group call's batch changes a few of its
+    -- members, and rewriting all of them (a new row version, index entries and WAL each) made a call cost the
+    -- square of its size.
+    WHERE (call_participants.role, call_participants.outcome, call_participants.platform, call_participants.invited_at,
+        call_participants.answered_at, call_participants.left_at, call_participants.call_type, call_participants.media_type,
+        call_participants.started_at)
+      IS DISTINCT FROM (EXCLUDED.role, EXCLUDED.outcome, EXCLUDED.platform, EXCLUDED.invited_at, EXCLUDED.answered_at,
+        EXCLUDED.left_at, EXCLUDED.call_type, EXCLUDED.media_type, EXCLUDED.started_at)
   )
   SELECT pg_notify('${EVENTS_CHANNEL}', $3::text) FROM (SELECT 1) one WHERE $3::text IS NOT NULL`;
 

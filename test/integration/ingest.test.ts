@@ -139,6 +139,26 @@ describe('POST /callback', () => {
     ]);
   });
 
+  it('rewrites only the participants a callback changed, not every member of the call', async () => {
+    const g = { CallType: 'group', CallId: 'group-rewrites', MediaType: 'video' };
+    await postCallback(t.baseUrl, makeCallback({ ...g, Event: 'start_call' }));
+    for (const u of ['Bob', 'Carol', 'Dan']) {
+      expect((await postCallback(t.baseUrl, makeCallback({ ...g, UserId: u, Role: 'callee', Event: 'receive_call', EventTime: T0 + 1 }))).status).toBe(200);
+    }
+    const versions = async () =>
+      Object.fromEntries(
+        (await q(`SELECT user_id, xmin::text AS v, outcome FROM call_participants WHERE call_id = 'group-rewrites'`)).map((r) => [r.user_id, `${r.v} ${r.outcome}`]),
+      );
+    const before = await versions();
+    expect((await postCallback(t.baseUrl, makeCallback({ ...g, UserId: 'Bob', Role: 'callee', Event: 'accept_call', EventTime: T0 + 4 }))).status).toBe(200);
+    const after = await versions();
+    expect(after.Bob).not.toEqual(before.Bob);
+    expect(after.Bob).toMatch(/ ACCEPTED$/);
+    // Alice, the caller, is in the call from the first answer on; Carol and Dan are still ringing: the same row versions.
+    expect(after.Alice).toMatch(/ ACCEPTED$/);
+    expect({ Carol: after.Carol, Dan: after.Dan }).toEqual({ Carol: before.Carol, Dan: before.Dan });
+  });
+
   it('gives identical projections for the same events posted in many orders', async () => {
     const base: CallbackBody[] = [
       makeCallback({ Event: 'start_call' }),
