@@ -4,8 +4,9 @@ import { POSITION_LOCK } from '../db/advisory-lock';
 import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
 import { pgPool } from '../db/pool-stats';
 import { callKeyText, groupByCall, type CallKey } from '../domain/call-key';
-import { foldCall, type FoldEvent, type FoldedCall } from '../domain/fold-call';
+import { foldCall, type FoldedCall } from '../domain/fold-call';
 import type { PartitionInterval } from '../domain/partition-ranges';
+import { FoldCache, type CachedCall, type StoredFoldEvent } from './fold-cache';
 import type { CallbackEvent } from './trtc-v1.schema';
 
 /** Channel of the post-commit wake-up; the payload is the batch's highest position. */
@@ -49,7 +50,8 @@ const EVENT_FIELDS = eventFields('e');
  * `first_event_at` and `last_event_at` (the fold's earliest and latest event time, written under the same
  * lock), so only the partitions of that span are read (run-time pruning; MATERIALIZED makes the bounds
  * values of the outer side); a call not in `calls` yet, or stored before `first_event_at` existed, is read
- * without that bound.
+ * without that bound. $2 lists the calls whose events up to a position the caller already holds
+ * ({@link FoldCache}: `[{ a, c, p }]`): only their events after that position are read.
  */
 export const INSERT_AND_READ = `
   WITH ins AS (
@@ -67,8 +69,12 @@ export const INSERT_AND_READ = `
     ON CONFLICT ON CONSTRAINT uq_call_events_dedupe DO NOTHING
     RETURNING *
   ),
+  known AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset($2::jsonb) AS s(a text, c text, p bigint)
+  ),
   k AS MATERIALIZED (
     SELECT i.sdk_app_id, i.call_id,
+      (SELECT max(s.p) FROM known s WHERE s.a = i.sdk_app_id AND s.c = i.call_id) AS after,
       CASE WHEN c.first_event_at IS NULL THEN '-infinity'::timestamptz
         ELSE least(c.first_event_at, min(i.event_time)) - interval '1 second' END AS lo,
       CASE WHEN c.id IS NULL THEN 'infinity'::timestamptz
@@ -87,6 +93,7 @@ export const INSERT_AND_READ = `
   CROSS JOIN LATERAL (
     SELECT * FROM call_events
     WHERE sdk_app_id = k.sdk_app_id AND call_id = k.call_id AND event_time >= k.lo AND event_time <= k.hi
+      AND (k.after IS NULL OR position > k.after)
   ) e`;
 
 /** Every stored event of each call: one index lookup per call and partition (ix_call_events_call), whatever the table's size. */
@@ -141,10 +148,6 @@ const UPSERT_PROJECTION = `
   )
   SELECT pg_notify('${EVENTS_CHANNEL}', $3::text) FROM (SELECT 1) one WHERE $3::text IS NOT NULL`;
 
-interface StoredFoldEvent extends FoldEvent, CallKey {
-  readonly position: string;
-}
-
 /** A row of INSERT_AND_READ: an event the fold reads, and whether this statement inserted it. */
 interface BatchRow extends StoredFoldEvent {
   readonly new: boolean;
@@ -154,10 +157,12 @@ interface BatchRow extends StoredFoldEvent {
 export class IngestRepository {
   /** `maxEventsPerCall`: past it, `writeBatch` throws {@link CallTooLargeError} and stores nothing. */
   /** `guard`: makes the partitions of a batch's event times before it is written (docs/architecture.md, Event partitions). */
+  /** `cache`: the events of large calls folded last, so a batch reads back only what it lacks ({@link FoldCache}). */
   constructor(
     private readonly dataSource: DataSource,
     private readonly maxEventsPerCall = Number.POSITIVE_INFINITY,
     private readonly guard: Pick<PartitionGuard, 'ensure'> | null = null,
+    private readonly cache: FoldCache | null = null,
   ) {}
 
   /**
@@ -171,26 +176,59 @@ export class IngestRepository {
    * connection: it reads no table, so its plan does not depend on their size); COMMIT. Every round trip waits for the event loop it shares with HTTP
    * and the live fan-out, so their number sets how long the lock is held under load (docs/architecture.md,
    * Ingest).
+   *
+   * A large call the cache holds is read back only above the cache's position, and only its participants
+   * whose row changed are sent, so a batch costs about the same in a 1,000-participant call as in a small one.
    */
   async writeBatch(events: readonly CallbackEvent[]): Promise<WriteResult[]> {
     await this.guard?.ensure(events.map((e) => e.eventTime));
-    const inserted = await this.lockedTransaction(async (client) => {
+    const cached = new Map<string, CachedCall>();
+    const known: { a: string; c: string; p: string }[] = [];
+    for (const e of events) {
+      const hit = cached.has(callKeyText(e)) ? undefined : this.cache?.get(e);
+      if (hit === undefined) continue;
+      cached.set(callKeyText(e), hit);
+      known.push({ a: e.sdkAppId, c: e.callId, p: hit.upTo });
+    }
+    const { fresh, folded } = await this.lockedTransaction(async (client) => {
       // Planned at each run (not prepared): the best way to each call's events depends on the partitions'
       // current statistics, and a plan kept from when they were empty would scan whole partitions later.
-      const { rows } = await client.query<BatchRow>(INSERT_AND_READ, [JSON.stringify(events)]);
+      const { rows } = await client.query<BatchRow>(INSERT_AND_READ, [JSON.stringify(events), JSON.stringify(known)]);
       const fresh = rows.filter((r) => r.new);
-      if (fresh.length === 0) return fresh;
-      const calls = new Map<string, CallKey>();
-      for (const r of fresh) if (!calls.has(callKeyText(r))) calls.set(callKeyText(r), { sdkAppId: r.sdkAppId, callId: r.callId });
-      const { callRows, participantRows } = fold([...calls.values()], rows, this.maxEventsPerCall);
+      if (fresh.length === 0) return { fresh, folded: [] };
+      const byCall = new Map<string, { key: CallKey; read: StoredFoldEvent[]; foreign: boolean }>();
+      for (const r of fresh) {
+        const text = callKeyText(r);
+        if (!byCall.has(text)) byCall.set(text, { key: { sdkAppId: r.sdkAppId, callId: r.callId }, read: [], foreign: false });
+      }
+      for (const r of rows) {
+        const call = byCall.get(callKeyText(r));
+        if (call === undefined) continue;
+        call.read.push(r);
+        if (!r.new) call.foreign = true; // stored before: by an earlier batch we do not hold, or by another process
+      }
+      const calls = [...byCall.values()].map(({ key, read, foreign }) => {
+        const hit = cached.get(callKeyText(key));
+        return { key, events: hit ? [...hit.events, ...read] : read, previous: hit && !foreign ? hit.participants : null };
+      });
+      const tooLarge = calls.filter((c) => c.events.length > this.maxEventsPerCall);
+      if (tooLarge.length > 0) throw new CallTooLargeError(tooLarge.map((c) => c.key), this.maxEventsPerCall);
+      const folded = calls.map((c) => ({ ...c, ...foldRows(c.events) }));
+      const participantRows: object[] = [];
+      for (const f of folded) {
+        for (const [userId, row] of f.participants) if (f.previous?.get(userId) !== row) participantRows.push({ a: f.key.sdkAppId, c: f.key.callId, ...JSON.parse(row) });
+      }
       await client.query({
         name: 'calltrail_upsert_projection',
         text: UPSERT_PROJECTION,
-        values: [JSON.stringify(callRows), JSON.stringify(participantRows), maxOf(fresh.map((r) => r.position))],
+        values: [JSON.stringify(folded.map((f) => f.callRow)), JSON.stringify(participantRows), maxOf(fresh.map((r) => r.position))],
       });
-      return fresh;
+      return { fresh, folded };
     });
-    const unclaimed = new Set(inserted.map(dedupeText));
+    // Committed: every event of these calls up to the batch's highest position is now known here.
+    const upTo = maxOf(fresh.map((r) => r.position));
+    for (const f of folded) this.cache?.set(f.key, { events: f.events, upTo, participants: f.participants });
+    const unclaimed = new Set(fresh.map(dedupeText));
     return events.map((e) => (unclaimed.delete(dedupeText(e)) ? 'stored' : 'duplicate'));
   }
 
@@ -250,33 +288,32 @@ export class IngestRepository {
   /** Folds each call from all its stored events (read whole: a rebuild must not trust `calls`) and upserts calls and participants. */
   private async refold(tx: EntityManager, calls: readonly CallKey[]): Promise<void> {
     const rows: StoredFoldEvent[] = await tx.query(SELECT_CALL_EVENTS, [JSON.stringify(calls)]);
-    const { callRows, participantRows } = fold(calls, rows);
+    const callRows: object[] = [];
+    const participantRows: object[] = [];
+    for (const callEvents of groupByCall(calls, rows)) {
+      if (callEvents.length === 0) continue;
+      const { callRow, participants } = foldRows(callEvents);
+      callRows.push(callRow);
+      const { sdkAppId: a, callId: c } = callEvents[0];
+      for (const row of participants.values()) participantRows.push({ a, c, ...JSON.parse(row) });
+    }
     await tx.query(UPSERT_PROJECTION, [JSON.stringify(callRows), JSON.stringify(participantRows), null]);
   }
 }
 
-/**
- * The projection rows of each call folded from its events (`rows`, any order, of these calls and maybe
- * others). Throws {@link CallTooLargeError} when a call has more than `maxEvents`.
- */
-function fold(calls: readonly CallKey[], rows: readonly StoredFoldEvent[], maxEvents = Number.POSITIVE_INFINITY): { callRows: object[]; participantRows: object[] } {
-  const grouped = groupByCall(calls, rows);
-  const tooLarge = calls.filter((_, i) => grouped[i].length > maxEvents);
-  if (tooLarge.length > 0) throw new CallTooLargeError(tooLarge, maxEvents);
-  const callRows: object[] = [];
-  const participantRows: object[] = [];
-  for (const callEvents of grouped) {
-    if (callEvents.length === 0) continue;
-    const { sdkAppId: a, callId: c } = callEvents[0];
-    const { participants, ...call }: FoldedCall = foldCall(callEvents);
-    const firstEventAt = callEvents.reduce((min, e) => Math.min(min, e.eventTime), Number.POSITIVE_INFINITY);
-    callRows.push({ a, c, ...call, participantCount: participants.length, firstEventAt, lastPosition: maxOf(callEvents.map((e) => e.position)) });
-    for (const p of participants) participantRows.push({ a, c, ...p });
-  }
-  return { callRows, participantRows };
+/** The projection of one call from all its stored events: its `calls` row, and each participant's row as JSON by user. */
+function foldRows(callEvents: readonly StoredFoldEvent[]): { callRow: object; participants: Map<string, string> } {
+  const { sdkAppId: a, callId: c } = callEvents[0];
+  const { participants, ...call }: FoldedCall = foldCall(callEvents);
+  let firstEventAt = Number.POSITIVE_INFINITY;
+  for (const e of callEvents) if (e.eventTime < firstEventAt) firstEventAt = e.eventTime;
+  const callRow = { a, c, ...call, participantCount: participants.length, firstEventAt, lastPosition: maxOf(callEvents.map((e) => e.position)) };
+  return { callRow, participants: new Map(participants.map((p) => [p.userId, JSON.stringify(p)])) };
 }
 
-const maxOf = (positions: readonly string[]): string => positions.reduce((max, p) => (BigInt(p) > BigInt(max) ? p : max), '0');
+/** Positions are bigint digits without leading zeros: the longer is the larger, then the text order. */
+const maxOf = (positions: readonly string[]): string =>
+  positions.reduce((max, p) => (p.length > max.length || (p.length === max.length && p > max) ? p : max), '0');
 
 /** What is logged when a batch's partition could not be made before the batch was written. */
 export const GUARD_FAILED = 'could not make the partition of a batch beforehand; its rows go to the default partition until the maintenance run moves them';
@@ -287,5 +324,5 @@ export const GUARD_FAILED = 'could not make the partition of a batch beforehand;
  * that could not be made beforehand ({@link GUARD_FAILED}).
  */
 export function ingestRepositoryOn(dataSource: DataSource, callMaxEvents: number, interval: PartitionInterval, onGuardError?: (err: unknown) => void): IngestRepository {
-  return new IngestRepository(dataSource, callMaxEvents, new PartitionGuard(new EventPartitionRepository(dataSource), interval, onGuardError));
+  return new IngestRepository(dataSource, callMaxEvents, new PartitionGuard(new EventPartitionRepository(dataSource), interval, onGuardError), new FoldCache());
 }

@@ -94,7 +94,7 @@ describe("ingest's insert and read of the touched calls", () => {
     const runner = db.dataSource.createQueryRunner();
     await runner.startTransaction();
     try {
-      const rows: { 'QUERY PLAN': string }[] = await runner.query(`EXPLAIN (ANALYZE, COSTS OFF) ${INSERT_AND_READ}`, [batch]);
+      const rows: { 'QUERY PLAN': string }[] = await runner.query(`EXPLAIN (ANALYZE, COSTS OFF) ${INSERT_AND_READ}`, [batch, '[]']);
       const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
       expect(plan).toContain('uq_calls_app_call');
       expect(plan).toMatch(/Index Scan (using|on) call_events_p20240101_sdk_app_id_call_id_position_idx/);
@@ -108,12 +108,27 @@ describe("ingest's insert and read of the touched calls", () => {
     const runner2 = db.dataSource.createQueryRunner();
     await runner2.startTransaction();
     try {
-      const rows: { new: boolean; callId: string }[] = await runner2.query(INSERT_AND_READ, [batch]);
+      const rows: { new: boolean; callId: string }[] = await runner2.query(INSERT_AND_READ, [batch, '[]']);
       const seen = rows.map((r) => `${r.callId}:${r.new}`).sort();
       expect(seen).toEqual(['c4200:false', 'c4200:false', 'c4200:false', 'c4200:true', 'fresh-1:true']);
     } finally {
       await runner2.rollbackTransaction();
       await runner2.release();
+    }
+    // A call whose events up to a position the writer holds (its fold cache): only the later ones come back.
+    const stored: { p: string }[] = await db.dataSource.query(
+      `SELECT position::text AS p FROM call_events WHERE sdk_app_id = '1400000001' AND call_id = 'c4200' ORDER BY position`,
+    );
+    const runner3 = db.dataSource.createQueryRunner();
+    await runner3.startTransaction();
+    try {
+      const known = JSON.stringify([{ a: '1400000001', c: 'c4200', p: stored[stored.length - 2].p }]);
+      const rows: { new: boolean; callId: string; position: string }[] = await runner3.query(INSERT_AND_READ, [batch, known]);
+      const seen = rows.filter((r) => !r.new).map((r) => `${r.callId}:${r.position}`);
+      expect(seen).toEqual([`c4200:${stored[stored.length - 1].p}`]);
+    } finally {
+      await runner3.rollbackTransaction();
+      await runner3.release();
     }
   });
 });
