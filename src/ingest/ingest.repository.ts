@@ -193,6 +193,8 @@ export class IngestRepository {
     const { fresh, folded } = await this.lockedTransaction(async (client) => {
       // Planned at each run (not prepared): the best way to each call's events depends on the partitions'
       // current statistics, and a plan kept from when they were empty would scan whole partitions later.
+      // Measured: prepared, it saved about 1 ms per batch at first, then on a fresh database closed-loop
+      // ingest of new calls fell from about 2,300 to 415 callbacks/s as the tables grew (docs/benchmarks.md).
       const { rows } = await client.query<BatchRow>(INSERT_AND_READ, [JSON.stringify(events), JSON.stringify(known)]);
       const fresh = rows.filter((r) => r.new);
       if (fresh.length === 0) return { fresh, folded: [] };
