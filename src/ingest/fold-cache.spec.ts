@@ -6,7 +6,7 @@ const state = (n: number, upTo = String(n)) => ({ events: events(n), upTo, parti
 
 describe('FoldCache', () => {
   it('keeps calls of at least minEvents, and drops the ones written least recently past maxEvents', () => {
-    const cache = new FoldCache({ minEvents: 10, maxEvents: 100, idleMs: 60_000 });
+    const cache = new FoldCache({ minEvents: 10, maxEvents: 100, idleMs: 60_000, maxEventAgeMs: Number.POSITIVE_INFINITY });
     cache.set(key('small'), state(9));
     expect(cache.get(key('small'))).toBeUndefined();
     cache.set(key('a'), state(40));
@@ -22,7 +22,7 @@ describe('FoldCache', () => {
   });
 
   it('keeps the state of the later position when two batches report in the other order', () => {
-    const cache = new FoldCache({ minEvents: 1, maxEvents: 100, idleMs: 60_000 });
+    const cache = new FoldCache({ minEvents: 1, maxEvents: 100, idleMs: 60_000, maxEventAgeMs: Number.POSITIVE_INFINITY });
     cache.set(key('a'), state(20, '900'));
     cache.set(key('a'), state(10, '120'));
     expect(cache.get(key('a'))?.upTo).toBe('900');
@@ -30,9 +30,19 @@ describe('FoldCache', () => {
     expect(cache.get(key('a'))?.events).toHaveLength(21);
   });
 
+  it('does not serve a call holding an event older than maxEventAgeMs', () => {
+    let now = 100_000_000;
+    const cache = new FoldCache({ minEvents: 1, maxEvents: 100, idleMs: Number.POSITIVE_INFINITY, maxEventAgeMs: 3_600_000 }, () => now);
+    const at = (t: number) => ({ position: String(t), eventTime: t }) as StoredFoldEvent;
+    cache.set(key('a'), { events: [at(now / 1000 - 3000), at(now / 1000)], upTo: '1', participants: new Map() });
+    expect(cache.get(key('a'))).toBeDefined();
+    now += 601_000; // its first event is now 3,601 s old
+    expect(cache.get(key('a'))).toBeUndefined();
+  });
+
   it('forgets a call not written for idleMs', () => {
     let now = 0;
-    const cache = new FoldCache({ minEvents: 1, maxEvents: 100, idleMs: 1000 }, () => now);
+    const cache = new FoldCache({ minEvents: 1, maxEvents: 100, idleMs: 1000, maxEventAgeMs: Number.POSITIVE_INFINITY }, () => now);
     cache.set(key('a'), state(5));
     now = 1000;
     expect(cache.get(key('a'))).toBeDefined();

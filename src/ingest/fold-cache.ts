@@ -11,12 +11,14 @@ export interface CachedCall {
   readonly events: readonly StoredFoldEvent[];
   /** Every event of the call at or below this position is in `events`; later ones are read from PostgreSQL. */
   readonly upTo: string;
-  /** Each participant's row as last written (canonical JSON), to skip the unchanged ones. */
+  /** What each participant's row was last written from (its fold and the call's columns it copies), to skip the unchanged ones. */
   readonly participants: ReadonlyMap<string, string>;
 }
 
 interface Entry extends CachedCall {
   usedAt: number;
+  /** Unix seconds: the earliest event time held. */
+  readonly oldest: number;
 }
 
 export interface FoldCacheOptions {
@@ -24,11 +26,16 @@ export interface FoldCacheOptions {
   readonly minEvents: number;
   /** Events kept at most, over all calls; the calls written least recently go first. */
   readonly maxEvents: number;
-  /** A call not written for this long is read whole again (retention may have dropped some of its events meanwhile). */
+  /** A call not written for this long is forgotten. */
   readonly idleMs: number;
+  /**
+   * A call holding an event older than this is read whole: retention (`RETENTION_DAYS`, at least one day)
+   * may have deleted some of its events since they were cached, and the fold must not count them.
+   */
+  readonly maxEventAgeMs: number;
 }
 
-export const FOLD_CACHE_DEFAULTS: FoldCacheOptions = { minEvents: 64, maxEvents: 50_000, idleMs: 10 * 60_000 };
+export const FOLD_CACHE_DEFAULTS: FoldCacheOptions = { minEvents: 64, maxEvents: 50_000, idleMs: 10 * 60_000, maxEventAgeMs: 24 * 3_600_000 };
 
 /**
  * The events of large calls that the ingest path folded last, so that a batch adding a few events to a
@@ -37,7 +44,8 @@ export const FOLD_CACHE_DEFAULTS: FoldCacheOptions = { minEvents: 64, maxEvents:
  * It is only ever a shortcut, never the truth: a batch reads every event of a cached call above `upTo`
  * (positions are handed out under the position lock, so an event committed later, by this process or
  * another replica, always has a higher one), and a call whose events were written elsewhere since has its
- * participants all written again. Entries are set only after the batch committed.
+ * participants all written again. A call whose `calls` row is gone (call retention) is read whole, and so is
+ * one holding events retention may have deleted (`maxEventAgeMs`). Entries are set only after the batch committed.
  */
 export class FoldCache {
   private readonly calls = new Map<string, Entry>();
@@ -53,7 +61,8 @@ export class FoldCache {
     const text = callKeyText(key);
     const entry = this.calls.get(text);
     if (entry === undefined) return undefined;
-    if (this.now() - entry.usedAt > this.options.idleMs) {
+    const now = this.now();
+    if (now - entry.usedAt > this.options.idleMs || now - entry.oldest * 1000 > this.options.maxEventAgeMs) {
       this.delete(text);
       return undefined;
     }
@@ -68,7 +77,9 @@ export class FoldCache {
     if (held !== undefined && BigInt(held.upTo) > BigInt(state.upTo)) return;
     this.delete(text, held);
     if (state.events.length < this.options.minEvents || state.events.length > this.options.maxEvents) return;
-    this.calls.set(text, { ...state, usedAt: this.now() });
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const e of state.events) if (e.eventTime < oldest) oldest = e.eventTime;
+    this.calls.set(text, { ...state, usedAt: this.now(), oldest });
     this.events += state.events.length;
     for (const [oldest, entry] of this.calls) {
       if (this.events <= this.options.maxEvents) break;

@@ -4,7 +4,7 @@ import { POSITION_LOCK } from '../db/advisory-lock';
 import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
 import { pgPool } from '../db/pool-stats';
 import { callKeyText, groupByCall, type CallKey } from '../domain/call-key';
-import { foldCall, type FoldedCall } from '../domain/fold-call';
+import { foldCall, type FoldedCall, type FoldedParticipant } from '../domain/fold-call';
 import type { PartitionInterval } from '../domain/partition-ranges';
 import { FoldCache, type CachedCall, type StoredFoldEvent } from './fold-cache';
 import type { CallbackEvent } from './trtc-v1.schema';
@@ -74,7 +74,8 @@ export const INSERT_AND_READ = `
   ),
   k AS MATERIALIZED (
     SELECT i.sdk_app_id, i.call_id,
-      (SELECT max(s.p) FROM known s WHERE s.a = i.sdk_app_id AND s.c = i.call_id) AS after,
+      -- A call whose row is gone (call retention deleted it) is read whole: the writer then drops what it holds.
+      CASE WHEN c.id IS NOT NULL THEN (SELECT max(s.p) FROM known s WHERE s.a = i.sdk_app_id AND s.c = i.call_id) END AS after,
       CASE WHEN c.first_event_at IS NULL THEN '-infinity'::timestamptz
         ELSE least(c.first_event_at, min(i.event_time)) - interval '1 second' END AS lo,
       CASE WHEN c.id IS NULL THEN 'infinity'::timestamptz
@@ -210,7 +211,9 @@ export class IngestRepository {
         if (!r.new) call.foreign = true; // stored before: by an earlier batch we do not hold, or by another process
       }
       const calls = [...byCall.values()].map(({ key, read, foreign }) => {
-        const hit = cached.get(callKeyText(key));
+        let hit = cached.get(callKeyText(key));
+        // Read at or below its position: the statement did not trust it (the call's row was gone), nor do we.
+        if (hit && read.some((r) => !isAbove(r.position, hit!.upTo))) hit = undefined;
         return { key, events: hit ? [...hit.events, ...read] : read, previous: hit && !foreign ? hit.participants : null };
       });
       const tooLarge = calls.filter((c) => c.events.length > this.maxEventsPerCall);
@@ -218,7 +221,7 @@ export class IngestRepository {
       const folded = calls.map((c) => ({ ...c, ...foldRows(c.events) }));
       const participantRows: object[] = [];
       for (const f of folded) {
-        for (const [userId, row] of f.participants) if (f.previous?.get(userId) !== row) participantRows.push({ a: f.key.sdkAppId, c: f.key.callId, ...JSON.parse(row) });
+        for (const [userId, p] of f.participants) if (f.previous?.get(userId) !== p.written) participantRows.push({ a: f.key.sdkAppId, c: f.key.callId, ...p.row });
       }
       await client.query({
         name: 'calltrail_upsert_projection',
@@ -229,7 +232,7 @@ export class IngestRepository {
     });
     // Committed: every event of these calls up to the batch's highest position is now known here.
     const upTo = maxOf(fresh.map((r) => r.position));
-    for (const f of folded) this.cache?.set(f.key, { events: f.events, upTo, participants: f.participants });
+    for (const f of folded) this.cache?.set(f.key, { events: f.events, upTo, participants: new Map([...f.participants].map(([u, p]) => [u, p.written])) });
     const unclaimed = new Set(fresh.map(dedupeText));
     return events.map((e) => (unclaimed.delete(dedupeText(e)) ? 'stored' : 'duplicate'));
   }
@@ -297,25 +300,29 @@ export class IngestRepository {
       const { callRow, participants } = foldRows(callEvents);
       callRows.push(callRow);
       const { sdkAppId: a, callId: c } = callEvents[0];
-      for (const row of participants.values()) participantRows.push({ a, c, ...JSON.parse(row) });
+      for (const p of participants.values()) participantRows.push({ a, c, ...p.row });
     }
     await tx.query(UPSERT_PROJECTION, [JSON.stringify(callRows), JSON.stringify(participantRows), null]);
   }
 }
 
-/** The projection of one call from all its stored events: its `calls` row, and each participant's row as JSON by user. */
-function foldRows(callEvents: readonly StoredFoldEvent[]): { callRow: object; participants: Map<string, string> } {
+/**
+ * The projection of one call from all its stored events: its `calls` row, and by user each participant's
+ * row with what it was written from (`written`: the participant's fold and the call's columns its row copies).
+ */
+function foldRows(callEvents: readonly StoredFoldEvent[]): { callRow: object; participants: Map<string, { row: FoldedParticipant; written: string }> } {
   const { sdkAppId: a, callId: c } = callEvents[0];
   const { participants, ...call }: FoldedCall = foldCall(callEvents);
   let firstEventAt = Number.POSITIVE_INFINITY;
   for (const e of callEvents) if (e.eventTime < firstEventAt) firstEventAt = e.eventTime;
   const callRow = { a, c, ...call, participantCount: participants.length, firstEventAt, lastPosition: maxOf(callEvents.map((e) => e.position)) };
-  return { callRow, participants: new Map(participants.map((p) => [p.userId, JSON.stringify(p)])) };
+  const copied = [call.callType, call.mediaType, call.startedAt];
+  return { callRow, participants: new Map(participants.map((p) => [p.userId, { row: p, written: JSON.stringify([p, ...copied]) }])) };
 }
 
 /** Positions are bigint digits without leading zeros: the longer is the larger, then the text order. */
-const maxOf = (positions: readonly string[]): string =>
-  positions.reduce((max, p) => (p.length > max.length || (p.length === max.length && p > max) ? p : max), '0');
+const isAbove = (p: string, than: string): boolean => p.length > than.length || (p.length === than.length && p > than);
+const maxOf = (positions: readonly string[]): string => positions.reduce((max, p) => (isAbove(p, max) ? p : max), '0');
 
 /** What is logged when a batch's partition could not be made before the batch was written. */
 export const GUARD_FAILED = 'could not make the partition of a batch beforehand; its rows go to the default partition until the maintenance run moves them';

@@ -1,3 +1,4 @@
+import { EventPartitionRepository } from '../../src/db/event-partitions.repository';
 import { FoldCache } from '../../src/ingest/fold-cache';
 import { IngestRepository, CallTooLargeError } from '../../src/ingest/ingest.repository';
 import { parseV1Callback, type CallbackEvent } from '../../src/ingest/trtc-v1.schema';
@@ -14,7 +15,28 @@ afterAll(() => db.drop());
 const APP = '1400000001';
 const T = 1_710_028_800;
 const parse = (bodies: CallbackBody[]): CallbackEvent[] => bodies.map((b) => parseV1Callback(APP, { command: commandOf(b), optplatform: 'Android' }, b));
-const cache = (minEvents = 4) => new FoldCache({ minEvents, maxEvents: 10_000, idleMs: 60_000 });
+// The events here are of 2024: the age limit (retention) is tested on its own below.
+const cache = (minEvents = 4) => new FoldCache({ minEvents, maxEvents: 10_000, idleMs: 60_000, maxEventAgeMs: Number.POSITIVE_INFINITY });
+const DAY = 86_400;
+
+/** Every column the fold writes of one call, participants' copies of the call's columns included. */
+const whole = async (callId: string) => ({
+  calls: await db.dataSource.query(
+    `SELECT call_id, call_type, media_type, status, result, caller_id, started_at, accepted_at, ended_at, ring_seconds, talk_seconds,
+       participant_count, first_event_at, last_event_at, last_position FROM calls WHERE call_id = $1`,
+    [callId],
+  ),
+  participants: await db.dataSource.query(
+    `SELECT user_id, role, outcome, platform, invited_at, answered_at, left_at, call_type, media_type, started_at
+     FROM call_participants WHERE call_id = $1 ORDER BY user_id`,
+    [callId],
+  ),
+});
+const rebuilt = async (callId: string) => {
+  await new IngestRepository(db.dataSource).rebuildProjection();
+  return whole(callId);
+};
+const members = (n: number) => Array.from({ length: n }, (_, i) => `m${i}`);
 
 /** The projection of the calls whose id starts with `prefix`, as stored. */
 const projection = async (prefix: string) => ({
@@ -84,6 +106,50 @@ describe('the fold cache of large calls', () => {
     // Back to iOS: the row this writer last wrote for m0, but not the one stored now.
     await one.writeBatch(on('iOS', [ring(T + 3)]));
     expect(await platform()).toBe('iOS');
+  });
+
+  it("copies a late change of the call's start and media type to every participant, changed or not", async () => {
+    const ev = callEvents({ callId: 'late-start', caller: 'host', callees: members(10), type: 'group', start: T, outcome: 'answered' });
+    const repo = new IngestRepository(db.dataSource, Number.POSITIVE_INFINITY, null, cache());
+    await repo.writeBatch(parse(ev.slice(1))); // the caller's start_call comes last, earlier and saying video
+    await repo.writeBatch(parse([{ ...ev[0], EventTime: T - 30, MediaType: 'video' }]));
+    const written = await whole('late-start');
+    expect(written.participants.map((p: { media_type: string }) => p.media_type)).toEqual(Array(11).fill('VIDEO'));
+    expect(written).toEqual(await rebuilt('late-start'));
+  });
+
+  it('reads a call whole again when call retention deleted its row', async () => {
+    const ev = callEvents({ callId: 'retained', caller: 'host', callees: members(10), type: 'group', start: T - 5000, outcome: 'ongoing' });
+    const repo = new IngestRepository(db.dataSource, Number.POSITIVE_INFINITY, null, cache());
+    await repo.writeBatch(parse(ev.slice(0, 15)));
+    expect(await new EventPartitionRepository(db.dataSource).deleteCallsBefore(T - 4999, 1000)).toBe(1);
+    await repo.writeBatch(parse(ev.slice(15, 16)));
+    const written = await whole('retained');
+    expect(written.participants).toHaveLength(11);
+    expect(written).toEqual(await rebuilt('retained'));
+  });
+
+  it('neither folds nor counts the events retention dropped from a call it holds', async () => {
+    const partitions = new EventPartitionRepository(db.dataSource);
+    const day0 = T + 10 * DAY;
+    await partitions.create({ from: day0, to: day0 + DAY });
+    await partitions.create({ from: day0 + DAY, to: day0 + 2 * DAY });
+    // A call that rang into day 1; retention (one day) drops day 0's partition once it is day 2.
+    let now = (day0 + DAY + 600) * 1000;
+    const held = new FoldCache({ minEvents: 4, maxEvents: 10_000, idleMs: Number.POSITIVE_INFINITY, maxEventAgeMs: DAY * 1000 }, () => now);
+    const repo = new IngestRepository(db.dataSource, 15, null, held);
+    const ev = callEvents({ callId: 'dropped', caller: 'host', callees: members(10), type: 'group', start: day0 + DAY - 60, outcome: 'ongoing', ring: 120 });
+    await repo.writeBatch(parse(ev.slice(0, 14))); // 11 events on day 0, 3 on day 1
+    expect(held.get({ sdkAppId: APP, callId: 'dropped' })?.events).toHaveLength(14);
+    now = (day0 + 2 * DAY + 60) * 1000;
+    expect(await partitions.drop((await partitions.list()).find((p) => p.range?.from === day0)!.name)).toBe(true);
+    // 3 stored + 4 new is within CALL_MAX_EVENTS (15): stored, and folded from what is stored.
+    expect(await repo.writeBatch(parse(ev.slice(14, 18)))).toEqual(['stored', 'stored', 'stored', 'stored']);
+    const written = await whole('dropped');
+    const expected = await rebuilt('dropped');
+    expect(written.calls).toEqual(expected.calls);
+    // A write never removes a participant (only a rebuild does, cache or not): those of the dropped events stay.
+    expect(written.participants).toEqual(expect.arrayContaining(expected.participants));
   });
 
   it('does not keep small calls', async () => {
