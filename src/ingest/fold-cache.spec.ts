@@ -38,6 +38,8 @@ describe('FoldCache', () => {
     expect(cache.get(key('a'))).toBeDefined();
     now += 601_000; // its first event is now 3,601 s old
     expect(cache.get(key('a'))).toBeUndefined();
+    cache.set(key('b'), { events: [at(now / 1000 - 3601), at(now / 1000)], upTo: '2', participants: new Map() });
+    expect(cache.size).toEqual({ calls: 0, events: 0 }); // not kept at all: it could never be served
   });
 
   it('forgets a call not written for idleMs', () => {

@@ -79,11 +79,13 @@ export class FoldCache {
     if (state.events.length < this.options.minEvents || state.events.length > this.options.maxEvents) return;
     let oldest = Number.POSITIVE_INFINITY;
     for (const e of state.events) if (e.eventTime < oldest) oldest = e.eventTime;
-    this.calls.set(text, { ...state, usedAt: this.now(), oldest });
+    const now = this.now();
+    if (now - oldest * 1000 > this.options.maxEventAgeMs) return; // it could not be served (an import of old calls)
+    this.calls.set(text, { ...state, usedAt: now, oldest });
     this.events += state.events.length;
-    for (const [oldest, entry] of this.calls) {
+    for (const [first, entry] of this.calls) {
       if (this.events <= this.options.maxEvents) break;
-      this.delete(oldest, entry);
+      this.delete(first, entry);
     }
   }
 
