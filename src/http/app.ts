@@ -70,6 +70,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
     ...(ingest.threaded && { quarantine: () => poolStats(deps.db.ingestDataSource) }),
     ...(replica && { read: () => poolStats(replica) }),
   });
+  metrics.foldCache(() => ingest.foldCacheSize());
   if (config.bootstrapApiKey !== null) await new ApiKeyRepository(deps.db.dataSource).ensure(config.bootstrapApiKey, 'bootstrap');
   const production = config.nodeEnv === 'production';
   const schema = await buildCalltrailSchema();

@@ -4,6 +4,7 @@ import type { Database } from '../db/database';
 import { eventHorizon } from '../domain/partition-ranges';
 import { BatchWriter } from '../ingest/batch-writer';
 import { EventSpool } from '../ingest/event-spool';
+import type { FoldCacheSize } from '../ingest/fold-cache';
 import { GUARD_FAILED, ingestRepositoryOn } from '../ingest/ingest.repository';
 import { IngestThread } from '../ingest/ingest-thread';
 import { poolStats, type PoolStats } from '../db/pool-stats';
@@ -27,6 +28,8 @@ export interface Ingest {
   readonly quarantine: QuarantineService;
   /** The connections the batches are written on (the ingest thread's pool, or the ingest DataSource's), for metrics. */
   poolStats(): PoolStats;
+  /** What the writer's fold cache of large calls holds (docs/architecture.md, "Large calls"), for metrics. */
+  foldCacheSize(): FoldCacheSize;
   /** True when batches are written on the ingest thread (`INGEST_THREAD`). */
   readonly threaded: boolean;
   /** Stops taking callbacks, settles those waiting, stops replaying, flushes quarantine counts. */
@@ -95,6 +98,7 @@ export async function createIngest(config: Config, db: Pick<Database, 'ingestDat
     spool,
     quarantine,
     poolStats: () => thread?.poolStats() ?? poolStats(db.ingestDataSource),
+    foldCacheSize: () => store.foldCacheSize(),
     threaded: thread !== null,
     async close() {
       await writer.close();

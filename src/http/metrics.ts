@@ -171,6 +171,11 @@ export function createMetrics() {
       new Gauge({ name: 'calltrail_db_pool_waiting', help: 'Requests waiting for a connection of the pool (it is exhausted)', labelNames: ['pool'] as const, registers: [registry], collect() { each(this, (s) => s.waiting); } });
       new Gauge({ name: 'calltrail_db_pool_max', help: 'Largest number of connections of the pool', labelNames: ['pool'] as const, registers: [registry], collect() { each(this, (s) => s.max); } });
     },
+    /** Registers gauges of the ingest writer's fold cache of large calls, read at scrape time. */
+    foldCache(read: () => { calls: number; events: number }) {
+      new Gauge({ name: 'calltrail_ingest_fold_cache_calls', help: 'Large calls whose events the ingest writer holds, so a batch reads back only newer ones', registers: [registry], collect() { this.set(read().calls); } });
+      new Gauge({ name: 'calltrail_ingest_fold_cache_events', help: 'Events the ingest writer holds for large calls (at most 50,000)', registers: [registry], collect() { this.set(read().events); } });
+    },
     /** Registers gauges of the stored quarantine, a database read sampled at most once a second. */
     quarantine(read: () => Promise<QuarantineTotals>) {
       const sample = new ScrapeSample(read);

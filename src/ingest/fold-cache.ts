@@ -35,6 +35,12 @@ export interface FoldCacheOptions {
   readonly maxEventAgeMs: number;
 }
 
+/** What a fold cache holds. */
+export interface FoldCacheSize {
+  readonly calls: number;
+  readonly events: number;
+}
+
 export const FOLD_CACHE_DEFAULTS: FoldCacheOptions = { minEvents: 64, maxEvents: 50_000, idleMs: 10 * 60_000, maxEventAgeMs: 24 * 3_600_000 };
 
 /**
@@ -90,7 +96,7 @@ export class FoldCache {
   }
 
   /** Number of calls and events held (for tests and metrics). */
-  get size(): { calls: number; events: number } {
+  get size(): FoldCacheSize {
     return { calls: this.calls.size, events: this.events };
   }
 

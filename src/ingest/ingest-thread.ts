@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { PoolStats } from '../db/pool-stats';
 import type { PartitionInterval } from '../domain/partition-ranges';
 import type { EventStore } from './batch-writer';
+import type { FoldCacheSize } from './fold-cache';
 import { CallTooLargeError, type WriteResult } from './ingest.repository';
 import type { CallbackEvent } from './trtc-v1.schema';
 
@@ -41,12 +42,14 @@ export interface WireError {
   readonly max?: number;
 }
 
-/** What the thread sends back: a batch's results or its error, with its pool's state; its pool's state (every second); or a line to log. */
+/** What the thread sends back: a batch's results or its error, with its pool's and fold cache's state; that state (every second); or a line to log. */
 export type ThreadMessage =
-  | { readonly kind: 'reply'; readonly id: number; readonly results?: WriteResult[]; readonly error?: WireError; readonly pool: PoolStats }
-  | { readonly kind: 'pool'; readonly pool: PoolStats }
+  | { readonly kind: 'reply'; readonly id: number; readonly results?: WriteResult[]; readonly error?: WireError; readonly pool: PoolStats; readonly foldCache: FoldCacheSize }
+  | { readonly kind: 'pool'; readonly pool: PoolStats; readonly foldCache: FoldCacheSize }
   | { readonly kind: 'ready' }
   | { readonly kind: 'log'; readonly message: string; readonly error: WireError };
+
+const NO_FOLD_CACHE: FoldCacheSize = { calls: 0, events: 0 };
 
 /** How often the thread reports its pool while it has no batch to answer. */
 export const POOL_REPORT_MS = 1000;
@@ -91,6 +94,7 @@ export class IngestThread implements EventStore {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve(results: WriteResult[]): void; reject(err: Error): void }>();
   private pool: PoolStats;
+  private foldCache: FoldCacheSize = NO_FOLD_CACHE;
   private closed = false;
   /** When the current (or last) thread was started, and whether the last one ended before it had loaded. */
   private startedAt = 0;
@@ -109,6 +113,11 @@ export class IngestThread implements EventStore {
   /** The thread's pool as it last reported it (at most POOL_REPORT_MS old while the thread runs), for metrics. */
   poolStats(): PoolStats {
     return this.pool;
+  }
+
+  /** The thread's fold cache as it last reported it (empty before its first report, and after it ended). */
+  foldCacheSize(): FoldCacheSize {
+    return this.foldCache;
   }
 
   /**
@@ -178,6 +187,7 @@ export class IngestThread implements EventStore {
       }
       if (m.kind === 'log') return this.onLog(m.message, fromWire(m.error));
       this.pool = m.pool;
+      this.foldCache = m.foldCache;
       if (m.kind === 'pool') return;
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
@@ -193,6 +203,7 @@ export class IngestThread implements EventStore {
       // Failed before it had loaded (not ended by terminate): the next one waits RESTART_PAUSE_MS, so there is no new thread per batch while it cannot load.
       this.failedLoad = !ready && this.lastError !== null;
       this.pool = this.noPool();
+      this.foldCache = NO_FOLD_CACHE; // the next thread starts with an empty one
       const lost = new Error(`ingest thread: expected to answer the batch, got its exit (code ${code})`);
       for (const w of this.waiting.values()) w.reject(lost);
       this.waiting.clear();

@@ -34,9 +34,9 @@ async function write(request: WriteRequest): Promise<void> {
   try {
     await open();
     const results = await repository.writeBatch(request.events);
-    send({ kind: 'reply', id: request.id, results, pool: pool() });
+    send({ kind: 'reply', id: request.id, results, pool: pool(), foldCache: repository.foldCacheSize() });
   } catch (err) {
-    send({ kind: 'reply', id: request.id, error: toWire(err), pool: pool() });
+    send({ kind: 'reply', id: request.id, error: toWire(err), pool: pool(), foldCache: repository.foldCacheSize() });
   } finally {
     inFlight--;
     if (closing && inFlight === 0) void shutDown();
@@ -45,7 +45,7 @@ async function write(request: WriteRequest): Promise<void> {
 
 /** The pool's state; its size before it is open. */
 const pool = () => (dataSource.isInitialized ? poolStats(dataSource) : { inUse: 0, idle: 0, waiting: 0, max: options.poolSize });
-const report = setInterval(() => send({ kind: 'pool', pool: pool() }), POOL_REPORT_MS);
+const report = setInterval(() => send({ kind: 'pool', pool: pool(), foldCache: repository.foldCacheSize() }), POOL_REPORT_MS);
 
 async function shutDown(): Promise<void> {
   clearInterval(report);

@@ -6,7 +6,7 @@ import { pgPool } from '../db/pool-stats';
 import { callKeyText, groupByCall, type CallKey } from '../domain/call-key';
 import { foldCall, type FoldedCall, type FoldedParticipant } from '../domain/fold-call';
 import type { PartitionInterval } from '../domain/partition-ranges';
-import { FoldCache, type CachedCall, type StoredFoldEvent } from './fold-cache';
+import { FoldCache, type CachedCall, type FoldCacheSize, type StoredFoldEvent } from './fold-cache';
 import type { CallbackEvent } from './trtc-v1.schema';
 
 /** Channel of the post-commit wake-up; the payload is the batch's highest position. */
@@ -235,6 +235,11 @@ export class IngestRepository {
     for (const f of folded) this.cache?.set(f.key, { events: f.events, upTo, participants: new Map([...f.participants].map(([u, p]) => [u, p.written])) });
     const unclaimed = new Set(fresh.map(dedupeText));
     return events.map((e) => (unclaimed.delete(dedupeText(e)) ? 'stored' : 'duplicate'));
+  }
+
+  /** Calls and events its fold cache holds (none without one), for metrics. */
+  foldCacheSize(): FoldCacheSize {
+    return this.cache?.size ?? { calls: 0, events: 0 };
   }
 
   /**

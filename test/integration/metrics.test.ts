@@ -125,6 +125,20 @@ describe('/metrics', () => {
     expect(after.value('calltrail_db_pool_idle', { pool: 'ingest' })).toBeGreaterThanOrEqual(1);
   });
 
+  it("shows what the ingest thread's fold cache holds once a call is large", async () => {
+    expect((await scrape(t.baseUrl)).value('calltrail_ingest_fold_cache_events')).toBe(0);
+    const now = Math.floor(Date.now() / 1000) - 60; // the cache keeps only calls of the last day
+    const g = { CallId: 'metrics-group', CallType: 'group', TotalNum: 71, EventTime: now };
+    const callbacks = [
+      makeCallback({ ...g, Event: 'start_call' }),
+      ...Array.from({ length: 70 }, (_, i) => makeCallback({ ...g, UserId: `m${i}`, Role: 'callee', Event: 'receive_call' })),
+    ];
+    for (const r of await Promise.all(callbacks.map((c) => postCallback(t.baseUrl, c)))) expect(r.status).toBe(200);
+    const after = await scrape(t.baseUrl);
+    expect(after.value('calltrail_ingest_fold_cache_calls')).toBe(1);
+    expect(after.value('calltrail_ingest_fold_cache_events')).toBe(71);
+  });
+
   it('exports every series the Grafana dashboard and the alert rules of docs/operations.md use', async () => {
     const expressions = documentedExpressions();
     expect(expressions.length).toBeGreaterThan(30);
