@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PoolStats } from '../db/pool-stats';
+import type { FoldCacheSize } from '../ingest/fold-cache';
 import type { ReplicaStatus } from '../db/read-replica';
 import { ScrapeSample } from './scrape-sample';
 
@@ -172,7 +173,7 @@ export function createMetrics() {
       new Gauge({ name: 'calltrail_db_pool_max', help: 'Largest number of connections of the pool', labelNames: ['pool'] as const, registers: [registry], collect() { each(this, (s) => s.max); } });
     },
     /** Registers gauges of the ingest writer's fold cache of large calls, read at scrape time. */
-    foldCache(read: () => { calls: number; events: number }) {
+    foldCache(read: () => FoldCacheSize) {
       new Gauge({ name: 'calltrail_ingest_fold_cache_calls', help: 'Large calls whose events the ingest writer holds, so a batch reads back only newer ones', registers: [registry], collect() { this.set(read().calls); } });
       new Gauge({ name: 'calltrail_ingest_fold_cache_events', help: 'Events the ingest writer holds for large calls (at most 50,000)', registers: [registry], collect() { this.set(read().events); } });
     },

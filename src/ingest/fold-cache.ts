@@ -6,6 +6,9 @@ export interface StoredFoldEvent extends FoldEvent, CallKey {
   readonly position: string;
 }
 
+/** Whether position `p` is above `than`: bigint digits without leading zeros, so the longer is the larger, then the text order. */
+export const positionAbove = (p: string, than: string): boolean => p.length > than.length || (p.length === than.length && p > than);
+
 /** What the cache keeps of one call: its events up to a position, and the participant rows last written for it. */
 export interface CachedCall {
   readonly events: readonly StoredFoldEvent[];
@@ -80,7 +83,7 @@ export class FoldCache {
     const text = callKeyText(key);
     const held = this.calls.get(text);
     // Two batches may commit in one order and get here in the other: the later state wins.
-    if (held !== undefined && BigInt(held.upTo) > BigInt(state.upTo)) return;
+    if (held !== undefined && positionAbove(held.upTo, state.upTo)) return;
     this.delete(text, held);
     if (state.events.length < this.options.minEvents || state.events.length > this.options.maxEvents) return;
     let oldest = Number.POSITIVE_INFINITY;

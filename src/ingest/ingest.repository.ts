@@ -6,7 +6,7 @@ import { pgPool } from '../db/pool-stats';
 import { callKeyText, groupByCall, type CallKey } from '../domain/call-key';
 import { foldCall, type FoldedCall, type FoldedParticipant } from '../domain/fold-call';
 import type { PartitionInterval } from '../domain/partition-ranges';
-import { FoldCache, type CachedCall, type FoldCacheSize, type StoredFoldEvent } from './fold-cache';
+import { FoldCache, positionAbove, type CachedCall, type FoldCacheSize, type StoredFoldEvent } from './fold-cache';
 import type { CallbackEvent } from './trtc-v1.schema';
 
 /** Channel of the post-commit wake-up; the payload is the batch's highest position. */
@@ -213,7 +213,7 @@ export class IngestRepository {
       const calls = [...byCall.values()].map(({ key, read, foreign }) => {
         let hit = cached.get(callKeyText(key));
         // Read at or below its position: the statement did not trust it (the call's row was gone), nor do we.
-        if (hit && read.some((r) => !isAbove(r.position, hit!.upTo))) hit = undefined;
+        if (hit && read.some((r) => !positionAbove(r.position, hit!.upTo))) hit = undefined;
         return { key, events: hit ? [...hit.events, ...read] : read, previous: hit && !foreign ? hit.participants : null };
       });
       const tooLarge = calls.filter((c) => c.events.length > this.maxEventsPerCall);
@@ -325,9 +325,7 @@ function foldRows(callEvents: readonly StoredFoldEvent[]): { callRow: object; pa
   return { callRow, participants: new Map(participants.map((p) => [p.userId, { row: p, written: JSON.stringify([p, ...copied]) }])) };
 }
 
-/** Positions are bigint digits without leading zeros: the longer is the larger, then the text order. */
-const isAbove = (p: string, than: string): boolean => p.length > than.length || (p.length === than.length && p > than);
-const maxOf = (positions: readonly string[]): string => positions.reduce((max, p) => (isAbove(p, max) ? p : max), '0');
+const maxOf = (positions: readonly string[]): string => positions.reduce((max, p) => (positionAbove(p, max) ? p : max), '0');
 
 /** What is logged when a batch's partition could not be made before the batch was written. */
 export const GUARD_FAILED = 'could not make the partition of a batch beforehand; its rows go to the default partition until the maintenance run moves them';
