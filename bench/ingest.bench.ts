@@ -18,6 +18,8 @@
  *   npm run build && APP_ENTRY=dist npx tsx bench/ingest.bench.ts               # own PostgreSQL cluster
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres APP_ENTRY=dist npx tsx bench/ingest.bench.ts
  *   CALLBACKS=14000 CLIENTS=50 RATE=2000 OPEN_SECONDS=10 ROUNDS=2 GROUP_SIZE=1000 ONLY=closed,open,group
+ *   PG_DELAY_MS=1: both servers reach PostgreSQL through bench/delay-proxy.ts (1 ms each way, about 2.8 ms
+ *   a round trip here), as a managed PostgreSQL across a network would be.
  */
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
@@ -113,6 +115,26 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Starts bench/delay-proxy.ts in front of the server of `url`; returns `url` through it. */
+async function throughDelayProxy(scratch: Scratch, url: string, delayMs: string): Promise<string> {
+  const target = new URL(url);
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/delay-proxy.ts'], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH ?? '', LISTEN_PORT: String(port), TARGET: `${target.hostname}:${target.port || 5432}`, DELAY_MS: delayMs },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  scratch.registerGroup(child.pid!);
+  scratch.onCleanup(async () => void child.kill('SIGTERM'), () => child.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`delay proxy exited ${code}`)));
+  });
+  target.port = String(port);
+  return target.toString();
+}
+
 interface Server {
   readonly name: string;
   readonly baseUrl: string;
@@ -159,6 +181,23 @@ interface Result {
   readonly max: number;
   readonly cpu: number;
   readonly stored: number;
+  /** calltrail's transactions during the run: how many, and their mean size and duration. */
+  readonly batches: string;
+}
+
+/** The sums of the ingest batch histograms of calltrail's /metrics (zeros for the naive server). */
+async function batchTotals(server: Server): Promise<{ count: number; size: number; seconds: number }> {
+  if (server.name !== 'calltrail') return { count: 0, size: 0, seconds: 0 };
+  const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { count: value('calltrail_ingest_batch_size_count'), size: value('calltrail_ingest_batch_size_sum'), seconds: value('calltrail_ingest_batch_seconds_sum') };
+}
+
+async function batchesSince(server: Server, before: { count: number; size: number; seconds: number }): Promise<string> {
+  const now = await batchTotals(server);
+  const count = now.count - before.count;
+  if (count === 0) return '-';
+  return `${fmt(count)}: ${((now.size - before.size) / count).toFixed(1)} callbacks, ${(((now.seconds - before.seconds) / count) * 1000).toFixed(1)} ms`;
 }
 
 async function stored(dbUrl: string): Promise<number> {
@@ -177,6 +216,7 @@ async function closedLoop(server: Server, callbacks: Callback[]): Promise<Result
   const latencies: number[] = [];
   let next = 0;
   let ok = 0;
+  const batches0 = await batchTotals(server);
   const cpu0 = cpuSeconds(server.pid);
   const started = performance.now();
   await Promise.all(
@@ -194,7 +234,7 @@ async function closedLoop(server: Server, callbacks: Callback[]): Promise<Result
   const cpu = cpuSeconds(server.pid) - cpu0;
   await pool.close();
   latencies.sort((a, b) => a - b);
-  return { sent: callbacks.length, ok, seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1], cpu, stored: (await stored(server.dbUrl)) - before };
+  return { sent: callbacks.length, ok, seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1], cpu, stored: (await stored(server.dbUrl)) - before, batches: await batchesSince(server, batches0) };
 }
 
 async function openLoop(server: Server, callbacks: Callback[]): Promise<Result> {
@@ -202,6 +242,7 @@ async function openLoop(server: Server, callbacks: Callback[]): Promise<Result> 
   const before = await stored(server.dbUrl);
   const latencies: number[] = [];
   let ok = 0;
+  const batches0 = await batchTotals(server);
   const cpu0 = cpuSeconds(server.pid);
   const started = performance.now();
   const pending: Promise<void>[] = [];
@@ -224,7 +265,7 @@ async function openLoop(server: Server, callbacks: Callback[]): Promise<Result> 
   const cpu = cpuSeconds(server.pid) - cpu0;
   await pool.close();
   latencies.sort((a, b) => a - b);
-  return { sent: callbacks.length, ok, seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1], cpu, stored: (await stored(server.dbUrl)) - before };
+  return { sent: callbacks.length, ok, seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1], cpu, stored: (await stored(server.dbUrl)) - before, batches: await batchesSince(server, batches0) };
 }
 
 const ms = (n: number) => (n < 10 ? n.toFixed(1) : fmt(n));
@@ -235,8 +276,9 @@ const row = (label: string, r: Result) => [
   fmt(r.sent / r.seconds),
   `${ms(r.p50)} / ${ms(r.p99)} / ${ms(r.max)}`,
   `${((r.cpu * 1000) / r.sent).toFixed(2)} ms`,
+  r.batches,
 ];
-const HEADER = ['run', '200 / sent', 'stored', 'callbacks/s', 'latency p50 / p99 / max (ms)', 'server CPU per callback'];
+const HEADER = ['run', '200 / sent', 'stored', 'callbacks/s', 'latency p50 / p99 / max (ms)', 'server CPU per callback', 'transactions: mean size, time'];
 const loadAverage = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function main() {
@@ -244,8 +286,12 @@ async function main() {
   try {
     let adminUrl = process.env.BENCH_PG_URL;
     if (!adminUrl) adminUrl = (await BenchPostgres.start(scratch)).adminUrl;
+    if (process.env.PG_DELAY_MS) adminUrl = await throughDelayProxy(scratch, adminUrl, process.env.PG_DELAY_MS);
     console.log(`ingest bench: tree ${treeVersion()}, calltrail from ${process.env.APP_ENTRY ?? 'src'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, load average ${loadAverage()}`);
-    console.log(`PostgreSQL ${await serverVersion(adminUrl)}${process.env.BENCH_PG_URL ? ' (BENCH_PG_URL)' : ' (own cluster)'}; ${CLIENTS} clients closed loop, ${fmt(RATE)}/s open loop for ${OPEN_SECONDS} s`);
+    console.log(
+      `PostgreSQL ${await serverVersion(adminUrl)}${process.env.BENCH_PG_URL ? ' (BENCH_PG_URL)' : ' (own cluster)'}${process.env.PG_DELAY_MS ? `, ${process.env.PG_DELAY_MS} ms each way (PG_DELAY_MS)` : ''}; ` +
+        `${CLIENTS} clients closed loop, ${fmt(RATE)}/s open loop for ${OPEN_SECONDS} s`,
+    );
     const t0 = Math.floor(Date.now() / 1000) - 3600;
     let db = 0;
     const fresh = async () => {
