@@ -1,4 +1,4 @@
-import type { PoolClient } from 'pg';
+import type { QueryConfig, QueryResultRow } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { POSITION_LOCK } from '../db/advisory-lock';
 import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
@@ -172,11 +172,11 @@ export class IngestRepository {
    * NOTIFY that PostgreSQL delivers on commit. Returns what each event became, in input order;
    * of two equal events in one batch, the first is `stored` and the second a `duplicate`.
    *
-   * Four round trips on a connection of the ingest pool: BEGIN with the position lock; the insert with
-   * the read of what the fold needs; the upsert of the projection with the NOTIFY (prepared once per
-   * connection: it reads no table, so its plan does not depend on their size); COMMIT. Every round trip waits for the event loop it shares with HTTP
-   * and the live fan-out, so their number sets how long the lock is held under load (docs/architecture.md,
-   * Ingest).
+   * Two round trips on a connection of the ingest pool, each of two pipelined statements: BEGIN with the
+   * position lock, and the insert with the read of what the fold needs; then the upsert of the projection
+   * with the NOTIFY (prepared once per connection: it reads no table, so its plan does not depend on their
+   * size), and COMMIT. The lock is held from the first to the last, so their number sets how long it is
+   * held under load (docs/architecture.md, "Two round trips").
    *
    * A large call the cache holds is read back only above the cache's position, and only its participants
    * whose row changed are sent, so a batch costs about the same in a 1,000-participant call as in a small one.
@@ -191,14 +191,14 @@ export class IngestRepository {
       cached.set(callKeyText(e), hit);
       known.push({ a: e.sdkAppId, c: e.callId, p: hit.upTo });
     }
-    const { fresh, folded } = await this.lockedTransaction(async (client) => {
-      // Planned at each run (not prepared): the best way to each call's events depends on the partitions'
-      // current statistics, and a plan kept from when they were empty would scan whole partitions later.
-      // Measured: prepared, it saved about 1 ms per batch at first, then on a fresh database closed-loop
-      // ingest of new calls fell from about 2,300 to 415 callbacks/s as the tables grew (docs/benchmarks.md).
-      const { rows } = await client.query<BatchRow>(INSERT_AND_READ, [JSON.stringify(events), JSON.stringify(known)]);
+    // Planned at each run (not prepared): the best way to each call's events depends on the partitions'
+    // current statistics, and a plan kept from when they were empty would scan whole partitions later.
+    // Measured: prepared, it saved about 1 ms per batch at first, then on a fresh database closed-loop
+    // ingest of new calls fell from about 2,300 to 415 callbacks/s as the tables grew (docs/benchmarks.md).
+    const read = { text: INSERT_AND_READ, values: [JSON.stringify(events), JSON.stringify(known)] };
+    const { fresh, folded } = await this.lockedTransaction(read, (rows: BatchRow[]) => {
       const fresh = rows.filter((r) => r.new);
-      if (fresh.length === 0) return { fresh, folded: [] };
+      if (fresh.length === 0) return { last: null, result: { fresh, folded: [] } };
       const byCall = new Map<string, { key: CallKey; read: StoredFoldEvent[]; foreign: boolean }>();
       for (const r of fresh) {
         const text = callKeyText(r);
@@ -223,12 +223,12 @@ export class IngestRepository {
       for (const f of folded) {
         for (const [userId, p] of f.participants) if (f.previous?.get(userId) !== p.written) participantRows.push({ a: f.key.sdkAppId, c: f.key.callId, ...p.row });
       }
-      await client.query({
+      const upsert = {
         name: 'calltrail_upsert_projection',
         text: UPSERT_PROJECTION,
         values: [JSON.stringify(folded.map((f) => f.callRow)), JSON.stringify(participantRows), maxOf(fresh.map((r) => r.position))],
-      });
-      return { fresh, folded };
+      };
+      return { last: upsert, result: { fresh, folded } };
     });
     // Committed: every event of these calls up to the batch's highest position is now known here.
     const upTo = maxOf(fresh.map((r) => r.position));
@@ -243,19 +243,26 @@ export class IngestRepository {
   }
 
   /**
-   * Runs `work` in a transaction holding the position lock, on a connection of this DataSource's pool.
-   * A connection whose ROLLBACK fails (it was lost) is discarded, not returned to the pool.
+   * Runs a transaction holding the position lock in two round trips, on a connection of this DataSource's
+   * pool (every pool pipelines: docs/architecture.md, "Two round trips"): BEGIN with the lock and `first` are sent
+   * together; `work` gets `first`'s rows and returns the result with the statement sent together with
+   * COMMIT (or none). A statement that fails aborts the transaction, so what was sent behind it does
+   * nothing (a COMMIT then only ends it) and the failure is thrown. A connection whose ROLLBACK fails
+   * (it was lost) is discarded, not returned to the pool.
    */
-  private async lockedTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+  private async lockedTransaction<R extends QueryResultRow, T>(
+    first: QueryConfig,
+    work: (rows: R[]) => { last: QueryConfig | null; result: T },
+  ): Promise<T> {
     const pool = this.dataSource.isInitialized ? pgPool(this.dataSource) : undefined;
     if (!pool) throw new Error('database: expected an open ingest pool, got none (not open yet, or closed)');
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
-      // One simple-protocol round trip for both statements; the lock id is a constant of ours.
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${POSITION_LOCK})`);
-      const result = await work(client);
-      await client.query('COMMIT');
+      // The lock id is a constant of ours; BEGIN and the lock go in one simple-protocol message.
+      const [, read] = await allOrFirstFailure(client.query(`BEGIN; SELECT pg_advisory_xact_lock(${POSITION_LOCK})`), client.query<R>(first));
+      const { last, result } = work(read.rows);
+      await allOrFirstFailure(...(last ? [client.query(last)] : []), client.query('COMMIT'));
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch((e: Error) => (broken = e));
@@ -323,6 +330,17 @@ function foldRows(callEvents: readonly StoredFoldEvent[]): { callRow: object; pa
   const callRow = { a, c, ...call, participantCount: participants.length, firstEventAt, lastPosition: maxOf(callEvents.map((e) => e.position)) };
   const copied = [call.callType, call.mediaType, call.startedAt];
   return { callRow, participants: new Map(participants.map((p) => [p.userId, { row: p, written: JSON.stringify([p, ...copied]) }])) };
+}
+
+/**
+ * Waits for every query sent together (so none is left to fail unheard) and then throws the first
+ * failure in the order they were sent, which is the one that aborted the transaction.
+ */
+async function allOrFirstFailure<T extends unknown[]>(...queries: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(queries);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as T;
 }
 
 const maxOf = (positions: readonly string[]): string => positions.reduce((max, p) => (positionAbove(p, max) ? p : max), '0');
