@@ -1,4 +1,4 @@
-import type { QueryConfig, QueryResultRow } from 'pg';
+import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { POSITION_LOCK } from '../db/advisory-lock';
 import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
@@ -262,7 +262,10 @@ export class IngestRepository {
       // The lock id is a constant of ours; BEGIN and the lock go in one simple-protocol message.
       const [, read] = await allOrFirstFailure(client.query(`BEGIN; SELECT pg_advisory_xact_lock(${POSITION_LOCK})`), client.query<R>(first));
       const { last, result } = work(read.rows);
-      await allOrFirstFailure(...(last ? [client.query(last)] : []), client.query('COMMIT'));
+      const done = await allOrFirstFailure(...(last ? [client.query(last)] : []), client.query('COMMIT'));
+      // A COMMIT of an aborted transaction answers ROLLBACK: only a COMMIT answered COMMIT stored the batch.
+      const commit = done[done.length - 1] as QueryResult;
+      if (commit.command !== 'COMMIT') throw new Error(`database: expected the batch committed, got ${commit.command}`);
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch((e: Error) => (broken = e));

@@ -52,7 +52,7 @@ describe('the ingest transaction', () => {
       const before = await db.dataSource.query(`SELECT last_value::text AS v, is_called FROM call_events_position_seq`);
       const writing = new IngestRepository(db.ingestDataSource).writeBatch(call('tx-waits'));
       const waiting = async () =>
-        (await db.dataSource.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`))[0].n as number;
+        (await db.dataSource.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`))[0].n as number;
       for (let i = 0; i < 100 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 20));
       expect(await waiting()).toBe(1);
       // The insert was sent, but PostgreSQL runs it only once the lock is granted.
