@@ -258,17 +258,23 @@ export class IngestRepository {
     if (!pool) throw new Error('database: expected an open ingest pool, got none (not open yet, or closed)');
     const client = await pool.connect();
     let broken: Error | undefined;
+    // Once PostgreSQL has answered the COMMIT (COMMIT, or ROLLBACK for an aborted transaction), the
+    // transaction is over: a ROLLBACK after it would only earn a "no transaction in progress" warning.
+    let ended = false;
     try {
       // The lock id is a constant of ours; BEGIN and the lock go in one simple-protocol message.
       const [, read] = await allOrFirstFailure(client.query(`BEGIN; SELECT pg_advisory_xact_lock(${POSITION_LOCK})`), client.query<R>(first));
       const { last, result } = work(read.rows);
-      const done = await allOrFirstFailure(...(last ? [client.query(last)] : []), client.query('COMMIT'));
+      // Sent in this order: the projection, then COMMIT behind it.
+      const sent = last ? [client.query(last)] : [];
+      const committing = client.query('COMMIT').then((r) => ((ended = true), r));
+      const done = await allOrFirstFailure(...sent, committing);
       // A COMMIT of an aborted transaction answers ROLLBACK: only a COMMIT answered COMMIT stored the batch.
       const commit = done[done.length - 1] as QueryResult;
       if (commit.command !== 'COMMIT') throw new Error(`database: expected the batch committed, got ${commit.command}`);
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      if (!ended) await client.query('ROLLBACK').catch((e: Error) => (broken = e));
       throw err;
     } finally {
       client.release(broken);

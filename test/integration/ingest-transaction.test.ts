@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { POSITION_LOCK } from '../../src/db/advisory-lock';
+import { pgPool } from '../../src/db/pool-stats';
 import { IngestRepository } from '../../src/ingest/ingest.repository';
 import { parseV1Callback, type CallbackEvent } from '../../src/ingest/trtc-v1.schema';
 import { commandOf, type CallbackBody } from '../support/callbacks';
@@ -31,11 +32,24 @@ describe('the ingest transaction', () => {
       BEGIN IF NEW.call_id = 'tx-refused' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$`);
     await db.dataSource.query(`CREATE TRIGGER tr_refuse_call BEFORE INSERT ON calls FOR EACH ROW EXECUTE FUNCTION refuse_call()`);
     const repo = new IngestRepository(db.ingestDataSource);
+    // What PostgreSQL says back besides results: a ROLLBACK after the COMMIT that already ended the
+    // aborted transaction would add "there is no transaction in progress" here (and to the server's log).
+    const notices: string[] = [];
+    const listening = new WeakSet<object>();
+    const pool = pgPool(db.ingestDataSource)!;
+    const listen = (client: Client) => {
+      if (listening.has(client)) return;
+      listening.add(client);
+      client.on('notice', (n) => notices.push(n.message ?? ''));
+    };
+    pool.on('acquire', listen);
     try {
       await expect(repo.writeBatch([...call('tx-refused'), ...call('tx-beside')])).rejects.toThrow('refused for the test');
+      expect(notices).toEqual([]);
       expect(await stored(['tx-refused', 'tx-beside'])).toBe(0);
       expect(await db.dataSource.query(`SELECT call_id FROM calls WHERE call_id LIKE 'tx-%'`)).toEqual([]);
     } finally {
+      pool.off('acquire', listen);
       await db.dataSource.query(`DROP TRIGGER tr_refuse_call ON calls; DROP FUNCTION refuse_call()`);
     }
     // Every connection of the pool in turn: none was left inside the aborted transaction.
