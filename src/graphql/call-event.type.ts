@@ -5,7 +5,7 @@ import type { CallEventType, CallResult, CallType, MediaType, Role } from '../do
 import { CallEventTypeEnum, CallResultEnum, CallTypeEnum, MediaTypeEnum, RoleEnum } from './enums';
 import { DateTimeScalar } from './scalars';
 
-@ObjectType({ description: 'One stored callback, as Tencent sent it (normalised)' })
+@ObjectType({ simpleResolvers: true, description: 'One stored callback, as Tencent sent it (normalised)' })
 export class CallEvent {
   @Field(() => ID)
   id!: string;

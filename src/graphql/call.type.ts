@@ -4,7 +4,7 @@ import type { CallResult, CallStatus, CallType, MediaType } from '../domain/voca
 import { CallResultEnum, CallStatusEnum, CallTypeEnum, MediaTypeEnum } from './enums';
 import { DateTimeScalar } from './scalars';
 
-@ObjectType({ description: 'A call, folded from all of its events' })
+@ObjectType({ simpleResolvers: true, description: 'A call, folded from all of its events' })
 export class Call {
   @Field(() => ID)
   id!: string;

@@ -10,7 +10,7 @@ export interface ConnectionSource<T> {
 
 /** A Relay connection type for `Node`, named `<name>Connection` with `<name>Edge`. */
 export function Connection<TNode extends object>(Node: ClassType<TNode>, name: string) {
-  @ObjectType(`${name}Edge`)
+  @ObjectType(`${name}Edge`, { simpleResolvers: true })
   class Edge {
     @Field(() => String)
     cursor!: string;
@@ -19,7 +19,7 @@ export function Connection<TNode extends object>(Node: ClassType<TNode>, name: s
     node!: TNode;
   }
 
-  @ObjectType(`${name}Connection`)
+  @ObjectType(`${name}Connection`, { simpleResolvers: true })
   class ConnectionType {
     @Field(() => [Edge])
     edges!: Edge[];

@@ -4,7 +4,7 @@ import type { ParticipantOutcome, Role } from '../domain/vocabulary';
 import { ParticipantOutcomeEnum, RoleEnum } from './enums';
 import { DateTimeScalar } from './scalars';
 
-@ObjectType({ description: "One user's part in a call, from their own side" })
+@ObjectType({ simpleResolvers: true, description: "One user's part in a call, from their own side" })
 export class Participant {
   @Field(() => String)
   userId!: string;

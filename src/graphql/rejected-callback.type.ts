@@ -1,7 +1,7 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 import { DateTimeScalar } from './scalars';
 
-@ObjectType({ description: 'A callback calltrail refused, kept with the reason' })
+@ObjectType({ simpleResolvers: true, description: 'A callback calltrail refused, kept with the reason' })
 export class RejectedCallback {
   @Field(() => String)
   id!: string;

@@ -3,7 +3,7 @@ import type { CallResult, CallStatus, CallType, MediaType } from '../domain/voca
 import { CallResultEnum, CallStatusEnum, CallTypeEnum, MediaTypeEnum } from './enums';
 import { DateTimeScalar } from './scalars';
 
-@ObjectType({ description: 'One aggregate row: a time bucket and the grouped dimensions. Talk figures are over answered calls.' })
+@ObjectType({ simpleResolvers: true, description: 'One aggregate row: a time bucket and the grouped dimensions. Talk figures are over answered calls.' })
 export class CallStatsRow {
   @Field(() => DateTimeScalar, { nullable: true, description: 'Start of the bucket in the requested time zone; null without interval' })
   bucket!: Date | null;
