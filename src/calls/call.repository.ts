@@ -4,13 +4,13 @@ import { appsToRead, type AppScope } from '../domain/app-scope';
 import { checkCallFilter } from '../domain/live-filter';
 import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../db/pagination';
 import { callKeyText, type CallKey } from '../domain/call-key';
-import { CALL_COLUMNS, type CallFilter, type CallRecord } from './records';
+import { CALL_COLUMNS, callColumns, type CallFilter, type CallRecord, type CallRow } from './records';
 import { appCondition, rangeConditions, SqlParams, whereClause } from '../db/sql';
 
 /** Orders of a call listing. */
 export type CallOrder = 'STARTED_AT_DESC' | 'STARTED_AT_ASC';
 
-const keyset = (order: CallOrder): Keyset<CallRecord> => ({
+const keyset = (order: CallOrder): Keyset<CallRow> => ({
   kind: 'call',
   columns: ['c.started_at', 'c.id'],
   casts: ['timestamptz', 'bigint'],
@@ -43,10 +43,11 @@ export function callConditions(scope: AppScope, filter: CallFilter | null | unde
 export class CallRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  list(scope: AppScope, filter: CallFilter | null | undefined, order: CallOrder, args: PageArgs): Promise<Page<CallRecord>> {
+  /** A page of calls; with `fields` (record field names), only those and the keys are read. */
+  list(scope: AppScope, filter: CallFilter | null | undefined, order: CallOrder, args: PageArgs, fields?: ReadonlySet<string>): Promise<Page<CallRow>> {
     const params = new SqlParams();
     const conditions = callConditions(scope, filter, params);
-    return queryPage(this.dataSource, { columns: CALL_COLUMNS, source: 'calls c', conditions, params }, keyset(order), args);
+    return queryPage(this.dataSource, { columns: callColumns(fields), source: 'calls c', conditions, params }, keyset(order), args);
   }
 
   count(scope: AppScope, filter: CallFilter | null | undefined): Promise<number> {
@@ -54,12 +55,15 @@ export class CallRepository {
     return countRows(this.dataSource, { source: 'calls c', conditions: callConditions(scope, filter, params), params });
   }
 
-  /** One call by its TRTC id; `sdkAppId` is needed only when the id exists in several visible apps. */
-  async findByCallId(scope: AppScope, callId: string, sdkAppId?: string | null): Promise<CallRecord | null> {
+  /**
+   * One call by its TRTC id; `sdkAppId` is needed only when the id exists in several visible apps.
+   * With `fields` (record field names), only those and the keys are read.
+   */
+  async findByCallId(scope: AppScope, callId: string, sdkAppId?: string | null, fields?: ReadonlySet<string>): Promise<CallRow | null> {
     const params = new SqlParams();
     const conditions = [`c.call_id = ${params.add(callId)}`, ...appCondition('c.sdk_app_id', appsToRead(scope, sdkAppId), params)];
-    const rows: CallRecord[] = await this.dataSource.query(
-      `SELECT ${CALL_COLUMNS} FROM calls c ${whereClause(conditions)} ORDER BY c.sdk_app_id LIMIT 2`,
+    const rows: CallRow[] = await this.dataSource.query(
+      `SELECT ${callColumns(fields)} FROM calls c ${whereClause(conditions)} ORDER BY c.sdk_app_id LIMIT 2`,
       params.values,
     );
     if (rows.length > 1) {

@@ -1,10 +1,20 @@
 import type { DataSource } from 'typeorm';
 import { appsToRead, type AppScope } from '../domain/app-scope';
 import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../db/pagination';
-import { JOINED_CALL_COLUMNS, PARTICIPANT_COLUMNS, takeJoinedCall, takeParticipant, type CallRecord, type ParticipantFilter, type ParticipantRecord } from './records';
+import {
+  joinedCallColumns,
+  PARTICIPANT_COLUMNS,
+  participantColumns,
+  takeJoinedCall,
+  takeParticipant,
+  type CallRow,
+  type ParticipantFilter,
+  type ParticipantRecord,
+  type ParticipantRow,
+} from './records';
 import { appCondition, rangeConditions, SqlParams, whereClause } from '../db/sql';
 
-const KEYSET: Keyset<ParticipantRecord> = {
+const KEYSET: Keyset<ParticipantRow> = {
   kind: 'participant',
   columns: ['p.started_at', 'p.call_ref', 'p.user_id'],
   casts: ['timestamptz', 'bigint', 'text'],
@@ -28,23 +38,34 @@ function participantConditions(scope: AppScope, filter: ParticipantFilter | null
 export class ParticipantRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  list(scope: AppScope, filter: ParticipantFilter | null | undefined, args: PageArgs): Promise<Page<ParticipantRecord>> {
+  /** A page of participants; with `fields` (record field names), only those and the keys are read. */
+  list(scope: AppScope, filter: ParticipantFilter | null | undefined, args: PageArgs, fields?: ReadonlySet<string>): Promise<Page<ParticipantRow>> {
     const params = new SqlParams();
     const conditions = participantConditions(scope, filter, params);
-    return queryPage(this.dataSource, { columns: PARTICIPANT_COLUMNS, source: 'call_participants p', conditions, params }, KEYSET, args);
+    return queryPage(this.dataSource, { columns: participantColumns(fields), source: 'call_participants p', conditions, params }, KEYSET, args);
   }
 
   /**
    * `list` with each participant's call read in the same statement (for a history that shows the
-   * calls: one round trip instead of two).
+   * calls: one round trip instead of two), each side narrowed to its `fields` when given.
    */
-  async listWithCalls(scope: AppScope, filter: ParticipantFilter | null | undefined, args: PageArgs): Promise<Page<ParticipantRecord & { readonly call: CallRecord }>> {
+  async listWithCalls(
+    scope: AppScope,
+    filter: ParticipantFilter | null | undefined,
+    args: PageArgs,
+    fields: { readonly participant?: ReadonlySet<string>; readonly call?: ReadonlySet<string> } = {},
+  ): Promise<Page<ParticipantRow & { readonly call: CallRow }>> {
     const params = new SqlParams();
     const conditions = participantConditions(scope, filter, params);
-    const page = await queryPage<ParticipantRecord & Record<string, unknown>>(
+    const page = await queryPage<ParticipantRow & Record<string, unknown>>(
       this.dataSource,
-      { columns: `${PARTICIPANT_COLUMNS}, ${JOINED_CALL_COLUMNS}`, source: 'call_participants p JOIN calls c ON c.id = p.call_ref AND c.sdk_app_id = p.sdk_app_id', conditions, params },
-      KEYSET as Keyset<ParticipantRecord & Record<string, unknown>>,
+      {
+        columns: `${participantColumns(fields.participant)}, ${joinedCallColumns(fields.call)}`,
+        source: 'call_participants p JOIN calls c ON c.id = p.call_ref AND c.sdk_app_id = p.sdk_app_id',
+        conditions,
+        params,
+      },
+      KEYSET,
       args,
     );
     // The participant keeps only its own fields: `call.*` columns would ride along into every node.

@@ -64,8 +64,32 @@ export interface CallEventRecord {
   readonly clientIp: string | null;
 }
 
+/** A table's columns, each with the record field it fills. */
+type FieldTable<R> = readonly (readonly [sql: string, field: keyof R & string])[];
+
+/**
+ * The select list of `table`, each column named `<prefix><field>`: every column, or only those of
+ * `fields` and the `keys` (what nested reads, loaders and cursors need, whatever was asked).
+ */
+function columnList<R>(table: FieldTable<R>, keys: ReadonlySet<keyof R>, fields: ReadonlySet<string> | undefined, prefix: string): string {
+  return table
+    .filter(([, field]) => !fields || keys.has(field) || fields.has(field))
+    .map(([sql, field]) => `${sql} AS "${prefix}${field}"`)
+    .join(', ');
+}
+
+/** Copies the fields of `table` that `row` holds under `<prefix><field>` (a narrowed read leaves the others out). */
+function takeFields<R>(table: FieldTable<R>, row: Record<string, unknown>, prefix: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [, field] of table) {
+    const value = row[prefix + field];
+    if (value !== undefined) out[field] = value;
+  }
+  return out;
+}
+
 /** Each call column and the record field it fills. */
-const CALL_FIELDS: readonly (readonly [sql: string, field: keyof CallRecord])[] = [
+const CALL_FIELDS: FieldTable<CallRecord> = [
   ['c.id::text', 'ref'],
   ['c.sdk_app_id', 'sdkAppId'],
   ['c.call_id', 'callId'],
@@ -85,20 +109,30 @@ const CALL_FIELDS: readonly (readonly [sql: string, field: keyof CallRecord])[] 
   ['c.last_position::text', 'lastPosition'],
 ];
 
-export const CALL_COLUMNS = CALL_FIELDS.map(([sql, field]) => `${sql} AS "${field}"`).join(', ');
+/** The call fields every read returns: the call's keys (its participants and events are read by them) and the keyset. */
+const CALL_KEYS = new Set(['ref', 'sdkAppId', 'callId', 'startedAt'] as const);
+
+/**
+ * A call as a read returns it when asked for some fields only: the keys always, the other fields
+ * when they were asked for (absent otherwise). Fills a response; never a loader's cache.
+ */
+export type CallRow = Pick<CallRecord, typeof CALL_KEYS extends Set<infer K> ? K : never> & Partial<CallRecord>;
+
+/** The call columns of `c`: all, or those of `fields` (record field names) and the keys. */
+export const callColumns = (fields?: ReadonlySet<string>): string => columnList(CALL_FIELDS, CALL_KEYS, fields, '');
+
+export const CALL_COLUMNS = callColumns();
 
 /** The call columns of `c` joined to another row, named `call.<field>` (read back with {@link takeJoinedCall}). */
-export const JOINED_CALL_COLUMNS = CALL_FIELDS.map(([sql, field]) => `${sql} AS "call.${field}"`).join(', ');
+export const joinedCallColumns = (fields?: ReadonlySet<string>): string => columnList(CALL_FIELDS, CALL_KEYS, fields, 'call.');
 
-/** Reads the `call.<field>` columns of a joined row back into a call record. */
-export function takeJoinedCall(row: Record<string, unknown>): CallRecord {
-  const call: Record<string, unknown> = {};
-  for (const [, field] of CALL_FIELDS) call[field] = row[`call.${field}`];
-  return call as unknown as CallRecord;
+/** Reads the `call.<field>` columns of a joined row back into a call. */
+export function takeJoinedCall(row: Record<string, unknown>): CallRow {
+  return takeFields(CALL_FIELDS, row, 'call.') as unknown as CallRow;
 }
 
 /** Each participant column and the record field it fills. */
-const PARTICIPANT_FIELDS: readonly (readonly [sql: string, field: keyof ParticipantRecord])[] = [
+const PARTICIPANT_FIELDS: FieldTable<ParticipantRecord> = [
   ['p.call_ref::text', 'callRef'],
   ['p.sdk_app_id', 'sdkAppId'],
   ['p.call_id', 'callId'],
@@ -112,13 +146,20 @@ const PARTICIPANT_FIELDS: readonly (readonly [sql: string, field: keyof Particip
   ['p.started_at', 'startedAt'],
 ];
 
-export const PARTICIPANT_COLUMNS = PARTICIPANT_FIELDS.map(([sql, field]) => `${sql} AS "${field}"`).join(', ');
+/** The participant fields every read returns: its call's keys and the keyset. */
+const PARTICIPANT_KEYS = new Set(['callRef', 'sdkAppId', 'callId', 'userId', 'startedAt'] as const);
+
+/** A participant as a read returns it when asked for some fields only (see {@link CallRow}). */
+export type ParticipantRow = Pick<ParticipantRecord, typeof PARTICIPANT_KEYS extends Set<infer K> ? K : never> & Partial<ParticipantRecord>;
+
+/** The participant columns of `p`: all, or those of `fields` (record field names) and the keys. */
+export const participantColumns = (fields?: ReadonlySet<string>): string => columnList(PARTICIPANT_FIELDS, PARTICIPANT_KEYS, fields, '');
+
+export const PARTICIPANT_COLUMNS = participantColumns();
 
 /** The participant's own fields of a row that holds more (a participant joined with its call). */
-export function takeParticipant(row: Record<string, unknown>): ParticipantRecord {
-  const participant: Record<string, unknown> = {};
-  for (const [, field] of PARTICIPANT_FIELDS) participant[field] = row[field];
-  return participant as unknown as ParticipantRecord;
+export function takeParticipant(row: Record<string, unknown>): ParticipantRow {
+  return takeFields(PARTICIPANT_FIELDS, row, '') as unknown as ParticipantRow;
 }
 
 export const EVENT_COLUMNS = `e.position::text AS "position", e.sdk_app_id AS "sdkAppId", e.call_id AS "callId",

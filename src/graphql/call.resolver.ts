@@ -1,23 +1,26 @@
-import { Arg, Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
 import { ConnectionArgs } from './connection.args';
 import type { CallOrder } from '../calls/call.repository';
-import { Call, toCall } from './call.type';
+import { Call, callRecordFields, toCall } from './call.type';
 import { CallEvent, toCallEvent } from './call-event.type';
 import { CallConnection } from './connections';
 import type { GraphQLContext } from './context';
 import { CallOrderEnum } from './enums';
 import { CallFilter } from './filters.input';
 import { Participant, toParticipant } from './participant.type';
+import { selectedFields } from './selection';
 
 @Resolver(() => Call)
 export class CallResolver {
   @Query(() => Call, { nullable: true, description: 'One call by its TRTC CallId; sdkAppId is needed only if the id exists in several apps' })
   async call(
     @Ctx() ctx: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
     @Arg('callId', () => String) callId: string,
     @Arg('sdkAppId', () => String, { nullable: true }) sdkAppId?: string | null,
   ): Promise<Call | null> {
-    const record = await ctx.services.calls.findByCallId(ctx.scope, callId, sdkAppId);
+    const record = await ctx.services.calls.findByCallId(ctx.scope, callId, sdkAppId, callRecordFields(selectedFields(info)));
     return record && toCall(record);
   }
 
@@ -25,11 +28,13 @@ export class CallResolver {
   async calls(
     @Ctx() ctx: GraphQLContext,
     @Args(() => ConnectionArgs) pageArgs: ConnectionArgs,
+    @Info() info: GraphQLResolveInfo,
     @Arg('filter', () => CallFilter, { nullable: true }) filter?: CallFilter | null,
     @Arg('orderBy', () => CallOrderEnum, { nullable: true }) orderBy?: CallOrder | null,
   ): Promise<InstanceType<typeof CallConnection>> {
     const { calls } = ctx.services;
-    const page = await calls.list(ctx.scope, filter, orderBy ?? 'STARTED_AT_DESC', pageArgs);
+    const fields = callRecordFields(selectedFields(info, ['edges', 'node']));
+    const page = await calls.list(ctx.scope, filter, orderBy ?? 'STARTED_AT_DESC', pageArgs, fields);
     return CallConnection.from({ page, count: () => calls.count(ctx.scope, filter) }, toCall);
   }
 

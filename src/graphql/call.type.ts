@@ -1,5 +1,5 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import type { CallRecord, ParticipantRecord } from '../calls/records';
+import type { CallRow, ParticipantRecord } from '../calls/records';
 import type { CallResult, CallStatus, CallType, MediaType } from '../domain/vocabulary';
 import { CallResultEnum, CallStatusEnum, CallTypeEnum, MediaTypeEnum } from './enums';
 import { DateTimeScalar } from './scalars';
@@ -61,7 +61,10 @@ export class Call {
   knownParticipants?: readonly ParticipantRecord[];
 }
 
-export const toCall = (r: CallRecord & { participants?: readonly ParticipantRecord[] }): Call => {
+export const toCall = (r: CallRow & { participants?: readonly ParticipantRecord[] }): Call => {
   const { participants, ...call } = r;
   return Object.assign(new Call(), call, { id: r.ref, knownParticipants: participants });
 };
+
+/** The call record fields behind the GraphQL fields `names` selects on a call (`id` is the record's `ref`). */
+export const callRecordFields = (names: ReadonlySet<string>): Set<string> => new Set([...names].map((n) => (n === 'id' ? 'ref' : n)));

@@ -2,12 +2,12 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
 import { ConnectionArgs } from './connection.args';
 import { AppError } from '../domain/app-error';
-import { Call, toCall } from './call.type';
+import { Call, callRecordFields, toCall } from './call.type';
 import { ParticipantConnection } from './connections';
 import type { GraphQLContext } from './context';
 import { ParticipantFilter } from './filters.input';
 import { Participant, toParticipant } from './participant.type';
-import { selectsPath } from './selection';
+import { selectedFields } from './selection';
 
 @Resolver(() => Participant)
 export class ParticipantResolver {
@@ -19,19 +19,17 @@ export class ParticipantResolver {
     @Arg('filter', () => ParticipantFilter, { nullable: true }) filter?: ParticipantFilter | null,
   ): Promise<InstanceType<typeof ParticipantConnection>> {
     const { participants } = ctx.services;
-    let page;
-    if (selectsPath(info, ['edges', 'node', 'call'])) {
-      // The calls come in the same statement; `call` below then finds them in the loader.
-      page = await participants.listWithCalls(ctx.scope, filter, pageArgs);
-      for (const p of page.nodes) ctx.loaders.callByKey.prime(p.call, p.call);
-    } else {
-      page = await participants.list(ctx.scope, filter, pageArgs);
-    }
+    // Only the columns the selection needs; the calls, when selected, come in the same statement.
+    const fields = selectedFields(info, ['edges', 'node']);
+    const page = fields.has('call')
+      ? await participants.listWithCalls(ctx.scope, filter, pageArgs, { participant: fields, call: callRecordFields(selectedFields(info, ['edges', 'node', 'call'])) })
+      : await participants.list(ctx.scope, filter, pageArgs, fields);
     return ParticipantConnection.from({ page, count: () => participants.count(ctx.scope, filter) }, toParticipant);
   }
 
   @FieldResolver(() => Call)
   async call(@Root() participant: Participant, @Ctx() ctx: GraphQLContext): Promise<Call> {
+    if (participant.knownCall) return toCall(participant.knownCall);
     const record = await ctx.loaders.callByKey.load({ sdkAppId: participant.sdkAppId, callId: participant.callId });
     if (record === null) throw new AppError('FORBIDDEN', `call: expected a call visible to this key, got none for "${participant.callId}"`, 'call');
     return toCall(record);

@@ -1,5 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
-import type { ParticipantRecord } from '../calls/records';
+import type { CallRow, ParticipantRow } from '../calls/records';
 import type { ParticipantOutcome, Role } from '../domain/vocabulary';
 import { ParticipantOutcomeEnum, RoleEnum } from './enums';
 import { DateTimeScalar } from './scalars';
@@ -29,6 +29,12 @@ export class Participant {
 
   sdkAppId!: string;
   callId!: string;
+
+  /** The call, when it was read with the participant (a history that shows calls), so `call` needs no query. */
+  knownCall?: CallRow;
 }
 
-export const toParticipant = (r: ParticipantRecord): Participant => Object.assign(new Participant(), r);
+export const toParticipant = (r: ParticipantRow & { call?: CallRow }): Participant => {
+  const { call, ...participant } = r;
+  return Object.assign(new Participant(), participant, { knownCall: call });
+};

@@ -1,5 +1,5 @@
 import { Kind, parse, type FieldNode, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
-import { selectedFields, selectsPath } from './selection';
+import { selectedFields } from './selection';
 
 /** The root field's node, the fragments and the variables of `query`, as a resolver's `info` would give them. */
 function infoOf(query: string, variableValues: Record<string, unknown> = {}) {
@@ -11,7 +11,7 @@ function infoOf(query: string, variableValues: Record<string, unknown> = {}) {
   return { fieldNodes: [op.selectionSet.selections[0] as FieldNode], fragments, variableValues };
 }
 
-describe('selectsPath', () => {
+describe('selectedFields at a path', () => {
   it.each([
     ['a plain selection', '{ participants { edges { node { call { callId } } } } }', true],
     ['an alias (field names count)', '{ participants { e: edges { n: node { c: call { callId } } } } }', true],
@@ -19,10 +19,12 @@ describe('selectsPath', () => {
     ['a named fragment', '{ participants { edges { ...E } } } fragment E on Edge { node { call { callId } } }', true],
     ['nested named fragments', '{ participants { ...C } } fragment C on Conn { edges { ...E } } fragment E on Edge { node { call { callId } } }', true],
     ['a selection without it', '{ participants { edges { node { userId } } } }', false],
+    ['a field turned off by @skip', '{ participants { edges { node { call @skip(if: true) { callId } } } } }', false],
+    ['a fragment spread again under another alias', '{ participants { a: edges { ...N } b: edges { node { userId } ...N } } } fragment N on Edge { node { call { callId } } }', true],
     ['the name at another depth', '{ participants { edges { call: node { userId } } } }', false],
     ['a fragment that refers to itself (invalid, but must not loop)', '{ participants { ...C } } fragment C on Conn { ...C }', false],
   ])('%s', (_name, query, expected) => {
-    expect(selectsPath(infoOf(query), ['edges', 'node', 'call'])).toBe(expected);
+    expect(selectedFields(infoOf(query), ['edges', 'node']).has('call')).toBe(expected);
   });
 });
 
@@ -39,6 +41,13 @@ describe('selectedFields', () => {
       fragment A on CallStatsRow { calls ...B }
       fragment B on CallStatsRow { p95TalkSeconds }`);
     expect(sorted(selectedFields(info))).toEqual(['calls', 'missed', 'p95TalkSeconds']);
+  });
+
+  it('lists the fields at a path, merged over aliases and fragments of the fields on the way', () => {
+    const info = infoOf('{ participants { e: edges { node { userId call { status } } } edges { ...N } } } fragment N on Edge { node { role call { callId } } }');
+    expect(sorted(selectedFields(info, ['edges', 'node']))).toEqual(['call', 'role', 'userId']);
+    expect(sorted(selectedFields(info, ['edges', 'node', 'call']))).toEqual(['callId', 'status']);
+    expect(sorted(selectedFields(info, ['pageInfo']))).toEqual([]);
   });
 
   it('leaves out what @skip and @include turn off, with literal or variable conditions', () => {

@@ -334,6 +334,33 @@ describe('nested fields', () => {
     expect(statements).toBe(2); // participants joined with calls, then the calls' participants
   });
 
+  it('reads only the columns the selection needs, and a narrowed call never stands in for a whole one', async () => {
+    const every = 'id sdkAppId callId roomId callType mediaType status result callerId startedAt acceptedAt endedAt ringSeconds talkSeconds participantCount lastEventAt';
+    const whole = await gql(t.baseUrl, keyA, `{ call(callId: "a4") { ${every} } }`);
+    expect(whole.errors).toBeUndefined();
+    expect(whole.data!.call).toMatchObject({ callId: 'a4', status: 'ENDED', talkSeconds: 120, participantCount: 3 });
+
+    const before = logger.recent.length;
+    const narrow = await gql(t.baseUrl, keyA, `{ participants(filter: { userId: "Alice" }, first: 1) { edges { node { role call { status } } } } }`);
+    expect(narrow.data!.participants.edges[0].node.call).toEqual({ status: 'ENDED' });
+    const [sql] = logger.recent.slice(before).filter((q) => q.includes('FROM call_participants p JOIN calls c'));
+    expect(sql).toContain('c.status AS "call.status"');
+    expect(sql).not.toMatch(/c\.room_id|c\.talk_seconds|p\.platform|p\.left_at/);
+
+    // The same call through a narrowed history, a narrowed listing and the events' loader, in one request.
+    const mixed = await gql(
+      t.baseUrl,
+      keyA,
+      `{ participants(filter: { userId: "Alice" }, first: 1) { edges { node { call { status } } } }
+         calls(first: 1, filter: { callId: "a4" }) { edges { node { talkSeconds ...Every } } }
+         callEvents(filter: { callId: "a4" }, first: 1) { edges { node { call { ...Every } } } } }
+       fragment Every on Call { ${every} }`,
+    );
+    expect(mixed.errors).toBeUndefined();
+    expect(mixed.data!.calls.edges[0].node).toEqual(whole.data!.call);
+    expect(mixed.data!.callEvents.edges[0].node.call).toEqual(whole.data!.call);
+  });
+
   it('take a constant number of SQL statements whatever the page size', async () => {
     const D = '1400000004';
     const keyD = await createKey(db.dataSource, 'app-d', [D]);

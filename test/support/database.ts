@@ -48,8 +48,12 @@ export async function truncateAll(ds: DataSource): Promise<void> {
 /** A TypeORM logger that counts the SQL statements sent. */
 export class CountingLogger implements Logger {
   statements = 0;
-  logQuery(): void {
+  /** The text of the latest statements (at most 50), oldest first. */
+  readonly recent: string[] = [];
+  logQuery(query: string): void {
     this.statements++;
+    this.recent.push(query);
+    if (this.recent.length > 50) this.recent.shift();
   }
   logQueryError(): void {}
   logQuerySlow(): void {}
