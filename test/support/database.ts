@@ -49,11 +49,15 @@ export async function truncateAll(ds: DataSource): Promise<void> {
 export class CountingLogger implements Logger {
   statements = 0;
   /** The text of the latest statements (at most 50), oldest first. */
-  readonly recent: string[] = [];
+  private readonly recent: string[] = [];
   logQuery(query: string): void {
     this.statements++;
     this.recent.push(query);
     if (this.recent.length > 50) this.recent.shift();
+  }
+  /** The text of the statements logged since `statements` was `count` (the latest 50 at most). */
+  since(count: number): string[] {
+    return this.recent.slice(Math.max(0, this.recent.length - (this.statements - count)));
   }
   logQueryError(): void {}
   logQuerySlow(): void {}
