@@ -5,7 +5,7 @@
  * figure counts everything the process does for a request, `inject` included (about 0.3 ms of it),
  * so it is for comparing trees, not for quoting as a server's cost.
  *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/read-cpu.bench.ts
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:read-cpu
  *   TREES=/path/to/older/checkout,. ROUNDS=3 REQUESTS=3000 ONLY=history,video npx tsx bench/read-cpu.bench.ts
  *
  * TREES lists built checkouts (`npm run build` in each; `.` is this one); their runs alternate
