@@ -16,6 +16,11 @@ describe('DateTimeScalar', () => {
     expect(() => DateTimeScalar.serialize(new Date(Number.NaN))).toThrow('DateTime cannot represent an invalid Date instance');
   });
 
+  it('refuses a number no date can hold with a GraphQL error that names it', () => {
+    expect(() => DateTimeScalar.serialize(1e20)).toThrow('DateTime: expected a valid date, got 100000000000000000000');
+    expect(DateTimeScalar.serialize(0)).toBe('1970-01-01T00:00:00.000Z');
+  });
+
   it('keeps the name, description and input parsing of graphql-scalars', () => {
     expect(DateTimeScalar.name).toBe(GraphQLDateTime.name);
     expect(DateTimeScalar.description).toBe(GraphQLDateTime.description);

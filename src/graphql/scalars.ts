@@ -1,4 +1,4 @@
-import { GraphQLScalarType } from 'graphql';
+import { GraphQLError, GraphQLScalarType } from 'graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
 
 /**
@@ -10,6 +10,9 @@ import { GraphQLDateTime } from 'graphql-scalars';
 export const DateTimeScalar = new GraphQLScalarType({
   ...GraphQLDateTime.toConfig(),
   serialize(value: unknown): string {
-    return (GraphQLDateTime.serialize(value) as Date).toISOString();
+    const date = GraphQLDateTime.serialize(value) as Date;
+    // graphql-scalars checks a Date or a string, but turns any number into a Date unchecked.
+    if (Number.isNaN(date.getTime())) throw new GraphQLError(`DateTime: expected a valid date, got ${String(value)}`);
+    return date.toISOString();
   },
 });
