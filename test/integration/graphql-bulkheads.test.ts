@@ -154,7 +154,16 @@ async function lockCalls() {
   await runner.query('LOCK TABLE calls IN ACCESS EXCLUSIVE MODE');
   let released: Promise<void> | null = null;
   const hold = {
-    waiting: async () => Number((await db.dataSource.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = 'calls'::regclass`))[0].n),
+    // The listings' reads only: each turn of the stats rollup's refresh takes `LOCK TABLE calls IN ACCESS SHARE MODE`, and waits too.
+    waiting: async () =>
+      Number(
+        (
+          await db.dataSource.query(
+            `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+             WHERE NOT l.granted AND l.relation = 'calls'::regclass AND a.query LIKE 'SELECT % FROM calls c %'`,
+          )
+        )[0].n,
+      ),
     release: () => (released ??= runner.rollbackTransaction().finally(() => runner.release())),
     abort: () => void hold.release(),
   };
