@@ -9,7 +9,8 @@
  *   TREES=/path/to/older/checkout,. ROUNDS=3 REQUESTS=3000 ONLY=history,video npx tsx bench/read-cpu.bench.ts
  *
  * TREES lists built checkouts (`npm run build` in each; `.` is this one); their runs alternate
- * (A, B, A, B) and each cell shows every round's figure.
+ * (A, B, A, B) and each cell shows every round's figure. APP_NODE_ARGS are Node flags for each child,
+ * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (a profile per tree and round).
  */
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -25,6 +26,7 @@ const ROUNDS = num('ROUNDS', 2);
 const REQUESTS = num('REQUESTS', 3000);
 // page50 needs a cursor made over HTTP first (bench/query.bench.ts); every other read of bench/query-reads.ts runs here.
 const NAMES = (process.env.ONLY ?? 'typename,history,call,video').split(',').filter((n) => n !== 'page50');
+const APP_NODE_ARGS = (process.env.APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 /** One tree's run, in this process: CPU ms per request of each read. */
 async function child(tree: string, info: SeedInfo, key: string): Promise<Record<string, number>> {
@@ -87,7 +89,7 @@ async function main() {
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const tree of trees) {
-        const line = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--child', tree, key], { env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+        const line = execFileSync(process.execPath, [...APP_NODE_ARGS, '--import', 'tsx', __filename, '--child', tree, key], { env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
         const result = JSON.parse(line.trim().split('\n').at(-1)!) as Record<string, number>;
         for (const [read, ms] of Object.entries(result)) figures.set(`${tree}\t${read}`, [...(figures.get(`${tree}\t${read}`) ?? []), ms]);
         console.log(`  round ${round}, ${tree}: ${Object.entries(result).map(([r, ms]) => `${r} ${ms.toFixed(3)} ms`).join(', ')}`);
