@@ -12,6 +12,11 @@ export interface PageArgs {
   readonly after?: string | null;
   readonly last?: number | null;
   readonly before?: string | null;
+  /**
+   * False when the caller needs no row of the page (a connection selecting only `totalCount`): the
+   * arguments are still checked, and the page comes back empty without a query. Not a GraphQL argument.
+   */
+  readonly rows?: boolean;
 }
 
 /** One page of rows with their cursors. */
@@ -106,6 +111,7 @@ export interface ListingQuery {
 /** Reads one page of a listing in keyset order. */
 export async function queryPage<Row>(db: Queryable, q: ListingQuery, keyset: Keyset<Row>, args: PageArgs): Promise<Page<Row>> {
   const plan = planPage(args, keyset, q.params);
+  if (args.rows === false) return { nodes: [], cursors: [], hasNextPage: false, hasPreviousPage: false };
   const rows: Row[] = await db.query(
     `SELECT ${q.columns} FROM ${q.source} ${whereClause([...q.conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT ${plan.limit}`,
     q.params.values,

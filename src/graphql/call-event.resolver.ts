@@ -1,10 +1,12 @@
-import { Arg, Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
 import { ConnectionArgs } from './connection.args';
 import { Call, toCall } from './call.type';
 import { CallEvent, toCallEvent } from './call-event.type';
 import { CallEventConnection } from './connections';
 import type { GraphQLContext } from './context';
 import { CallEventFilter } from './filters.input';
+import { pageArgsFor } from './selection';
 
 @Resolver(() => CallEvent)
 export class CallEventResolver {
@@ -12,10 +14,11 @@ export class CallEventResolver {
   async callEvents(
     @Ctx() ctx: GraphQLContext,
     @Args(() => ConnectionArgs) pageArgs: ConnectionArgs,
+    @Info() info: GraphQLResolveInfo,
     @Arg('filter', () => CallEventFilter, { nullable: true }) filter?: CallEventFilter | null,
   ): Promise<InstanceType<typeof CallEventConnection>> {
     const { events } = ctx.services;
-    const page = await events.list(ctx.scope, filter, pageArgs);
+    const page = await events.list(ctx.scope, filter, pageArgsFor(info, pageArgs));
     return CallEventConnection.from({ page, count: () => events.count(ctx.scope, filter) }, toCallEvent);
   }
 

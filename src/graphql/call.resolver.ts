@@ -9,7 +9,7 @@ import type { GraphQLContext } from './context';
 import { CallOrderEnum } from './enums';
 import { CallFilter } from './filters.input';
 import { Participant, toParticipant } from './participant.type';
-import { selectedFields } from './selection';
+import { pageArgsFor, selectedFields } from './selection';
 
 @Resolver(() => Call)
 export class CallResolver {
@@ -34,7 +34,7 @@ export class CallResolver {
   ): Promise<InstanceType<typeof CallConnection>> {
     const { calls } = ctx.services;
     const fields = callRecordFields(selectedFields(info, ['edges', 'node']));
-    const page = await calls.list(ctx.scope, filter, orderBy ?? 'STARTED_AT_DESC', pageArgs, fields);
+    const page = await calls.list(ctx.scope, filter, orderBy ?? 'STARTED_AT_DESC', pageArgsFor(info, pageArgs), fields);
     return CallConnection.from({ page, count: () => calls.count(ctx.scope, filter) }, toCall);
   }
 

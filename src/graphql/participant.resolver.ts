@@ -7,7 +7,7 @@ import { ParticipantConnection } from './connections';
 import type { GraphQLContext } from './context';
 import { ParticipantFilter } from './filters.input';
 import { Participant, toParticipant } from './participant.type';
-import { selectedFields } from './selection';
+import { pageArgsFor, selectedFields } from './selection';
 
 @Resolver(() => Participant)
 export class ParticipantResolver {
@@ -21,9 +21,10 @@ export class ParticipantResolver {
     const { participants } = ctx.services;
     // Only the columns the selection needs; the calls, when selected, come in the same statement.
     const fields = selectedFields(info, ['edges', 'node']);
+    const args = pageArgsFor(info, pageArgs);
     const page = fields.has('call')
-      ? await participants.listWithCalls(ctx.scope, filter, pageArgs, { participant: fields, call: callRecordFields(selectedFields(info, ['edges', 'node', 'call'])) })
-      : await participants.list(ctx.scope, filter, pageArgs, fields);
+      ? await participants.listWithCalls(ctx.scope, filter, args, { participant: fields, call: callRecordFields(selectedFields(info, ['edges', 'node', 'call'])) })
+      : await participants.list(ctx.scope, filter, args, fields);
     return ParticipantConnection.from({ page, count: () => participants.count(ctx.scope, filter) }, toParticipant);
   }
 

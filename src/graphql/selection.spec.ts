@@ -1,5 +1,5 @@
 import { Kind, parse, type FieldNode, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
-import { selectedFields } from './selection';
+import { pageArgsFor, selectedFields } from './selection';
 
 /** The root field's node, the fragments and the variables of `query`, as a resolver's `info` would give them. */
 function infoOf(query: string, variableValues: Record<string, unknown> = {}) {
@@ -56,5 +56,17 @@ describe('selectedFields', () => {
       { p: false },
     );
     expect(sorted(selectedFields(info))).toEqual(['calls', 'missed']);
+  });
+});
+
+describe('pageArgsFor', () => {
+  it.each([
+    ['totalCount alone', '{ calls { totalCount } }', false],
+    ['edges', '{ calls { totalCount edges { cursor } } }', true],
+    ['pageInfo alone', '{ calls { pageInfo { hasNextPage } } }', true],
+    ['edges turned off by @include', '{ calls { totalCount edges @include(if: false) { cursor } } }', false],
+    ['edges in a fragment', '{ calls { ...C } } fragment C on CallConnection { edges { cursor } }', true],
+  ])('%s', (_name, query, rows) => {
+    expect(pageArgsFor(infoOf(query), { first: 3 })).toEqual({ first: 3, rows });
   });
 });

@@ -37,3 +37,9 @@ export function selectedFields(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fr
   for (const field of info.fieldNodes) visit(field.selectionSet, 0, new Set());
   return names;
 }
+
+/** The page arguments of a connection resolver, with `rows: false` when the selection reads no row (only `totalCount`). */
+export function pageArgsFor<T extends object>(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments' | 'variableValues'>, args: T): T & { rows: boolean } {
+  const selected = selectedFields(info);
+  return { ...args, rows: selected.has('edges') || selected.has('pageInfo') };
+}

@@ -361,6 +361,41 @@ describe('nested fields', () => {
     expect(mixed.data!.callEvents.edges[0].node.call).toEqual(whole.data!.call);
   });
 
+  it('counts without reading a page when only totalCount is selected, and still refuses a bad cursor', async () => {
+    await gql(t.baseUrl, keyAll, '{ __typename }'); // the key's scope is cached from here on
+    const listings = (since: number) => logger.since(since).filter((q) => / FROM (calls c|call_participants p|rejected_callbacks r)\b.* ORDER BY /s.test(q));
+    const query = (listing: string) =>
+      `{ calls(filter: { sdkAppId: "${A}" }) { totalCount ${listing} } participants(filter: { userId: "Alice" }) { n: totalCount ${listing} }
+         joined: participants(filter: { userId: "Alice" }) { ... on ParticipantConnection { totalCount } edges @skip(if: true) { node { call { callId } } } }
+         rejectedCallbacks { totalCount ${listing} } }`;
+    const before = logger.statements;
+    const counted = await gql(t.baseUrl, keyAll, query(''));
+    expect(counted.errors).toBeUndefined();
+    expect(listings(before)).toEqual([]);
+    expect(logger.since(before).filter((q) => q.startsWith('SELECT count(*)'))).toHaveLength(4);
+    // The same counts as with the pages read.
+    const read = await gql(t.baseUrl, keyAll, query('edges { cursor }'));
+    const { calls, participants, rejectedCallbacks } = read.data!;
+    expect(calls.edges.length).toBeGreaterThan(0);
+    expect(counted.data).toEqual({
+      calls: { totalCount: calls.edges.length },
+      participants: { n: participants.edges.length },
+      joined: { totalCount: participants.edges.length },
+      rejectedCallbacks: { totalCount: rejectedCallbacks.edges.length },
+    });
+
+    // pageInfo alone needs the page's rows: it is read.
+    const paged = logger.statements;
+    const info = await gql(t.baseUrl, keyAll, `{ calls(first: 2, filter: { sdkAppId: "${A}" }) { pageInfo { hasNextPage } } }`);
+    expect(info.data).toEqual({ calls: { pageInfo: { hasNextPage: true } } });
+    expect(listings(paged)).toHaveLength(1);
+
+    for (const listing of ['calls', 'participants', 'callEvents', 'rejectedCallbacks']) {
+      const bad = await gql(t.baseUrl, keyAll, `{ ${listing}(after: "not-a-cursor") { totalCount } }`);
+      expect(bad.errors?.[0]).toMatchObject({ message: expect.stringMatching(/^after: expected /), extensions: { code: 'BAD_USER_INPUT' } });
+    }
+  });
+
   it('take a constant number of SQL statements whatever the page size', async () => {
     const D = '1400000004';
     const keyD = await createKey(db.dataSource, 'app-d', [D]);
