@@ -52,6 +52,13 @@ export function reads(info: SeedInfo, page50Cursor: string, clients: number): Re
       sql: `SELECT p.*, c.* FROM call_participants p JOIN calls c ON c.id = p.call_ref WHERE p.sdk_app_id = '${APP}' AND p.user_id = 'u' || :u ORDER BY p.started_at DESC, p.call_ref DESC LIMIT 20;`,
     },
     {
+      name: 'count',
+      label: "the number of a user's participations (totalCount only)",
+      query: `query($u: String!) { participants(filter: { userId: $u }) { totalCount } }`,
+      variables: (r) => ({ u: `u${r.user()}` }),
+      sql: `SELECT count(*) FROM call_participants p WHERE p.sdk_app_id = '${APP}' AND p.user_id = 'u' || :u;`,
+    },
+    {
       name: 'call',
       label: 'one call with participants and events',
       query: `query($c: String!) { call(callId: $c) { ${CALL_FIELDS} participants { userId role outcome answeredAt } events { event userId eventTime } } }`,
