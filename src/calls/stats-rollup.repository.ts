@@ -48,8 +48,14 @@ export class StatsRollupRepository {
    * after the recompute read `calls`, or still running and holding the mark: SKIP LOCKED) leaves it
    * for the next turn, so no change is lost and ingest never waits for a refresh. Returns the hours
    * refreshed, or `null` when another replica is refreshing.
+   *
+   * With no mark, a turn is one statement and takes no lock: an idle replica's turns never queue
+   * behind (or ahead of) a migration's lock on `calls`. A mark made just after that look waits for
+   * the next turn.
    */
-  refresh(limit: number): Promise<number | null> {
+  async refresh(limit: number): Promise<number | null> {
+    const [{ marked }]: { marked: boolean }[] = await this.dataSource.query('SELECT EXISTS (SELECT FROM call_stats_dirty) AS marked');
+    if (!marked) return 0;
     return this.dataSource.transaction(async (tx) => {
       const [{ locked }]: { locked: boolean }[] = await tx.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [REFRESH_LOCK]);
       if (!locked) return null;

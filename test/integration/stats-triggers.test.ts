@@ -117,6 +117,23 @@ describe('the refresher', () => {
     expect(await rollup.refresh(100)).toBe(1);
   });
 
+  it('takes no lock on calls when no hour is marked, so an idle turn never waits behind a lock on calls', async () => {
+    await insertCalls(db.dataSource, [call('2024-03-10T01:10:00Z')]);
+    await refreshAll(rollup);
+    expect(await marks()).toEqual([]);
+    const migrating = new Client({ connectionString: db.url });
+    await migrating.connect();
+    try {
+      await migrating.query('BEGIN');
+      await migrating.query('LOCK TABLE calls IN ACCESS EXCLUSIVE MODE'); // what an ALTER TABLE takes
+      const turn = await Promise.race([rollup.refresh(100), new Promise((r) => setTimeout(() => r('waited for the lock on calls'), 2000))]);
+      expect(turn).toBe(0);
+      await migrating.query('COMMIT');
+    } finally {
+      await migrating.end();
+    }
+  });
+
   it('waits for a TRUNCATE of calls that started first instead of deadlocking with its trigger', async () => {
     await insertCalls(db.dataSource, [call('2024-03-10T01:10:00Z')]);
     const truncating = new Client({ connectionString: db.url });
