@@ -4,7 +4,19 @@ import { appsToRead, type AppScope } from '../domain/app-scope';
 import { checkCallFilter } from '../domain/live-filter';
 import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../db/pagination';
 import { callKeyText, type CallKey } from '../domain/call-key';
-import { CALL_COLUMNS, callColumns, type CallFilter, type CallRecord, type CallRow } from './records';
+import {
+  CALL_COLUMNS,
+  CALL_EVENTS_JSON,
+  CALL_PARTICIPANTS_JSON,
+  callColumns,
+  eventsFromJson,
+  participantsFromJson,
+  type CallEventRecord,
+  type CallFilter,
+  type CallRecord,
+  type CallRow,
+  type ParticipantRecord,
+} from './records';
 import { appCondition, rangeConditions, SqlParams, whereClause } from '../db/sql';
 
 /** Orders of a call listing. */
@@ -57,19 +69,36 @@ export class CallRepository {
 
   /**
    * One call by its TRTC id; `sdkAppId` is needed only when the id exists in several visible apps.
-   * With `fields` (record field names), only those and the keys are read.
+   * With `fields` (record field names), only those and the keys are read. With `nested.participants`
+   * or `nested.events`, its participants (caller first) or its events (in position order) are read
+   * in the same statement.
    */
-  async findByCallId(scope: AppScope, callId: string, sdkAppId?: string | null, fields?: ReadonlySet<string>): Promise<CallRow | null> {
+  async findByCallId(
+    scope: AppScope,
+    callId: string,
+    sdkAppId?: string | null,
+    fields?: ReadonlySet<string>,
+    nested: { readonly participants?: boolean; readonly events?: boolean } = {},
+  ): Promise<(CallRow & { participants?: ParticipantRecord[]; events?: CallEventRecord[] }) | null> {
     const params = new SqlParams();
     const conditions = [`c.call_id = ${params.add(callId)}`, ...appCondition('c.sdk_app_id', appsToRead(scope, sdkAppId), params)];
-    const rows: CallRow[] = await this.dataSource.query(
-      `SELECT ${callColumns(fields)} FROM calls c ${whereClause(conditions)} ORDER BY c.sdk_app_id LIMIT 2`,
+    const columns = [callColumns(fields)];
+    if (nested.participants) columns.push(`${CALL_PARTICIPANTS_JSON} AS "participants"`);
+    if (nested.events) columns.push(`${CALL_EVENTS_JSON} AS "events"`);
+    const rows: (CallRow & { participants?: (string | null)[][]; events?: (string | null)[][] })[] = await this.dataSource.query(
+      `SELECT ${columns.join(', ')} FROM calls c ${whereClause(conditions)} ORDER BY c.sdk_app_id LIMIT 2`,
       params.values,
     );
     if (rows.length > 1) {
       throw new AppError('BAD_USER_INPUT', `sdkAppId: expected because call "${callId}" exists in several apps, got nothing`, 'sdkAppId');
     }
-    return rows[0] ?? null;
+    if (!rows[0]) return null;
+    const { participants, events, ...call } = rows[0];
+    return {
+      ...call,
+      ...(participants && { participants: participantsFromJson(participants) }),
+      ...(events && { events: eventsFromJson(events) }),
+    };
   }
 
   /** Calls by key, in the order of `keys` (null where not visible): the batch behind `CallEvent.call`. */

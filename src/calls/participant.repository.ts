@@ -4,6 +4,7 @@ import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../
 import {
   joinedCallColumns,
   PARTICIPANT_COLUMNS,
+  PARTICIPANT_ORDER,
   participantColumns,
   takeJoinedCall,
   takeParticipant,
@@ -84,7 +85,7 @@ export class ParticipantRepository {
     const conditions = [`p.call_ref = ANY(${params.add(refs)}::bigint[])`, ...appCondition('p.sdk_app_id', appsToRead(scope), params)];
     const rows: ParticipantRecord[] = await this.dataSource.query(
       `SELECT ${PARTICIPANT_COLUMNS} FROM call_participants p ${whereClause(conditions)}
-       ORDER BY p.call_ref, (p.role = 'CALLER') DESC, p.invited_at, p.user_id`,
+       ORDER BY p.call_ref, ${PARTICIPANT_ORDER}`,
       params.values,
     );
     const byRef = new Map<string, ParticipantRecord[]>(refs.map((r) => [r, []]));

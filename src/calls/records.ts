@@ -1,3 +1,4 @@
+import { types } from 'pg';
 import type {
   CallEventType,
   CallResult,
@@ -64,8 +65,8 @@ export interface CallEventRecord {
   readonly clientIp: string | null;
 }
 
-/** A table's columns, each with the record field it fills. */
-type FieldTable<R> = readonly (readonly [sql: string, field: keyof R & string])[];
+/** A table's columns, each with the record field it fills (`timestamp` marks a timestamptz, for {@link jsonRows}). */
+type FieldTable<R> = readonly (readonly [sql: string, field: keyof R & string, kind?: 'timestamp'])[];
 
 /**
  * The select list of `table`, each column named `<prefix><field>`: every column, or only those of
@@ -131,6 +132,34 @@ export function takeJoinedCall(row: Record<string, unknown>): CallRow {
   return takeFields(CALL_FIELDS, row, 'call.') as unknown as CallRow;
 }
 
+/**
+ * PostgreSQL's text of a timestamptz, parsed by the parser pg applies to a timestamptz column (the
+ * text it receives is the same), so a record read through {@link jsonRows} equals one read as rows.
+ */
+const parseTimestamp = types.getTypeParser(types.builtins.TIMESTAMPTZ, 'text') as (text: string) => Date;
+
+/**
+ * The rows of `table` that `source` (FROM … WHERE …) yields, as one JSON array of arrays in `orderBy`
+ * order: a nested list read in its parent's statement (read back with {@link fromJsonRows}). Every
+ * value is text or null: the columns are text, and timestamps go as their text.
+ */
+function jsonRows<R>(table: FieldTable<R>, source: string, orderBy: string): string {
+  const values = table.map(([sql, , kind]) => (kind === 'timestamp' ? `(${sql})::text` : sql));
+  return `(SELECT coalesce(json_agg(json_build_array(${values.join(', ')}) ORDER BY ${orderBy}), '[]') ${source})`;
+}
+
+/** Records from the arrays of a {@link jsonRows} column. */
+function fromJsonRows<R>(table: FieldTable<R>, rows: readonly (readonly (string | null)[])[]): R[] {
+  return rows.map((values) => {
+    const out: Record<string, unknown> = {};
+    table.forEach(([, field, kind], i) => {
+      const value = values[i];
+      out[field] = kind === 'timestamp' && value !== null ? parseTimestamp(value) : value;
+    });
+    return out as R;
+  });
+}
+
 /** Each participant column and the record field it fills. */
 const PARTICIPANT_FIELDS: FieldTable<ParticipantRecord> = [
   ['p.call_ref::text', 'callRef'],
@@ -140,11 +169,19 @@ const PARTICIPANT_FIELDS: FieldTable<ParticipantRecord> = [
   ['p.role', 'role'],
   ['p.outcome', 'outcome'],
   ['p.platform', 'platform'],
-  ['p.invited_at', 'invitedAt'],
-  ['p.answered_at', 'answeredAt'],
-  ['p.left_at', 'leftAt'],
-  ['p.started_at', 'startedAt'],
+  ['p.invited_at', 'invitedAt', 'timestamp'],
+  ['p.answered_at', 'answeredAt', 'timestamp'],
+  ['p.left_at', 'leftAt', 'timestamp'],
+  ['p.started_at', 'startedAt', 'timestamp'],
 ];
+
+/** The order of a call's participants: the caller first, then by invitation. */
+export const PARTICIPANT_ORDER = `(p.role = 'CALLER') DESC, p.invited_at, p.user_id`;
+
+/** The participants of call `c`, in {@link PARTICIPANT_ORDER}, as one JSON column (read with {@link participantsFromJson}). */
+export const CALL_PARTICIPANTS_JSON = jsonRows(PARTICIPANT_FIELDS, 'FROM call_participants p WHERE p.call_ref = c.id AND p.sdk_app_id = c.sdk_app_id', PARTICIPANT_ORDER);
+
+export const participantsFromJson = (rows: readonly (readonly (string | null)[])[]): ParticipantRecord[] => fromJsonRows(PARTICIPANT_FIELDS, rows);
 
 /** The participant fields every read returns: its call's keys and the keyset. */
 const PARTICIPANT_KEYS = new Set(['callRef', 'sdkAppId', 'callId', 'userId', 'startedAt'] as const);
@@ -162,7 +199,27 @@ export function takeParticipant(row: Record<string, unknown>): ParticipantRow {
   return takeFields(PARTICIPANT_FIELDS, row, '') as unknown as ParticipantRow;
 }
 
-export const EVENT_COLUMNS = `e.position::text AS "position", e.sdk_app_id AS "sdkAppId", e.call_id AS "callId",
-  e.user_id AS "userId", e.role, e.event_type AS "type", e.raw_event AS "rawEvent", e.call_type AS "callType",
-  e.media_type AS "mediaType", e.call_result AS "callResult", e.event_time AS "eventTime", e.received_at AS "receivedAt",
-  e.platform, e.client_ip AS "clientIp"`;
+/** Each event column (the body aside) and the record field it fills. */
+const EVENT_FIELDS: FieldTable<CallEventRecord> = [
+  ['e.position::text', 'position'],
+  ['e.sdk_app_id', 'sdkAppId'],
+  ['e.call_id', 'callId'],
+  ['e.user_id', 'userId'],
+  ['e.role', 'role'],
+  ['e.event_type', 'type'],
+  ['e.raw_event', 'rawEvent'],
+  ['e.call_type', 'callType'],
+  ['e.media_type', 'mediaType'],
+  ['e.call_result', 'callResult'],
+  ['e.event_time', 'eventTime', 'timestamp'],
+  ['e.received_at', 'receivedAt', 'timestamp'],
+  ['e.platform', 'platform'],
+  ['e.client_ip', 'clientIp'],
+];
+
+export const EVENT_COLUMNS = columnList(EVENT_FIELDS, new Set(), undefined, '');
+
+/** The events of call `c`, in position order, as one JSON column (read with {@link eventsFromJson}). */
+export const CALL_EVENTS_JSON = jsonRows(EVENT_FIELDS, 'FROM call_events e WHERE e.sdk_app_id = c.sdk_app_id AND e.call_id = c.call_id', 'e.position');
+
+export const eventsFromJson = (rows: readonly (readonly (string | null)[])[]): CallEventRecord[] => fromJsonRows(EVENT_FIELDS, rows);

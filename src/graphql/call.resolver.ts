@@ -20,7 +20,10 @@ export class CallResolver {
     @Arg('callId', () => String) callId: string,
     @Arg('sdkAppId', () => String, { nullable: true }) sdkAppId?: string | null,
   ): Promise<Call | null> {
-    const record = await ctx.services.calls.findByCallId(ctx.scope, callId, sdkAppId, callRecordFields(selectedFields(info)));
+    // Its participants and events, when selected, come in the same statement.
+    const names = selectedFields(info);
+    const nested = { participants: names.has('participants'), events: names.has('events') };
+    const record = await ctx.services.calls.findByCallId(ctx.scope, callId, sdkAppId, callRecordFields(names), nested);
     return record && toCall(record);
   }
 
@@ -38,13 +41,16 @@ export class CallResolver {
     return CallConnection.from({ page, count: () => calls.count(ctx.scope, filter) }, toCall);
   }
 
+  // Not `async`: lists read with the call are returned without a promise (see Participant.call).
   @FieldResolver(() => [Participant])
-  async participants(@Root() call: Call, @Ctx() ctx: GraphQLContext): Promise<Participant[]> {
-    return (call.knownParticipants ?? (await ctx.loaders.participantsByCallRef.load(call.ref))).map(toParticipant);
+  participants(@Root() call: Call, @Ctx() ctx: GraphQLContext): Participant[] | Promise<Participant[]> {
+    if (call.knownParticipants) return call.knownParticipants.map(toParticipant);
+    return ctx.loaders.participantsByCallRef.load(call.ref).then((records) => records.map(toParticipant));
   }
 
   @FieldResolver(() => [CallEvent], { description: 'Every stored event of the call, in position order' })
-  async events(@Root() call: Call, @Ctx() ctx: GraphQLContext): Promise<CallEvent[]> {
-    return (await ctx.loaders.eventsByCall.load({ sdkAppId: call.sdkAppId, callId: call.callId })).map(toCallEvent);
+  events(@Root() call: Call, @Ctx() ctx: GraphQLContext): CallEvent[] | Promise<CallEvent[]> {
+    if (call.knownEvents) return call.knownEvents.map(toCallEvent);
+    return ctx.loaders.eventsByCall.load({ sdkAppId: call.sdkAppId, callId: call.callId }).then((records) => records.map(toCallEvent));
   }
 }

@@ -1,5 +1,5 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import type { CallRow, ParticipantRecord } from '../calls/records';
+import type { CallEventRecord, CallRow, ParticipantRecord } from '../calls/records';
 import type { CallResult, CallStatus, CallType, MediaType } from '../domain/vocabulary';
 import { CallResultEnum, CallStatusEnum, CallTypeEnum, MediaTypeEnum } from './enums';
 import { DateTimeScalar } from './scalars';
@@ -57,13 +57,16 @@ export class Call {
   /** Internal keys for nested resolvers. */
   ref!: string;
 
-  /** Participants already read with the call (live updates), so nested fields need no query. */
+  /** Participants already read with the call (live updates, `call(callId)`), so nested fields need no query. */
   knownParticipants?: readonly ParticipantRecord[];
+
+  /** Events already read with the call (`call(callId)`), likewise. */
+  knownEvents?: readonly CallEventRecord[];
 }
 
-export const toCall = (r: CallRow & { participants?: readonly ParticipantRecord[] }): Call => {
-  const { participants, ...call } = r;
-  return Object.assign(new Call(), call, { id: r.ref, knownParticipants: participants });
+export const toCall = (r: CallRow & { participants?: readonly ParticipantRecord[]; events?: readonly CallEventRecord[] }): Call => {
+  const { participants, events, ...call } = r;
+  return Object.assign(new Call(), call, { id: r.ref, knownParticipants: participants, knownEvents: events });
 };
 
 /** The call record fields behind the GraphQL fields `names` selects on a call (`id` is the record's `ref`). */

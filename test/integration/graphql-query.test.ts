@@ -361,6 +361,34 @@ describe('nested fields', () => {
     expect(mixed.data!.callEvents.edges[0].node.call).toEqual(whole.data!.call);
   });
 
+  it('reads one call with its participants and events in one statement, the same as the batched loaders read them', async () => {
+    // Sub-millisecond times and nulls, which the one-statement read carries as text.
+    await db.dataSource.query(`UPDATE call_participants SET invited_at = '2024-03-11 00:00:00.123456+00', platform = NULL, left_at = NULL WHERE sdk_app_id = $1 AND call_id = 'a4' AND user_id = 'Carol'`, [A]);
+    await db.dataSource.query(`UPDATE call_events SET event_time = event_time + interval '987 microseconds', user_id = NULL, client_ip = '203.0.113.9' WHERE sdk_app_id = $1 AND call_id = 'a4' AND event_type = 'CALL_END'`, [A]);
+    const whole = `fragment Whole on Call { id sdkAppId callId status startedAt participantCount
+      participants { userId role outcome platform invitedAt answeredAt leftAt }
+      events { id cursor sdkAppId callId userId role event rawEvent callType mediaType callResult eventTime receivedAt platform clientIp } }`;
+    await gql(t.baseUrl, keyA, '{ __typename }'); // the key's scope is cached from here on
+    for (const callId of ['a1', 'a4', 'a5']) {
+      const before = logger.statements;
+      const one = await gql(t.baseUrl, keyA, `query($c: String!) { call(callId: $c) { ...Whole } } ${whole}`, { c: callId });
+      expect(logger.statements - before).toBe(1);
+      expect(one.errors).toBeUndefined();
+      // The same call through the events' loader, its lists through the participants' and events' loaders.
+      const loaded = await gql(t.baseUrl, keyA, `query($c: String!) { callEvents(filter: { callId: $c }, first: 1) { edges { node { call { ...Whole } } } } } ${whole}`, { c: callId });
+      expect(loaded.errors).toBeUndefined();
+      expect(one.data!.call.events.length).toBeGreaterThan(0);
+      expect(one.data!.call).toEqual(loaded.data!.callEvents.edges[0].node.call);
+    }
+    const a4 = (await gql(t.baseUrl, keyA, `{ call(callId: "a4") { participants { userId invitedAt platform } events { event userId eventTime clientIp } } }`)).data!.call;
+    expect(a4.participants).toContainEqual({ userId: 'Carol', invitedAt: '2024-03-11T00:00:00.123Z', platform: null });
+    const ends = a4.events.filter((e: { event: string }) => e.event === 'CALL_END');
+    expect(ends).toHaveLength(3); // one per participant of the group call
+    for (const end of ends) expect(end).toEqual({ event: 'CALL_END', userId: null, clientIp: '203.0.113.9', eventTime: expect.stringMatching(/:\d\d\.000Z$/) });
+    // Another app's key sees none of it.
+    expect((await gql(t.baseUrl, keyB, `{ call(callId: "a4") { participants { userId } events { event } } }`)).data).toEqual({ call: null });
+  });
+
   it('counts without reading a page when only totalCount is selected, and still refuses a bad cursor', async () => {
     await gql(t.baseUrl, keyAll, '{ __typename }'); // the key's scope is cached from here on
     const listings = (since: number) => logger.since(since).filter((q) => / FROM (calls c|call_participants p|rejected_callbacks r)\b.* ORDER BY /s.test(q));
