@@ -15,6 +15,7 @@ import {
   type CallFilter,
   type CallRecord,
   type CallRow,
+  type JsonRows,
   type ParticipantRecord,
 } from './records';
 import { appCondition, rangeConditions, SqlParams, whereClause } from '../db/sql';
@@ -85,7 +86,7 @@ export class CallRepository {
     const columns = [callColumns(fields)];
     if (nested.participants) columns.push(`${CALL_PARTICIPANTS_JSON} AS "participants"`);
     if (nested.events) columns.push(`${CALL_EVENTS_JSON} AS "events"`);
-    const rows: (CallRow & { participants?: (string | null)[][]; events?: (string | null)[][] })[] = await this.dataSource.query(
+    const rows: (CallRow & { participants?: JsonRows; events?: JsonRows })[] = await this.dataSource.query(
       `SELECT ${columns.join(', ')} FROM calls c ${whereClause(conditions)} ORDER BY c.sdk_app_id LIMIT 2`,
       params.values,
     );

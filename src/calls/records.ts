@@ -148,8 +148,11 @@ function jsonRows<R>(table: FieldTable<R>, source: string, orderBy: string): str
   return `(SELECT coalesce(json_agg(json_build_array(${values.join(', ')}) ORDER BY ${orderBy}), '[]') ${source})`;
 }
 
+/** A {@link jsonRows} column as pg hands it over: one array of text or null per row. */
+export type JsonRows = readonly (readonly (string | null)[])[];
+
 /** Records from the arrays of a {@link jsonRows} column. */
-function fromJsonRows<R>(table: FieldTable<R>, rows: readonly (readonly (string | null)[])[]): R[] {
+function fromJsonRows<R>(table: FieldTable<R>, rows: JsonRows): R[] {
   return rows.map((values) => {
     const out: Record<string, unknown> = {};
     table.forEach(([, field, kind], i) => {
@@ -181,7 +184,7 @@ export const PARTICIPANT_ORDER = `(p.role = 'CALLER') DESC, p.invited_at, p.user
 /** The participants of call `c`, in {@link PARTICIPANT_ORDER}, as one JSON column (read with {@link participantsFromJson}). */
 export const CALL_PARTICIPANTS_JSON = jsonRows(PARTICIPANT_FIELDS, 'FROM call_participants p WHERE p.call_ref = c.id AND p.sdk_app_id = c.sdk_app_id', PARTICIPANT_ORDER);
 
-export const participantsFromJson = (rows: readonly (readonly (string | null)[])[]): ParticipantRecord[] => fromJsonRows(PARTICIPANT_FIELDS, rows);
+export const participantsFromJson = (rows: JsonRows): ParticipantRecord[] => fromJsonRows(PARTICIPANT_FIELDS, rows);
 
 /** The participant fields every read returns: its call's keys and the keyset. */
 const PARTICIPANT_KEYS = new Set(['callRef', 'sdkAppId', 'callId', 'userId', 'startedAt'] as const);
@@ -222,4 +225,4 @@ export const EVENT_COLUMNS = columnList(EVENT_FIELDS, new Set(), undefined, '');
 /** The events of call `c`, in position order, as one JSON column (read with {@link eventsFromJson}). */
 export const CALL_EVENTS_JSON = jsonRows(EVENT_FIELDS, 'FROM call_events e WHERE e.sdk_app_id = c.sdk_app_id AND e.call_id = c.call_id', 'e.position');
 
-export const eventsFromJson = (rows: readonly (readonly (string | null)[])[]): CallEventRecord[] => fromJsonRows(EVENT_FIELDS, rows);
+export const eventsFromJson = (rows: JsonRows): CallEventRecord[] => fromJsonRows(EVENT_FIELDS, rows);
