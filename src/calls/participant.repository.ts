@@ -2,12 +2,16 @@ import type { DataSource } from 'typeorm';
 import { appsToRead, type AppScope } from '../domain/app-scope';
 import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../db/pagination';
 import {
+  callListColumns,
   joinedCallColumns,
   PARTICIPANT_COLUMNS,
   PARTICIPANT_ORDER,
   participantColumns,
+  takeCallLists,
   takeJoinedCall,
   takeParticipant,
+  type CallListRecords,
+  type CallLists,
   type CallRow,
   type ParticipantFilter,
   type ParticipantRecord,
@@ -54,14 +58,14 @@ export class ParticipantRepository {
     scope: AppScope,
     filter: ParticipantFilter | null | undefined,
     args: PageArgs,
-    fields: { readonly participant?: ReadonlySet<string>; readonly call?: ReadonlySet<string> } = {},
-  ): Promise<Page<ParticipantRow & { readonly call: CallRow }>> {
+    fields: { readonly participant?: ReadonlySet<string>; readonly call?: ReadonlySet<string>; readonly callLists?: CallLists } = {},
+  ): Promise<Page<ParticipantRow & { readonly call: CallRow & CallListRecords }>> {
     const params = new SqlParams();
     const conditions = participantConditions(scope, filter, params);
     const page = await queryPage<ParticipantRow & Record<string, unknown>>(
       this.dataSource,
       {
-        columns: `${participantColumns(fields.participant)}, ${joinedCallColumns(fields.call)}`,
+        columns: [participantColumns(fields.participant), joinedCallColumns(fields.call), ...callListColumns(fields.callLists ?? {}, 'call.')].join(', '),
         source: 'call_participants p JOIN calls c ON c.id = p.call_ref AND c.sdk_app_id = p.sdk_app_id',
         conditions,
         params,
@@ -70,7 +74,7 @@ export class ParticipantRepository {
       args,
     );
     // The participant keeps only its own fields: `call.*` columns would ride along into every node.
-    const nodes = page.nodes.map((row) => ({ ...takeParticipant(row), call: takeJoinedCall(row) }));
+    const nodes = page.nodes.map((row) => ({ ...takeParticipant(row), call: { ...takeJoinedCall(row), ...takeCallLists(row, 'call.') } }));
     return { ...page, nodes };
   }
 

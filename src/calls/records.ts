@@ -226,3 +226,33 @@ export const EVENT_COLUMNS = columnList(EVENT_FIELDS, new Set(), undefined, '');
 export const CALL_EVENTS_JSON = jsonRows(EVENT_FIELDS, 'FROM call_events e WHERE e.sdk_app_id = c.sdk_app_id AND e.call_id = c.call_id', 'e.position');
 
 export const eventsFromJson = (rows: JsonRows): CallEventRecord[] => fromJsonRows(EVENT_FIELDS, rows);
+
+/** Which lists of a call are read in the call's own statement (`Call.participants`, `Call.events`). */
+export interface CallLists {
+  readonly participants?: boolean;
+  readonly events?: boolean;
+}
+
+/** The JSON columns of the lists `lists` asks for, named `<prefix>participants` and `<prefix>events` (read back with {@link takeCallLists}). */
+export function callListColumns(lists: CallLists, prefix = ''): string[] {
+  const out: string[] = [];
+  if (lists.participants) out.push(`${CALL_PARTICIPANTS_JSON} AS "${prefix}participants"`);
+  if (lists.events) out.push(`${CALL_EVENTS_JSON} AS "${prefix}events"`);
+  return out;
+}
+
+/** The lists of a call read with {@link callListColumns}. */
+export interface CallListRecords {
+  readonly participants?: ParticipantRecord[];
+  readonly events?: CallEventRecord[];
+}
+
+/** Reads the lists of {@link callListColumns} back from `row` (absent where not read). */
+export function takeCallLists(row: Record<string, unknown>, prefix = ''): CallListRecords {
+  const participants = row[`${prefix}participants`] as JsonRows | undefined;
+  const events = row[`${prefix}events`] as JsonRows | undefined;
+  return {
+    ...(participants && { participants: participantsFromJson(participants) }),
+    ...(events && { events: eventsFromJson(events) }),
+  };
+}

@@ -36,12 +36,14 @@ export class CallResolver {
     @Arg('orderBy', () => CallOrderEnum, { nullable: true }) orderBy?: CallOrder | null,
   ): Promise<InstanceType<typeof CallConnection>> {
     const { calls } = ctx.services;
-    const fields = callRecordFields(selectedFields(info, ['edges', 'node']));
-    const page = await calls.list(ctx.scope, filter, orderBy ?? 'STARTED_AT_DESC', pageArgsFor(info, pageArgs), fields);
+    // Only the columns the selection needs; each call's participants and events, when selected, come in the same statement.
+    const names = selectedFields(info, ['edges', 'node']);
+    const lists = { participants: names.has('participants'), events: names.has('events') };
+    const page = await calls.list(ctx.scope, filter, orderBy ?? 'STARTED_AT_DESC', pageArgsFor(info, pageArgs), callRecordFields(names), lists);
     return CallConnection.from({ page, count: () => calls.count(ctx.scope, filter) }, toCall);
   }
 
-  // Not `async`: lists read with the call are returned without a promise (see Participant.call).
+  // Not `async`: lists read with the call (by `call`, `calls` or a history) are returned without a promise (see Participant.call).
   @FieldResolver(() => [Participant])
   participants(@Root() call: Call, @Ctx() ctx: GraphQLContext): Participant[] | Promise<Participant[]> {
     if (call.knownParticipants) return call.knownParticipants.map(toParticipant);

@@ -19,12 +19,15 @@ export class ParticipantResolver {
     @Arg('filter', () => ParticipantFilter, { nullable: true }) filter?: ParticipantFilter | null,
   ): Promise<InstanceType<typeof ParticipantConnection>> {
     const { participants } = ctx.services;
-    // Only the columns the selection needs; the calls, when selected, come in the same statement.
+    // Only the columns the selection needs; the calls and their lists, when selected, come in the same statement.
     const fields = selectedFields(info, ['edges', 'node']);
     const args = pageArgsFor(info, pageArgs);
-    const page = fields.has('call')
-      ? await participants.listWithCalls(ctx.scope, filter, args, { participant: fields, call: callRecordFields(selectedFields(info, ['edges', 'node', 'call'])) })
-      : await participants.list(ctx.scope, filter, args, fields);
+    let page;
+    if (fields.has('call')) {
+      const call = selectedFields(info, ['edges', 'node', 'call']);
+      const callLists = { participants: call.has('participants'), events: call.has('events') };
+      page = await participants.listWithCalls(ctx.scope, filter, args, { participant: fields, call: callRecordFields(call), callLists });
+    } else page = await participants.list(ctx.scope, filter, args, fields);
     return ParticipantConnection.from({ page, count: () => participants.count(ctx.scope, filter) }, toParticipant);
   }
 

@@ -1,5 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
-import type { CallRow, ParticipantRow } from '../calls/records';
+import type { CallListRecords, CallRow, ParticipantRow } from '../calls/records';
 import type { ParticipantOutcome, Role } from '../domain/vocabulary';
 import { ParticipantOutcomeEnum, RoleEnum } from './enums';
 import { DateTimeScalar } from './scalars';
@@ -30,11 +30,11 @@ export class Participant {
   sdkAppId!: string;
   callId!: string;
 
-  /** The call, when it was read with the participant (a history that shows calls), so `call` needs no query. */
-  knownCall?: CallRow;
+  /** The call, when it was read with the participant (a history that shows calls), so `call` needs no query; with its lists when they were selected. */
+  knownCall?: CallRow & CallListRecords;
 }
 
-export const toParticipant = (r: ParticipantRow & { call?: CallRow }): Participant => {
+export const toParticipant = (r: ParticipantRow & { call?: CallRow & CallListRecords }): Participant => {
   const { call, ...participant } = r;
   return Object.assign(new Participant(), participant, { knownCall: call });
 };

@@ -331,7 +331,7 @@ describe('nested fields', () => {
     expect(rows.map((e: { node: { call: { callId: string } } }) => e.node.call.callId)).toEqual(['a4', 'a3', 'a2', 'a1']);
     expect(rows.map(({ cursor, node: { userId, role } }: any) => ({ cursor, userId, role }))).toEqual(plain.data!.participants.edges.map(({ cursor, node }: any) => ({ cursor, ...node })));
     expect(rows[0].node.call).toMatchObject({ sdkAppId: A, status: 'ENDED' });
-    expect(statements).toBe(2); // participants joined with calls, then the calls' participants
+    expect(statements).toBe(1); // participants joined with calls, the calls' participants in the same statement
   });
 
   it('reads only the columns the selection needs, and a narrowed call never stands in for a whole one', async () => {
@@ -387,6 +387,39 @@ describe('nested fields', () => {
     for (const end of ends) expect(end).toEqual({ event: 'CALL_END', userId: null, clientIp: '203.0.113.9', eventTime: expect.stringMatching(/:\d\d\.000Z$/) });
     // Another app's key sees none of it.
     expect((await gql(t.baseUrl, keyB, `{ call(callId: "a4") { participants { userId } events { event } } }`)).data).toEqual({ call: null });
+  });
+
+  it('reads a page of calls, or a history, with the calls\' participants and events in one statement, the same as the loaders read them', async () => {
+    const lists = `participants { userId role outcome platform invitedAt answeredAt leftAt }
+      events { id cursor sdkAppId callId userId role event eventTime receivedAt clientIp }`;
+    // The same call through the events' loader, its lists through the participants' and events' loaders.
+    const loaded = async (key: string, sdkAppId: string, callId: string) => {
+      const res = await gql(t.baseUrl, key, `query($a: String, $c: String!) { callEvents(filter: { sdkAppId: $a, callId: $c }, first: 1) { edges { node { call { callId status ${lists} } } } } }`, { a: sdkAppId, c: callId });
+      expect(res.errors).toBeUndefined();
+      return res.data!.callEvents.edges[0].node.call;
+    };
+    for (const key of [keyA, keyB, keyAll]) {
+      await gql(t.baseUrl, key, '{ __typename }'); // the key's scope is cached from here on
+      const before = logger.statements;
+      const page = await gql(t.baseUrl, key, `{ calls(first: 10) { edges { cursor node { sdkAppId callId status ${lists} } } } }`);
+      expect(logger.statements - before).toBe(1);
+      expect(page.errors).toBeUndefined();
+      const plain = await gql(t.baseUrl, key, '{ calls(first: 10) { edges { cursor node { callId } } } }');
+      expect(page.data!.calls.edges.map((e: any) => [e.cursor, e.node.callId])).toEqual(plain.data!.calls.edges.map((e: any) => [e.cursor, e.node.callId]));
+      for (const { node } of page.data!.calls.edges) {
+        const { sdkAppId, ...call } = node;
+        expect(call.participants.length).toBeGreaterThan(1);
+        expect(call.events.every((e: { sdkAppId: string; callId: string }) => e.sdkAppId === sdkAppId && e.callId === call.callId)).toBe(true);
+        expect(call).toEqual(await loaded(key, sdkAppId, call.callId));
+      }
+    }
+    // A history whose calls show who else was in them, and what happened: one statement as well.
+    const before = logger.statements;
+    const history = await gql(t.baseUrl, keyA, `{ participants(filter: { userId: "Alice" }, first: 10) { edges { node { role call { callId status ${lists} } } } } }`);
+    expect(logger.statements - before).toBe(1);
+    expect(history.errors).toBeUndefined();
+    expect(history.data!.participants.edges).toHaveLength(4);
+    for (const { node } of history.data!.participants.edges) expect(node.call).toEqual(await loaded(keyA, A, node.call.callId));
   });
 
   it('counts without reading a page when only totalCount is selected, and still refuses a bad cursor', async () => {
