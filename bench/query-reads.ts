@@ -77,6 +77,26 @@ export function reads(info: SeedInfo, page50Cursor: string, clients: number): Re
       sql: `SELECT * FROM calls WHERE sdk_app_id = '${APP}' AND media_type = 'VIDEO' ORDER BY started_at DESC, id DESC LIMIT 50;`,
     },
     {
+      name: 'board',
+      label: "an app's newest 50 calls with their participants (a console's board)",
+      query: `{ calls(first: 50) { edges { cursor node { ${CALL_FIELDS} callerId participants { userId role outcome } } } } }`,
+      variables: () => ({}),
+      sql: [
+        `SELECT * FROM calls WHERE sdk_app_id = '${APP}' ORDER BY started_at DESC, id DESC LIMIT 50;`,
+        `SELECT p.* FROM call_participants p WHERE p.call_ref IN (SELECT id FROM calls WHERE sdk_app_id = '${APP}' ORDER BY started_at DESC, id DESC LIMIT 50);`,
+      ].join('\n'),
+    },
+    {
+      name: 'historywho',
+      label: "a user's 20 newest participations with their call and who was in it",
+      query: `query($u: String!) { participants(filter: { userId: $u }, first: 20) { edges { cursor node { role outcome call { ${CALL_FIELDS} participants { userId role outcome } } } } } }`,
+      variables: (r) => ({ u: `u${r.user()}` }),
+      sql: [
+        `SELECT p.*, c.* FROM call_participants p JOIN calls c ON c.id = p.call_ref WHERE p.sdk_app_id = '${APP}' AND p.user_id = 'u' || :u ORDER BY p.started_at DESC, p.call_ref DESC LIMIT 20;`,
+        `SELECT o.* FROM call_participants o WHERE o.call_ref IN (SELECT p.call_ref FROM call_participants p WHERE p.sdk_app_id = '${APP}' AND p.user_id = 'u' || :u ORDER BY p.started_at DESC, p.call_ref DESC LIMIT 20);`,
+      ].join('\n'),
+    },
+    {
       name: 'page50',
       label: 'page 50 of calls by cursor (20 a page)',
       query: `query($a: String) { calls(first: 20, after: $a) { edges { cursor node { ${CALL_FIELDS} } } pageInfo { hasNextPage endCursor } } }`,

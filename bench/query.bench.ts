@@ -9,7 +9,8 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:query
  *   BENCH_CALLS=100000 DURATION=5 CLIENTS=10 ONLY=history,stats npm run bench:query
  *
- * Reads: typename, history, count, call, video, page50, stats, stats10 (daily figures a rollup can answer),
+ * Reads: typename, history, count, call, video, board, historywho (listings whose calls show their
+ * participants), page50, stats, stats10 (daily figures a rollup can answer),
  * statsp95, statsp95x10 (the same with a 95th percentile, which only raw calls can give). The floor of a
  * stats read is the raw scan of `calls` for the same aggregates.
  */
