@@ -71,7 +71,7 @@ export class CallRepository {
     const columns = [callColumns(fields), ...callListColumns(lists)].join(', ');
     const page = await queryPage<CallRow & Record<string, unknown>>(this.dataSource, { columns, source: 'calls c', conditions, params }, keyset(order), args);
     if (!lists.participants && !lists.events) return page;
-    return { ...page, nodes: page.nodes.map(({ participants, events, ...call }) => ({ ...(call as CallRow), ...takeCallLists({ participants, events }) })) };
+    return { ...page, nodes: page.nodes.map(({ participants, events, ...call }) => ({ ...(call as CallRow), ...takeCallLists({ participants, events }, lists) })) };
   }
 
   count(scope: AppScope, filter: CallFilter | null | undefined): Promise<number> {
@@ -104,7 +104,7 @@ export class CallRepository {
     }
     if (!rows[0]) return null;
     const { participants, events, ...call } = rows[0];
-    return { ...(call as CallRow), ...takeCallLists({ participants, events }) };
+    return { ...(call as CallRow), ...takeCallLists({ participants, events }, nested) };
   }
 
   /** Calls by key, in the order of `keys` (null where not visible): the batch behind `CallEvent.call`. */

@@ -62,10 +62,11 @@ export class ParticipantRepository {
   ): Promise<Page<ParticipantRow & { readonly call: CallRow & CallListRecords }>> {
     const params = new SqlParams();
     const conditions = participantConditions(scope, filter, params);
+    const callLists = fields.callLists ?? {};
     const page = await queryPage<ParticipantRow & Record<string, unknown>>(
       this.dataSource,
       {
-        columns: [participantColumns(fields.participant), joinedCallColumns(fields.call), ...callListColumns(fields.callLists ?? {}, 'call.')].join(', '),
+        columns: [participantColumns(fields.participant), joinedCallColumns(fields.call), ...callListColumns(callLists, 'call.')].join(', '),
         source: 'call_participants p JOIN calls c ON c.id = p.call_ref AND c.sdk_app_id = p.sdk_app_id',
         conditions,
         params,
@@ -74,7 +75,7 @@ export class ParticipantRepository {
       args,
     );
     // The participant keeps only its own fields: `call.*` columns would ride along into every node.
-    const nodes = page.nodes.map((row) => ({ ...takeParticipant(row), call: { ...takeJoinedCall(row), ...takeCallLists(row, 'call.') } }));
+    const nodes = page.nodes.map((row) => ({ ...takeParticipant(row), call: { ...takeJoinedCall(row), ...takeCallLists(row, callLists, 'call.') } }));
     return { ...page, nodes };
   }
 

@@ -73,10 +73,14 @@ type FieldTable<R> = readonly (readonly [sql: string, field: keyof R & string, k
  * `fields` and the `keys` (what nested reads, loaders and cursors need, whatever was asked).
  */
 function columnList<R>(table: FieldTable<R>, keys: ReadonlySet<keyof R>, fields: ReadonlySet<string> | undefined, prefix: string): string {
-  return table
-    .filter(([, field]) => !fields || keys.has(field) || fields.has(field))
+  return narrow(table, keys, fields)
     .map(([sql, field]) => `${sql} AS "${prefix}${field}"`)
     .join(', ');
+}
+
+/** The columns of `table` that `fields` (record field names) or `keys` name; all of them without `fields`. */
+function narrow<R>(table: FieldTable<R>, keys: ReadonlySet<keyof R>, fields: ReadonlySet<string> | undefined): FieldTable<R> {
+  return fields ? table.filter(([, field]) => keys.has(field) || fields.has(field)) : table;
 }
 
 /** Copies the fields of `table` that `row` holds under `<prefix><field>` (a narrowed read leaves the others out). */
@@ -181,11 +185,6 @@ const PARTICIPANT_FIELDS: FieldTable<ParticipantRecord> = [
 /** The order of a call's participants: the caller first, then by invitation. */
 export const PARTICIPANT_ORDER = `(p.role = 'CALLER') DESC, p.invited_at, p.user_id`;
 
-/** The participants of call `c`, in {@link PARTICIPANT_ORDER}, as one JSON column (read with {@link participantsFromJson}). */
-export const CALL_PARTICIPANTS_JSON = jsonRows(PARTICIPANT_FIELDS, 'FROM call_participants p WHERE p.call_ref = c.id AND p.sdk_app_id = c.sdk_app_id', PARTICIPANT_ORDER);
-
-export const participantsFromJson = (rows: JsonRows): ParticipantRecord[] => fromJsonRows(PARTICIPANT_FIELDS, rows);
-
 /** The participant fields every read returns: its call's keys and the keyset. */
 const PARTICIPANT_KEYS = new Set(['callRef', 'sdkAppId', 'callId', 'userId', 'startedAt'] as const);
 
@@ -222,37 +221,61 @@ const EVENT_FIELDS: FieldTable<CallEventRecord> = [
 
 export const EVENT_COLUMNS = columnList(EVENT_FIELDS, new Set(), undefined, '');
 
-/** The events of call `c`, in position order, as one JSON column (read with {@link eventsFromJson}). */
-export const CALL_EVENTS_JSON = jsonRows(EVENT_FIELDS, 'FROM call_events e WHERE e.sdk_app_id = c.sdk_app_id AND e.call_id = c.call_id', 'e.position');
 
-export const eventsFromJson = (rows: JsonRows): CallEventRecord[] => fromJsonRows(EVENT_FIELDS, rows);
+/** The participant fields a call's list always returns: what `Participant.call` and the list's order need. */
+const LISTED_PARTICIPANT_KEYS = new Set(['callRef', 'sdkAppId', 'callId', 'userId'] as const);
 
-/** Which lists of a call are read in the call's own statement (`Call.participants`, `Call.events`). */
+/** The event fields a call's list always returns: what `CallEvent.call`, `id` and `cursor` need. */
+const LISTED_EVENT_KEYS = new Set(['position', 'sdkAppId', 'callId'] as const);
+
+/** A participant as a call's list returns it when asked for some fields only (see {@link CallRow}). */
+export type ListedParticipant = Pick<ParticipantRecord, typeof LISTED_PARTICIPANT_KEYS extends Set<infer K> ? K : never> & Partial<ParticipantRecord>;
+
+/** An event as a call's list returns it when asked for some fields only (see {@link CallRow}). */
+export type ListedEvent = Pick<CallEventRecord, typeof LISTED_EVENT_KEYS extends Set<infer K> ? K : never> & Partial<CallEventRecord>;
+
+/**
+ * Which lists of a call are read in the call's own statement (`Call.participants`, `Call.events`):
+ * none (`false` or absent), every field (`true`), or the record fields of a set and the keys.
+ */
 export interface CallLists {
-  readonly participants?: boolean;
-  readonly events?: boolean;
+  readonly participants?: boolean | ReadonlySet<string>;
+  readonly events?: boolean | ReadonlySet<string>;
 }
 
-/** The JSON columns of the lists `lists` asks for, named `<prefix>participants` and `<prefix>events` (read back with {@link takeCallLists}). */
+const listedParticipants = (fields: true | ReadonlySet<string>) => narrow(PARTICIPANT_FIELDS, LISTED_PARTICIPANT_KEYS, fields === true ? undefined : fields);
+const listedEvents = (fields: true | ReadonlySet<string>) => narrow(EVENT_FIELDS, LISTED_EVENT_KEYS, fields === true ? undefined : fields);
+
+/**
+ * The JSON columns of the lists `lists` asks for, of call `c`: its participants in {@link PARTICIPANT_ORDER}
+ * named `<prefix>participants`, its events in position order named `<prefix>events` (read back with
+ * {@link takeCallLists} and the same `lists`).
+ */
 export function callListColumns(lists: CallLists, prefix = ''): string[] {
   const out: string[] = [];
-  if (lists.participants) out.push(`${CALL_PARTICIPANTS_JSON} AS "${prefix}participants"`);
-  if (lists.events) out.push(`${CALL_EVENTS_JSON} AS "${prefix}events"`);
+  if (lists.participants) {
+    const source = 'FROM call_participants p WHERE p.call_ref = c.id AND p.sdk_app_id = c.sdk_app_id';
+    out.push(`${jsonRows(listedParticipants(lists.participants), source, PARTICIPANT_ORDER)} AS "${prefix}participants"`);
+  }
+  if (lists.events) {
+    const source = 'FROM call_events e WHERE e.sdk_app_id = c.sdk_app_id AND e.call_id = c.call_id';
+    out.push(`${jsonRows(listedEvents(lists.events), source, 'e.position')} AS "${prefix}events"`);
+  }
   return out;
 }
 
 /** The lists of a call read with {@link callListColumns}. */
 export interface CallListRecords {
-  readonly participants?: ParticipantRecord[];
-  readonly events?: CallEventRecord[];
+  readonly participants?: ListedParticipant[];
+  readonly events?: ListedEvent[];
 }
 
-/** Reads the lists of {@link callListColumns} back from `row` (absent where not read). */
-export function takeCallLists(row: Record<string, unknown>, prefix = ''): CallListRecords {
+/** Reads the lists of {@link callListColumns} back from `row`, given the same `lists`. */
+export function takeCallLists(row: Record<string, unknown>, lists: CallLists, prefix = ''): CallListRecords {
   const participants = row[`${prefix}participants`] as JsonRows | undefined;
   const events = row[`${prefix}events`] as JsonRows | undefined;
   return {
-    ...(participants && { participants: participantsFromJson(participants) }),
-    ...(events && { events: eventsFromJson(events) }),
+    ...(lists.participants && participants && { participants: fromJsonRows(listedParticipants(lists.participants), participants) as ListedParticipant[] }),
+    ...(lists.events && events && { events: fromJsonRows(listedEvents(lists.events), events) as ListedEvent[] }),
   };
 }

@@ -1,5 +1,5 @@
 import { Field, ID, ObjectType } from 'type-graphql';
-import type { CallEventRecord } from '../calls/records';
+import type { ListedEvent } from '../calls/records';
 import { eventCursor } from '../domain/cursor';
 import type { CallEventType, CallResult, CallType, MediaType, Role } from '../domain/vocabulary';
 import { CallEventTypeEnum, CallResultEnum, CallTypeEnum, MediaTypeEnum, RoleEnum } from './enums';
@@ -55,5 +55,5 @@ export class CallEvent {
   position!: string;
 }
 
-export const toCallEvent = (r: CallEventRecord): CallEvent =>
+export const toCallEvent = (r: ListedEvent): CallEvent =>
   Object.assign(new CallEvent(), r, { id: r.position, cursor: eventCursor(r.position), event: r.type });

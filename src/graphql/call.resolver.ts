@@ -2,7 +2,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
 import { ConnectionArgs } from './connection.args';
 import type { CallOrder } from '../calls/call.repository';
-import { Call, callRecordFields, toCall } from './call.type';
+import { Call, callListsFor, callRecordFields, toCall } from './call.type';
 import { CallEvent, toCallEvent } from './call-event.type';
 import { CallConnection } from './connections';
 import type { GraphQLContext } from './context';
@@ -22,8 +22,7 @@ export class CallResolver {
   ): Promise<Call | null> {
     // Its participants and events, when selected, come in the same statement.
     const names = selectedFields(info);
-    const nested = { participants: names.has('participants'), events: names.has('events') };
-    const record = await ctx.services.calls.findByCallId(ctx.scope, callId, sdkAppId, callRecordFields(names), nested);
+    const record = await ctx.services.calls.findByCallId(ctx.scope, callId, sdkAppId, callRecordFields(names), callListsFor(info, [], names));
     return record && toCall(record);
   }
 
@@ -38,7 +37,7 @@ export class CallResolver {
     const { calls } = ctx.services;
     // Only the columns the selection needs; each call's participants and events, when selected, come in the same statement.
     const names = selectedFields(info, ['edges', 'node']);
-    const lists = { participants: names.has('participants'), events: names.has('events') };
+    const lists = callListsFor(info, ['edges', 'node'], names);
     const page = await calls.list(ctx.scope, filter, orderBy ?? 'STARTED_AT_DESC', pageArgsFor(info, pageArgs), callRecordFields(names), lists);
     return CallConnection.from({ page, count: () => calls.count(ctx.scope, filter) }, toCall);
   }

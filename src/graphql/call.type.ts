@@ -1,8 +1,10 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
-import type { CallEventRecord, CallRow, ParticipantRecord } from '../calls/records';
+import type { GraphQLResolveInfo } from 'graphql';
+import type { CallLists, CallRow, ListedEvent, ListedParticipant } from '../calls/records';
 import type { CallResult, CallStatus, CallType, MediaType } from '../domain/vocabulary';
 import { CallResultEnum, CallStatusEnum, CallTypeEnum, MediaTypeEnum } from './enums';
 import { DateTimeScalar } from './scalars';
+import { selectedFields } from './selection';
 
 @ObjectType({ simpleResolvers: true, description: 'A call, folded from all of its events' })
 export class Call {
@@ -58,16 +60,31 @@ export class Call {
   ref!: string;
 
   /** Participants already read with the call (live updates, `call(callId)`), so nested fields need no query. */
-  knownParticipants?: readonly ParticipantRecord[];
+  knownParticipants?: readonly ListedParticipant[];
 
   /** Events already read with the call (`call(callId)`), likewise. */
-  knownEvents?: readonly CallEventRecord[];
+  knownEvents?: readonly ListedEvent[];
 }
 
-export const toCall = (r: CallRow & { participants?: readonly ParticipantRecord[]; events?: readonly CallEventRecord[] }): Call => {
+export const toCall = (r: CallRow & { participants?: readonly ListedParticipant[]; events?: readonly ListedEvent[] }): Call => {
   const { participants, events, ...call } = r;
   return Object.assign(new Call(), call, { id: r.ref, knownParticipants: participants, knownEvents: events });
 };
 
 /** The call record fields behind the GraphQL fields `names` selects on a call (`id` is the record's `ref`). */
 export const callRecordFields = (names: ReadonlySet<string>): Set<string> => new Set([...names].map((n) => (n === 'id' ? 'ref' : n)));
+
+/** The event record fields behind the GraphQL fields `names` selects on an event (`id` and `cursor` come from `position`). */
+const eventRecordFields = (names: ReadonlySet<string>): Set<string> =>
+  new Set([...names].map((n) => (n === 'id' || n === 'cursor' ? 'position' : n === 'event' ? 'type' : n)));
+
+/**
+ * The lists of the calls at `path` that the selection reads (`names`: the fields selected there), each
+ * with the record fields it needs: what a read passes to have them come in the calls' own statement.
+ */
+export function callListsFor(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments' | 'variableValues'>, path: readonly string[], names: ReadonlySet<string>): CallLists {
+  return {
+    participants: names.has('participants') && selectedFields(info, [...path, 'participants']),
+    events: names.has('events') && eventRecordFields(selectedFields(info, [...path, 'events'])),
+  };
+}

@@ -2,7 +2,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
 import { ConnectionArgs } from './connection.args';
 import { AppError } from '../domain/app-error';
-import { Call, callRecordFields, toCall } from './call.type';
+import { Call, callListsFor, callRecordFields, toCall } from './call.type';
 import { ParticipantConnection } from './connections';
 import type { GraphQLContext } from './context';
 import { ParticipantFilter } from './filters.input';
@@ -25,7 +25,7 @@ export class ParticipantResolver {
     let page;
     if (fields.has('call')) {
       const call = selectedFields(info, ['edges', 'node', 'call']);
-      const callLists = { participants: call.has('participants'), events: call.has('events') };
+      const callLists = callListsFor(info, ['edges', 'node', 'call'], call);
       page = await participants.listWithCalls(ctx.scope, filter, args, { participant: fields, call: callRecordFields(call), callLists });
     } else page = await participants.list(ctx.scope, filter, args, fields);
     return ParticipantConnection.from({ page, count: () => participants.count(ctx.scope, filter) }, toParticipant);

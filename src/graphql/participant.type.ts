@@ -1,5 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
-import type { CallListRecords, CallRow, ParticipantRow } from '../calls/records';
+import type { CallListRecords, CallRow, ListedParticipant } from '../calls/records';
 import type { ParticipantOutcome, Role } from '../domain/vocabulary';
 import { ParticipantOutcomeEnum, RoleEnum } from './enums';
 import { DateTimeScalar } from './scalars';
@@ -34,7 +34,7 @@ export class Participant {
   knownCall?: CallRow & CallListRecords;
 }
 
-export const toParticipant = (r: ParticipantRow & { call?: CallRow & CallListRecords }): Participant => {
+export const toParticipant = (r: ListedParticipant & { call?: CallRow & CallListRecords }): Participant => {
   const { call, ...participant } = r;
   return Object.assign(new Participant(), participant, { knownCall: call });
 };

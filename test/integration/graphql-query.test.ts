@@ -420,6 +420,21 @@ describe('nested fields', () => {
     expect(history.errors).toBeUndefined();
     expect(history.data!.participants.edges).toHaveLength(4);
     for (const { node } of history.data!.participants.edges) expect(node.call).toEqual(await loaded(keyA, A, node.call.callId));
+
+    // Narrowed lists: only the selected columns and the keys travel, and nested `call` still finds its call.
+    const narrowStart = logger.statements;
+    const narrow = await gql(t.baseUrl, keyA, `{ calls(first: 10) { edges { node { callId participants { userId call { callId } } events { cursor event } } } } }`);
+    expect(narrow.errors).toBeUndefined();
+    const [sql] = logger.since(narrowStart).filter((q) => q.includes('FROM calls c'));
+    expect([...sql.matchAll(/json_build_array\(([^)]*)\)/g)].map((m) => m[1])).toEqual([
+      'p.call_ref::text, p.sdk_app_id, p.call_id, p.user_id',
+      'e.position::text, e.sdk_app_id, e.call_id, e.event_type',
+    ]);
+    for (const { node } of narrow.data!.calls.edges) {
+      const whole = await loaded(keyA, A, node.callId);
+      expect(node.participants).toEqual(whole.participants.map((p: { userId: string }) => ({ userId: p.userId, call: { callId: node.callId } })));
+      expect(node.events).toEqual(whole.events.map((e: { cursor: string; event: string }) => ({ cursor: e.cursor, event: e.event })));
+    }
   });
 
   it('counts without reading a page when only totalCount is selected, and still refuses a bad cursor', async () => {
