@@ -1,4 +1,4 @@
-import { types } from 'pg';
+import { parseTimestamptz } from '../db/timestamps';
 import type {
   CallEventType,
   CallResult,
@@ -137,10 +137,10 @@ export function takeJoinedCall(row: Record<string, unknown>): CallRow {
 }
 
 /**
- * PostgreSQL's text of a timestamptz, parsed by the parser pg applies to a timestamptz column (the
- * text it receives is the same), so a record read through {@link jsonRows} equals one read as rows.
+ * PostgreSQL's text of a timestamptz, parsed by the parser calltrail's pools apply to a timestamptz
+ * column (the text it receives is the same), so a record read through {@link jsonRows} equals one read as rows.
  */
-const parseTimestamp = types.getTypeParser(types.builtins.TIMESTAMPTZ, 'text') as (text: string) => Date;
+const parseTimestamp = parseTimestamptz as (text: string) => Date;
 
 /**
  * The rows of `table` that `source` (FROM … WHERE …) yields, as one JSON array of arrays in `orderBy`

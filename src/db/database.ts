@@ -4,6 +4,7 @@ import { MIGRATIONS } from '../../migrations';
 import type { Config } from '../config';
 import type { EmbeddedServer } from './embedded';
 import { QuietClient } from './quiet-client';
+import { PG_TYPES } from './timestamps';
 import { ReplicaDataSource } from './read-replica';
 
 /** An open database: the primary's two pools, the read replica's when there is one, and the embedded server behind it when there is one. */
@@ -69,6 +70,7 @@ function dataSourceOptions(url: string, pool: PoolOptions, logger?: Logger): Dat
       // ingest writer's two round trips per batch); sent one at a time, they behave as without it.
       pipeline: true,
       Client: QuietClient,
+      types: PG_TYPES,
     },
   };
 }

@@ -1,0 +1,60 @@
+import fc from 'fast-check';
+import { types } from 'pg';
+import { parseTimestamptz, PG_TYPES } from './timestamps';
+
+const pgParser = types.getTypeParser(types.builtins.TIMESTAMPTZ, 'text') as (text: string) => unknown;
+
+/** A timestamptz as PostgreSQL writes it in a UTC session: microseconds, trailing zeros of the fraction dropped. */
+function pgText(ms: number, micros: number, offset = '+00'): string {
+  const iso = new Date(ms).toISOString(); // 2024-01-08T06:32:46.123Z
+  const fraction = (iso.slice(20, 23) + String(micros).padStart(3, '0')).replace(/0+$/, '');
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction ? `.${fraction}` : ''}${offset}`;
+}
+
+const asComparable = (value: unknown): unknown => (value instanceof Date ? `Date ${value.getTime()}` : value);
+
+describe('parseTimestamptz', () => {
+  it("gives pg's own parser's value for PostgreSQL's text of any timestamp from year 1000 to 9999", () => {
+    const min = Date.UTC(1000, 0, 1);
+    const max = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+    fc.assert(
+      fc.property(fc.integer({ min, max }), fc.integer({ min: 0, max: 999 }), fc.boolean(), (ms, micros, whole) => {
+        const text = pgText(whole ? ms - (((ms % 1000) + 1000) % 1000) : ms, whole ? 0 : micros);
+        const parsed = parseTimestamptz(text);
+        expect(parsed).toBeInstanceOf(Date);
+        expect(asComparable(parsed)).toBe(asComparable(pgParser(text)));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('keeps the millisecond of every fraction, dropping the digits beyond it', () => {
+    for (let ms = 0; ms < 1000; ms++) {
+      const text = pgText(Date.UTC(2024, 0, 8, 6, 32, 46, ms), 999);
+      expect((parseTimestamptz(text) as Date).getUTCMilliseconds()).toBe(ms);
+    }
+    expect((parseTimestamptz('2024-01-08 06:32:46.5+00') as Date).toISOString()).toBe('2024-01-08T06:32:46.500Z');
+    expect((parseTimestamptz('2024-01-08 06:32:46.000999+00') as Date).toISOString()).toBe('2024-01-08T06:32:46.000Z');
+  });
+
+  it.each([
+    ['another offset', '2024-01-08 14:32:46.123+08'],
+    ['an offset with minutes', '2024-01-08 12:02:46+05:30'],
+    ['a year before 1000', '0099-01-08 06:32:46+00'],
+    ['a year after 9999', '12024-01-08 06:32:46+00'],
+    ['BC', '2024-01-08 06:32:46+00 BC'],
+    ['infinity', 'infinity'],
+    ['-infinity', '-infinity'],
+    ['a letter among the digits', '2024-01-08 06:3x:46.123+00'],
+    ['a letter in the fraction', '2024-01-08 06:32:46.12x+00'],
+  ])("gives pg's own parser's value for %s", (_name, text) => {
+    expect(asComparable(parseTimestamptz(text))).toEqual(asComparable(pgParser(text)));
+  });
+
+  it('is the text parser of timestamptz in the pools, and only of it', () => {
+    expect(PG_TYPES.getTypeParser(types.builtins.TIMESTAMPTZ, 'text')).toBe(parseTimestamptz);
+    expect(PG_TYPES.getTypeParser(types.builtins.TIMESTAMPTZ)).toBe(parseTimestamptz);
+    expect(PG_TYPES.getTypeParser(types.builtins.TIMESTAMP, 'text')).toBe(types.getTypeParser(types.builtins.TIMESTAMP, 'text'));
+    expect(PG_TYPES.getTypeParser(types.builtins.INT4, 'text')).toBe(types.getTypeParser(types.builtins.INT4, 'text'));
+  });
+});
