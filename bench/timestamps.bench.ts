@@ -9,6 +9,7 @@
 import { cpus } from 'node:os';
 import { types } from 'pg';
 import { parseTimestamptz } from '../src/db/timestamps';
+import { pgTimestampText as pgText } from '../test/support/timestamps';
 import { loadAverage, num } from './bulkhead-support';
 import { printTable } from './harness';
 
@@ -17,13 +18,6 @@ const TEXTS = num('TEXTS', 100_000);
 const PASSES = num('PASSES', 10);
 
 const pgParser = types.getTypeParser(types.builtins.TIMESTAMPTZ, 'text') as (text: string) => Date;
-
-/** PostgreSQL's text of the instant `ms` (with `micros` more), trailing zeros of the fraction dropped. */
-function pgText(ms: number, micros: number): string {
-  const iso = new Date(ms).toISOString();
-  const fraction = (iso.slice(20, 23) + String(micros).padStart(3, '0')).replace(/0+$/, '');
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction ? `.${fraction}` : ''}+00`;
-}
 
 function texts(): string[] {
   const from = Date.UTC(2026, 0, 1);

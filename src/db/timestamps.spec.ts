@@ -1,15 +1,9 @@
 import fc from 'fast-check';
 import { types } from 'pg';
+import { pgTimestampText as pgText } from '../../test/support/timestamps';
 import { parseTimestamptz, PG_TYPES } from './timestamps';
 
 const pgParser = types.getTypeParser(types.builtins.TIMESTAMPTZ, 'text') as (text: string) => unknown;
-
-/** A timestamptz as PostgreSQL writes it in a UTC session: microseconds, trailing zeros of the fraction dropped. */
-function pgText(ms: number, micros: number, offset = '+00'): string {
-  const iso = new Date(ms).toISOString(); // 2024-01-08T06:32:46.123Z
-  const fraction = (iso.slice(20, 23) + String(micros).padStart(3, '0')).replace(/0+$/, '');
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction ? `.${fraction}` : ''}${offset}`;
-}
 
 const asComparable = (value: unknown): unknown => (value instanceof Date ? `Date ${value.getTime()}` : value);
 

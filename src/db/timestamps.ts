@@ -14,8 +14,8 @@ function twoDigits(text: string, at: number): number {
  * A timestamptz's text as PostgreSQL writes it in a UTC session (`2024-01-08 06:32:46.123456+00`,
  * DateStyle ISO), read without a regular expression: the same `Date` as pg's parser gives, to the
  * millisecond (digits beyond it are dropped, as pg's parser drops them). Any other text (another
- * offset, a year before 1000 or after 9999, BC, infinity) goes to pg's parser. A read of a page of
- * calls parses a few hundred of these; pg's parser was 6% of such a read's CPU (docs/benchmarks.md).
+ * offset, a year before 1000 or after 9999, BC, infinity) goes to pg's parser. A page of 50 calls
+ * parses about a hundred of these; pg's parser was 5.7% of such a read's CPU (docs/benchmarks.md).
  */
 export function parseTimestamptz(text: string): Date | number | null {
   const n = text.length;
