@@ -72,6 +72,12 @@ export interface Config {
   readonly ingestThread: boolean;
   /** `statement_timeout` of query connections in ms, shorter than ingest's 15 s (`DB_QUERY_TIMEOUT_MS`, default 5000). */
   readonly dbQueryTimeoutMs: number;
+  /**
+   * Whether query connections send their statements prepared, parsed and planned once per connection
+   * (`DB_PREPARED_STATEMENTS`, `on` or `off`, default `on`; `off` behind a pooler in transaction mode that
+   * cannot keep them, such as PgBouncer before 1.21; docs/architecture.md, Prepared statements).
+   */
+  readonly dbPreparedStatements: boolean;
   /** Largest estimated row cost of one GraphQL operation, with its variables (`GRAPHQL_MAX_COST`, default 20000). */
   readonly graphqlMaxCost: number;
   /** GraphQL HTTP requests and WebSocket queries one API key may have in flight on one replica; more get 429 / RATE_LIMITED (`GRAPHQL_MAX_CONCURRENCY_PER_KEY`, default 4). */
@@ -183,6 +189,7 @@ const envSchema = z.object({
   DB_INGEST_POOL_SIZE: int(1, 100).default(4),
   INGEST_THREAD: z.enum(['on', 'off']).default('on'),
   DB_QUERY_TIMEOUT_MS: int(100, 600000).default(5000),
+  DB_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on'),
   GRAPHQL_MAX_COST: int(1, 100000000).default(20000),
   GRAPHQL_MAX_CONCURRENCY_PER_KEY: int(1, 10000).default(4),
   HTTP_REQUEST_TIMEOUT_MS: int(1000, 600000).default(10000),
@@ -322,6 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbIngestPoolSize: e.DB_INGEST_POOL_SIZE,
     ingestThread: e.INGEST_THREAD === 'on',
     dbQueryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,
+    dbPreparedStatements: e.DB_PREPARED_STATEMENTS === 'on',
     graphqlMaxCost: e.GRAPHQL_MAX_COST,
     graphqlMaxConcurrencyPerKey: e.GRAPHQL_MAX_CONCURRENCY_PER_KEY,
     httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

@@ -3,6 +3,7 @@ import { DataSource, type DataSourceOptions, type Logger } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import type { Config } from '../config';
 import type { EmbeddedServer } from './embedded';
+import { PreparingClient } from './prepared';
 import { QuietClient } from './quiet-client';
 import { PG_TYPES } from './timestamps';
 import { ReplicaDataSource } from './read-replica';
@@ -40,6 +41,8 @@ export interface PoolOptions {
   readonly statementTimeoutMs: number;
   /** Shown in `pg_stat_activity`, so an operator sees which pool a connection belongs to. */
   readonly name: string;
+  /** Parameterised statements go out prepared, once per connection (src/db/prepared.ts); query pools only. */
+  readonly prepare?: boolean;
 }
 
 /** The ingest pool's settings: connections of its own, and a statement timeout a slow commit stays within. */
@@ -69,7 +72,7 @@ function dataSourceOptions(url: string, pool: PoolOptions, logger?: Logger): Dat
       // Queries a caller sends together go out at once, not each after the last one's answer (the
       // ingest writer's two round trips per batch); sent one at a time, they behave as without it.
       pipeline: true,
-      Client: QuietClient,
+      Client: pool.prepare ? PreparingClient : QuietClient,
       types: PG_TYPES,
     },
   };
@@ -118,7 +121,7 @@ export async function runMigrations(dataSource: DataSource, url: string): Promis
  * `DATABASE_READ_FAILOVER` says, and the replica is tried again as they come (src/db/read-replica.ts).
  */
 export async function openDatabase(
-  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort' | 'dbPoolSize' | 'dbIngestPoolSize' | 'dbQueryTimeoutMs' | 'databaseReadUrl' | 'dbReadPoolSize' | 'databaseReadFailover'>,
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedPgPort' | 'dbPoolSize' | 'dbIngestPoolSize' | 'dbQueryTimeoutMs' | 'dbPreparedStatements' | 'databaseReadUrl' | 'dbReadPoolSize' | 'databaseReadFailover'>,
   log: (line: string) => void = () => undefined,
   options: { migrate: boolean } = { migrate: true },
 ): Promise<Database> {
@@ -131,12 +134,12 @@ export async function openDatabase(
     await ensureDatabase(embedded.url, 'calltrail');
     url = embedded.url.replace(/\/postgres$/, '/calltrail');
   }
-  const dataSource = createDataSource(url, { size: config.dbPoolSize, statementTimeoutMs: config.dbQueryTimeoutMs, name: 'calltrail' });
+  const dataSource = createDataSource(url, { size: config.dbPoolSize, statementTimeoutMs: config.dbQueryTimeoutMs, name: 'calltrail', prepare: config.dbPreparedStatements });
   const ingestDataSource = createDataSource(url, ingestPoolOptions(config.dbIngestPoolSize));
   const replica =
     config.databaseReadUrl === null
       ? null
-      : new ReplicaDataSource(dataSourceOptions(config.databaseReadUrl, { size: config.dbReadPoolSize, statementTimeoutMs: config.dbQueryTimeoutMs, name: 'calltrail-read' }), {
+      : new ReplicaDataSource(dataSourceOptions(config.databaseReadUrl, { size: config.dbReadPoolSize, statementTimeoutMs: config.dbQueryTimeoutMs, name: 'calltrail-read', prepare: config.dbPreparedStatements }), {
           failover: config.databaseReadFailover ? dataSource : null,
         });
   const destroy = async () => {

@@ -16,8 +16,8 @@ export async function openTestDatabase(logger?: Logger): Promise<TestDatabase> {
   const name = `calltrail_t_${randomBytes(6).toString('hex')}`;
   await adminQuery(adminUrl, `CREATE DATABASE ${name} TEMPLATE ${template}`);
   const url = withDatabase(adminUrl, name);
-  // Two pools, as in production: queries, and connections reserved for ingest.
-  const dataSource: DataSource = createDataSource(url, { size: 10, statementTimeoutMs: 60000, name: 'calltrail' }, logger); // tests seed large tables through it
+  // Two pools, as in production: queries (their statements prepared, as DB_PREPARED_STATEMENTS defaults), and connections reserved for ingest.
+  const dataSource: DataSource = createDataSource(url, { size: 10, statementTimeoutMs: 60000, name: 'calltrail', prepare: true }, logger); // tests seed large tables through it
   const ingestDataSource: DataSource = createDataSource(url, { size: 4, statementTimeoutMs: 15000, name: 'calltrail-ingest' });
   await dataSource.initialize();
   await ingestDataSource.initialize();
