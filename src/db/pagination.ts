@@ -112,9 +112,11 @@ export interface ListingQuery {
 export async function queryPage<Row>(db: Queryable, q: ListingQuery, keyset: Keyset<Row>, args: PageArgs): Promise<Page<Row>> {
   const plan = planPage(args, keyset, q.params);
   if (args.rows === false) return { nodes: [], cursors: [], hasNextPage: false, hasPreviousPage: false };
+  // The limit is a parameter, so pages of any size share one statement (src/db/prepared.ts).
+  const values = [...q.params.values, plan.limit];
   const rows: Row[] = await db.query(
-    `SELECT ${q.columns} FROM ${q.source} ${whereClause([...q.conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT ${plan.limit}`,
-    q.params.values,
+    `SELECT ${q.columns} FROM ${q.source} ${whereClause([...q.conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT $${values.length}`,
+    values,
   );
   return finishPage(rows, plan, keyset, args);
 }
