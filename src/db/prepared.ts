@@ -2,22 +2,8 @@ import { QuietClient } from './quiet-client';
 
 /**
  * Query connections that send their parameterised statements as named (prepared) statements, so
- * PostgreSQL parses and plans a read's SQL once per connection instead of on every request
- * (docs/architecture.md, "Prepared statements"). pgbench on a user's history page: 1,451-2,209 tps
- * with unnamed statements, 2,736-2,852 prepared (docs/benchmarks.md).
- *
- * What is named, and what stays unnamed:
- * - only a query sent as text with at least one parameter (what the repositories send through
- *   TypeORM); a query given as a config object, or with no parameters (BEGIN, SET, LISTEN), is sent
- *   as it comes;
- * - not a statement whose columns come from `*`: a migration that adds a column changes its result,
- *   and PostgreSQL refuses to run a prepared statement whose result changed ("cached plan must not
- *   change result type") until the connection closes;
- * - at most `PREPARED_PER_CONNECTION` names per connection, then unnamed: narrowed selections make
- *   many texts, and each prepared statement holds memory in its backend for the connection's life;
- * - at most `NAMED_TEXTS` texts in the process, then unnamed.
- * A statement PostgreSQL still refuses for a changed result (a column's type altered under it) fails
- * once, and is sent unnamed on that connection from then on.
+ * PostgreSQL parses and analyses a read's SQL once per connection instead of on every request
+ * (docs/architecture.md, "Prepared statements"; figures in docs/benchmarks.md).
  *
  * Every run is still planned for its own parameters (`plan_cache_mode = force_custom_plan`, set when
  * the connection opens): what is saved is parsing and analysis, not planning. After five runs
@@ -25,42 +11,91 @@ import { QuietClient } from './quiet-client';
  * can be far worse than its custom one: an app's ongoing calls (`status = ANY($2)`) would walk the
  * app's index of all its calls and filter, reading every call of the app to find the few ongoing.
  *
+ * What is named, and what stays unnamed:
+ * - only a query sent as text with at least one parameter (what the repositories send through
+ *   TypeORM), every parameter a plain value (text, number, boolean, Date, Buffer, or arrays of them:
+ *   a value pg fails to serialise would leave a named statement closed under pg's feet); a query
+ *   given as a config object, or with no parameters (BEGIN, SET, LISTEN), is sent as it comes;
+ * - not a statement whose columns come from `*`: a migration that adds a column changes its result,
+ *   and PostgreSQL refuses to run a prepared statement whose result changed ("cached plan must not
+ *   change result type");
+ * - not a statement PostgreSQL refused once with an error of analysis (SQLSTATE class 42, such as an
+ *   operator that no longer exists after a column's type changed, or 0A000 for a changed result):
+ *   the statement kept on a connection would fail the same way on every run, an unnamed one is
+ *   analysed afresh. That one request fails; the text goes unnamed on every connection from then on.
+ * - Each connection keeps at most `PREPARED_PER_CONNECTION` statements, the least recently used
+ *   deallocated first; the process names at most `NAMED_TEXTS` texts, the least recently named
+ *   forgotten first. Narrowed selections and page sizes make many texts, and a client that asks for
+ *   many shapes only churns these, never grows them.
+ *
+ * A statement's parse sees the session's settings of that moment: a text with a time zone-less
+ * timestamptz literal or `'now'` would keep them. calltrail's texts carry `+00` on their literals and
+ * query connections keep the server's settings.
+ *
  * pg itself keeps a name from being parsed twice on one connection, also with `pipeline: true`
  * (a name sent but not yet answered counts as parsed).
  */
 export const PREPARED_PER_CONNECTION = 64;
-/** Texts given a name in this process; each is kept (as the key of `names`) for the process's life. */
+/** Texts with a name in this process. */
 export const NAMED_TEXTS = 1000;
-
-/** A text's name, the same on every connection of the process. */
-const names = new Map<string, string>();
-
-/** `*` after SELECT, RETURNING, a comma or a table's alias: a result whose columns follow the table's. */
-const STAR_COLUMNS = /(?:\bSELECT|\bRETURNING|,|\.)\s*\*/i;
-
-/** SQLSTATE 0A000 (feature_not_supported) with this message: the result of a prepared statement changed. */
-const CHANGED_RESULT = 'cached plan must not change result type';
-
-/** The name of `text`, given on first use; `null` when the text must stay unnamed or the process has named enough. */
-export function statementName(text: string): string | null {
-  const known = names.get(text);
-  if (known !== undefined) return known;
-  if (names.size >= NAMED_TEXTS || STAR_COLUMNS.test(text)) return null;
-  const name = `calltrail_${names.size.toString(36)}`;
-  names.set(text, name);
-  return name;
-}
-
-type QueryArgs = Parameters<QuietClient['query']>;
 
 /** Sent once on every new connection, before anything else (see above). */
 export const PLAN_EACH_RUN = 'SET plan_cache_mode = force_custom_plan';
 
+/** A text's name, the same on every connection of the process; in order of last naming. */
+const names = new Map<string, string>();
+/** Texts PostgreSQL refused prepared: sent unnamed from then on. */
+const refused = new Set<string>();
+/** Names are never reused: a connection may still hold a forgotten text's statement. */
+let nextName = 0;
+
+/** `*` after SELECT, DISTINCT, ALL, RETURNING, a comma or a table's alias: a result whose columns follow the table's. */
+const STAR_COLUMNS = /(?:\bSELECT|\bDISTINCT|\bALL|\bRETURNING|,|\.)\s*\*/i;
+
+/** The name of `text`, given on first use; `null` when the text stays unnamed. */
+export function statementName(text: string): string | null {
+  const known = names.get(text);
+  if (known !== undefined) return known;
+  if (refused.has(text) || STAR_COLUMNS.test(text)) return null;
+  if (names.size >= NAMED_TEXTS) names.delete(names.keys().next().value!);
+  const name = `calltrail_${(nextName++).toString(36)}`;
+  names.set(text, name);
+  return name;
+}
+
+/** True when PostgreSQL refused a statement at its analysis: the same text prepared would keep failing. */
+function refusedAtAnalysis(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length === 5 && (code.startsWith('42') || code === '0A000');
+}
+
+/** A value pg serialises without calling user code: the only kind a named statement is given. */
+function plain(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+    case 'undefined':
+      return true;
+    case 'object':
+      return value === null || value instanceof Date || Buffer.isBuffer(value) || (Array.isArray(value) && value.every(plain));
+    default:
+      return false;
+  }
+}
+
+/** What pg keeps of a connection's named statements (pg/lib/connection.js). */
+interface PgStatements {
+  parsedStatements: Record<string, string | undefined>;
+  submittedNamedStatements: Record<string, string | undefined>;
+}
+
+type QueryArgs = Parameters<QuietClient['query']>;
+
 export class PreparingClient extends QuietClient {
-  /** Names this connection has used (parsed, or sent to be parsed). */
-  private readonly prepared = new Set<string>();
-  /** Names PostgreSQL refused for a changed result: their texts go unnamed on this connection. */
-  private readonly refused = new Set<string>();
+  /** Names this connection holds (parsed, or sent to be parsed), least recently used first. */
+  private readonly prepared = new Map<string, string>();
 
   /** Connects, then sets `PLAN_EACH_RUN`; a connection that cannot take it is closed and its error reported. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -83,33 +118,53 @@ export class PreparingClient extends QuietClient {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override query(...args: any[]): any {
     const [text, values] = args as [unknown, unknown];
-    if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0) return (super.query as (...a: QueryArgs) => unknown)(...(args as QueryArgs));
+    const send = super.query as (...a: unknown[]) => unknown;
+    if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || !values.every(plain)) return send.apply(this, args as QueryArgs);
     const name = this.nameFor(text);
-    if (name === null) return (super.query as (...a: QueryArgs) => unknown)(...(args as QueryArgs));
-    const rest = args.slice(2);
+    if (name === null) return send.apply(this, args as QueryArgs);
     const watch = (err: unknown): void => {
-      if (err && (err as { code?: string }).code === '0A000' && String((err as Error).message).includes(CHANGED_RESULT)) this.refused.add(name);
+      if (refusedAtAnalysis(err)) {
+        refused.add(text);
+        names.delete(text);
+      }
     };
-    const callback = rest[0] as ((err: Error | null, result: unknown) => void) | undefined;
+    const callback = args[2] as ((err: Error | null, result: unknown) => void) | undefined;
     if (typeof callback === 'function') {
-      return (super.query as (...a: unknown[]) => unknown)({ name, text }, values, (err: Error | null, result: unknown) => {
+      return send.call(this, { name, text }, values, (err: Error | null, result: unknown) => {
         watch(err);
         callback(err, result);
       });
     }
-    const pending = (super.query as (...a: unknown[]) => Promise<unknown>)({ name, text }, values);
-    return pending.catch((err: unknown) => {
+    return (send.call(this, { name, text }, values) as Promise<unknown>).catch((err: unknown) => {
       watch(err);
       throw err;
     });
   }
 
+  /** The name to send `text` under on this connection, making room for it; `null` to send it unnamed. */
   private nameFor(text: string): string | null {
     const name = statementName(text);
-    if (name === null || this.refused.has(name)) return null;
-    if (this.prepared.has(name)) return name;
-    if (this.prepared.size >= PREPARED_PER_CONNECTION) return null;
-    this.prepared.add(name);
+    if (name === null) return null;
+    if (this.prepared.delete(name)) {
+      this.prepared.set(name, text);
+      return name;
+    }
+    if (this.prepared.size >= PREPARED_PER_CONNECTION) this.deallocate(this.prepared.keys().next().value!);
+    this.prepared.set(name, text);
     return name;
+  }
+
+  /**
+   * Forgets `name` on this connection. DEALLOCATE goes out after every query already sent or queued
+   * (in order, pipelined or not), and pg is told the name is gone, so a later use parses it again.
+   * Sent only for a name PostgreSQL has, or will have once a queued parse completes.
+   */
+  private deallocate(name: string): void {
+    this.prepared.delete(name);
+    const statements = (this as unknown as { connection: PgStatements }).connection;
+    const held = statements.parsedStatements[name] !== undefined || statements.submittedNamedStatements[name] !== undefined;
+    delete statements.parsedStatements[name];
+    delete statements.submittedNamedStatements[name];
+    if (held) (super.query as (text: string) => Promise<unknown>)(`DEALLOCATE ${name}`).catch(() => undefined);
   }
 }

@@ -2,7 +2,9 @@ import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { loadConfig } from '../../src/config';
 import { createDataSource, openDatabase } from '../../src/db/database';
-import { PREPARED_PER_CONNECTION, PreparingClient } from '../../src/db/prepared';
+import { scopeOf } from '../../src/api-keys/api-key.repository';
+import { CallRepository } from '../../src/calls/call.repository';
+import { NAMED_TEXTS, PREPARED_PER_CONNECTION, PreparingClient, statementName } from '../../src/db/prepared';
 import { QuietClient } from '../../src/db/quiet-client';
 import { openTestDatabase, type TestDatabase } from '../support/database';
 
@@ -69,35 +71,83 @@ describe('prepared statements on query connections', () => {
     expect([...(await preparedOn(ds)).keys()]).toEqual(['SELECT count(*) AS n FROM calls WHERE sdk_app_id = $1']);
   });
 
-  it(`keeps at most ${PREPARED_PER_CONNECTION} statements on a connection, and sends the rest unnamed`, async () => {
+  it(`keeps at most ${PREPARED_PER_CONNECTION} statements on a connection, deallocating the least recently used`, async () => {
     const ds = await oneConnection();
+    const hot = 'SELECT $1::int AS hot';
     const texts = Array.from({ length: PREPARED_PER_CONNECTION + 20 }, (_, i) => `SELECT $1::int * ${i + 2} AS n`);
-    for (const [i, text] of texts.entries()) expect(await ds.query(text, [i])).toEqual([{ n: i * (i + 2) }]);
-    // Again: the first ones still run prepared, the others still unnamed, and all answer.
-    for (const [i, text] of texts.entries()) expect(await ds.query(text, [i + 1])).toEqual([{ n: (i + 1) * (i + 2) }]);
-    const statements = await preparedOn(ds);
+    for (const [i, text] of texts.entries()) {
+      expect(await ds.query(text, [i])).toEqual([{ n: i * (i + 2) }]);
+      // A statement in use between the others stays prepared.
+      if (i % 10 === 0) expect(await ds.query(hot, [i])).toEqual([{ hot: i }]);
+    }
+    let statements = await preparedOn(ds);
     expect(statements.size).toBe(PREPARED_PER_CONNECTION);
-    expect([...statements.keys()].sort()).toEqual(texts.slice(0, PREPARED_PER_CONNECTION).sort());
+    expect(statements.get(hot)).toMatchObject({ custom: Math.ceil(texts.length / 10) });
+    expect(statements.has(texts[0])).toBe(false);
+    expect(statements.has(texts.at(-1)!)).toBe(true);
+    // The first ones again: parsed again as they come back, each in place of the least recently used.
+    for (const [i, text] of texts.slice(0, 30).entries()) expect(await ds.query(text, [i + 1])).toEqual([{ n: (i + 1) * (i + 2) }]);
+    statements = await preparedOn(ds);
+    expect(statements.size).toBe(PREPARED_PER_CONNECTION);
+    for (const text of texts.slice(0, 30)) expect(statements.get(text)).toMatchObject({ custom: 1 });
+  });
+
+  it('names a text afresh once the process has forgotten it, and keeps naming recent ones', () => {
+    const first = statementName('SELECT $1::int AS forgotten')!;
+    const recent: string[] = [];
+    for (let i = 0; i < NAMED_TEXTS; i++) recent.push(statementName(`SELECT $1::int + ${i} AS churn`)!);
+    expect(statementName(`SELECT $1::int + ${NAMED_TEXTS - 1} AS churn`)).toBe(recent.at(-1));
+    expect(statementName('SELECT $1::int AS forgotten')).not.toBe(first);
+    expect(new Set(recent).size).toBe(NAMED_TEXTS);
+  });
+
+  it('reads pages of any size with one statement', async () => {
+    const ds = await oneConnection();
+    const calls = new CallRepository(ds);
+    for (const first of [1, 5, 50, 500]) await calls.list(scopeOf(['1400000001']), {}, 'STARTED_AT_DESC', { first });
+    const listings = [...(await preparedOn(ds)).entries()].filter(([text]) => text.includes('FROM calls'));
+    expect(listings).toHaveLength(1);
+    expect(listings[0][1]).toMatchObject({ custom: 4 });
+  });
+
+  it('sends a statement with a value pg would have to serialise by calling code (an object) unnamed', async () => {
+    const ds = await oneConnection();
+    expect(await ds.query("SELECT $1::jsonb ->> 'a' AS a", [{ a: 'x' }])).toEqual([{ a: 'x' }]);
+    expect(await ds.query('SELECT $1::text AS t, $2::timestamptz AS d, $3::text[] AS list', ['t', new Date(0), ['a', 'b']])).toEqual([
+      { t: 't', d: new Date(0), list: ['a', 'b'] },
+    ]);
+    expect([...(await preparedOn(ds)).keys()]).toEqual(['SELECT $1::text AS t, $2::timestamptz AS d, $3::text[] AS list']);
   });
 
   it('runs one statement sent many times at once on a pipelined connection, parsing it once', async () => {
     const ds = await oneConnection();
+    const runner = ds.createQueryRunner();
     const text = 'SELECT $1::int AS n, pg_sleep(0.001)::text AS slept';
-    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => ds.query(text, [i])));
-    expect(answers.map((rows: { n: number }[]) => rows[0].n)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    try {
+      // All 50 on one connection at once: pg sends them without waiting for the answers.
+      const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => runner.query(text, [i])));
+      expect(answers.map((rows: { n: number }[]) => rows[0].n)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    } finally {
+      await runner.release();
+    }
     expect((await preparedOn(ds)).get(text)).toMatchObject({ generic: 0, custom: 50 });
   });
 
-  it('sends a statement unnamed on its connection once PostgreSQL refuses it for a changed result', async () => {
-    const ds = await oneConnection();
-    await ds.query('CREATE TABLE prepared_shape (a int, b int)');
-    await ds.query('INSERT INTO prepared_shape VALUES (1, 10)');
-    const text = 'SELECT s.a, s.b FROM prepared_shape s WHERE s.a = $1';
-    expect(await ds.query(text, [1])).toEqual([{ a: 1, b: 10 }]);
-    await ds.query('ALTER TABLE prepared_shape ALTER COLUMN b TYPE text');
-    await expect(ds.query(text, [1])).rejects.toThrow('cached plan must not change result type');
-    expect(await ds.query(text, [1])).toEqual([{ a: 1, b: '10' }]);
-    expect(await ds.query(text, [1])).toEqual([{ a: 1, b: '10' }]);
+  it.each([
+    ['its result changed', 'b', 'cached plan must not change result type'],
+    ['an operator it used is gone', 'a', 'operator does not exist: text = integer'],
+  ])('sends a statement unnamed on every connection once PostgreSQL refuses it (%s)', async (_case, column, error) => {
+    const [first, second] = [await oneConnection(), await oneConnection()];
+    const table = `prepared_shape_${column}`;
+    await first.query(`CREATE TABLE ${table} (a int, b int)`);
+    await first.query(`INSERT INTO ${table} VALUES (1, 10)`);
+    const text = `SELECT s.a::text AS a, s.b FROM ${table} s WHERE s.a = $1`;
+    for (const ds of [first, second]) expect(await ds.query(text, [1])).toEqual([{ a: '1', b: 10 }]);
+    await first.query(`ALTER TABLE ${table} ALTER COLUMN ${column} TYPE text`);
+    await expect(first.query(text, [1])).rejects.toThrow(error);
+    // The one refusal is enough: neither connection sends the prepared statement again, and unnamed it is analysed against the new column.
+    const now = column === 'a' ? { a: '1', b: 10 } : { a: '1', b: '10' };
+    for (const ds of [first, second, first]) expect(await ds.query(text, [1])).toEqual([now]);
   });
 
   it('prepares a statement first sent in a failed transaction once the transaction is over', async () => {
