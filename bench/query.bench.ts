@@ -4,7 +4,8 @@
  * as a child process (bench/harness.ts, NODE_ENV=production); each read runs for DURATION seconds from
  * CLIENTS concurrent clients (one API key each, scoped to one app) with random users and calls, then
  * pgbench runs the read's SQL with the same concurrency and the same random choices. Reported per read:
- * req/s, p50, p99, calltrail CPU per request (from /proc), the PostgreSQL floor in tps, and the ratio.
+ * req/s, p50, p99, calltrail CPU per request and PostgreSQL's (from /proc: every `postgres` process, so
+ * PostgreSQL must run on this machine for that column), the PostgreSQL floor in tps, and the ratio.
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench:query
  *   BENCH_CALLS=100000 DURATION=5 CLIENTS=10 ONLY=history,stats npm run bench:query
@@ -56,11 +57,12 @@ async function main() {
         floor === null ? '-' : `${fmt(floor)} tps`,
         floor === null ? '-' : `${((100 * r.rps) / floor).toFixed(0)}%`,
         `${r.cpuPerRequest.toFixed(2)} ms`,
+        `${r.pgCpuPerRequest.toFixed(2)} ms`,
       ]);
       console.log(`  ${read.name} done`);
     }
     console.log(`\n${DURATION} s per read, ${CLIENTS} clients unless noted; load average ${loadAverage()}\n`);
-    printTable(['read', 'calltrail req/s, p50, p99', 'PostgreSQL floor (same SQL, pgbench)', 'of floor', 'calltrail CPU per request'], rows);
+    printTable(['read', 'calltrail req/s, p50, p99', 'PostgreSQL floor (same SQL, pgbench)', 'of floor', 'calltrail CPU per request', 'PostgreSQL CPU per request'], rows);
     await agent.close();
   } finally {
     await scratch.cleanup();
