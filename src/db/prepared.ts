@@ -24,9 +24,11 @@ import { QuietClient } from './quiet-client';
  *   the statement kept on a connection would fail the same way on every run, an unnamed one is
  *   analysed afresh. That one request fails; the text goes unnamed on every connection from then on.
  * - Each connection keeps at most `PREPARED_PER_CONNECTION` statements, the least recently used
- *   deallocated first; the process names at most `NAMED_TEXTS` texts, the least recently named
- *   forgotten first. Narrowed selections and page sizes make many texts, and a client that asks for
- *   many shapes only churns these, never grows them.
+ *   deallocated first; the process names at most `NAMED_TEXTS` texts, the least recently used
+ *   forgotten first. Narrowed selections make many texts, and a client that asks for many shapes
+ *   only churns these, never grows them. A statement is deallocated only between transactions (the
+ *   last ReadyForQuery said idle) and never while its parse is in flight (pg would record it as
+ *   parsed when the answer comes); when no statement can go, the new text is sent unnamed.
  *
  * A statement's parse sees the session's settings of that moment: a text with a time zone-less
  * timestamptz literal or `'now'` would keep them. calltrail's texts carry `+00` on their literals and
@@ -55,7 +57,11 @@ const STAR_COLUMNS = /(?:\bSELECT|\bDISTINCT|\bALL|\bRETURNING|,|\.)\s*\*/i;
 /** The name of `text`, given on first use; `null` when the text stays unnamed. */
 export function statementName(text: string): string | null {
   const known = names.get(text);
-  if (known !== undefined) return known;
+  if (known !== undefined) {
+    names.delete(text);
+    names.set(text, known);
+    return known;
+  }
   if (refused.has(text) || STAR_COLUMNS.test(text)) return null;
   if (names.size >= NAMED_TEXTS) names.delete(names.keys().next().value!);
   const name = `calltrail_${(nextName++).toString(36)}`;
@@ -94,8 +100,18 @@ interface PgStatements {
 type QueryArgs = Parameters<QuietClient['query']>;
 
 export class PreparingClient extends QuietClient {
-  /** Names this connection holds (parsed, or sent to be parsed), least recently used first. */
+  /** Names this connection holds (parsed, or sent to be parsed) with their texts, least recently used first. */
   private readonly prepared = new Map<string, string>();
+  /** Whether the last ReadyForQuery said the session is outside any transaction. */
+  private idle = false;
+
+  constructor(config?: ConstructorParameters<typeof QuietClient>[0]) {
+    super(config);
+    const connection = (this as unknown as { connection: NodeJS.EventEmitter }).connection;
+    connection.on('readyForQuery', (msg: { status?: string }) => {
+      this.idle = msg.status === 'I';
+    });
+  }
 
   /** Connects, then sets `PLAN_EACH_RUN`; a connection that cannot take it is closed and its error reported. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -149,22 +165,32 @@ export class PreparingClient extends QuietClient {
       this.prepared.set(name, text);
       return name;
     }
-    if (this.prepared.size >= PREPARED_PER_CONNECTION) this.deallocate(this.prepared.keys().next().value!);
+    while (this.prepared.size >= PREPARED_PER_CONNECTION) if (!this.evictOne()) return null;
     this.prepared.set(name, text);
     return name;
   }
 
   /**
-   * Forgets `name` on this connection. DEALLOCATE goes out after every query already sent or queued
-   * (in order, pipelined or not), and pg is told the name is gone, so a later use parses it again.
-   * Sent only for a name PostgreSQL has, or will have once a queued parse completes.
+   * Deallocates the least recently used statement that can go: outside a transaction only, and not one
+   * whose parse is in flight. DEALLOCATE goes out after every query already sent or queued (in order,
+   * pipelined or not), and pg is told the name is gone, so a later use parses it again. Should the
+   * DEALLOCATE fail all the same (a transaction begun by a query pipelined ahead of it), the statement
+   * is still there, and pg is told so again. Returns false when nothing could go.
    */
-  private deallocate(name: string): void {
-    this.prepared.delete(name);
-    const statements = (this as unknown as { connection: PgStatements }).connection;
-    const held = statements.parsedStatements[name] !== undefined || statements.submittedNamedStatements[name] !== undefined;
-    delete statements.parsedStatements[name];
-    delete statements.submittedNamedStatements[name];
-    if (held) (super.query as (text: string) => Promise<unknown>)(`DEALLOCATE ${name}`).catch(() => undefined);
+  private evictOne(): boolean {
+    if (!this.idle) return false;
+    const pg = (this as unknown as { connection: PgStatements }).connection;
+    for (const [name, text] of this.prepared) {
+      if (pg.submittedNamedStatements[name] !== undefined) continue;
+      this.prepared.delete(name);
+      if (pg.parsedStatements[name] === undefined) return true; // its parse failed: nothing on the server
+      delete pg.parsedStatements[name];
+      (super.query as (text: string) => Promise<unknown>)(`DEALLOCATE ${name}`).catch(() => {
+        pg.parsedStatements[name] = text;
+        this.prepared.set(name, text);
+      });
+      return true;
+    }
+    return false;
   }
 }

@@ -92,10 +92,48 @@ describe('prepared statements on query connections', () => {
     for (const text of texts.slice(0, 30)) expect(statements.get(text)).toMatchObject({ custom: 1 });
   });
 
-  it('names a text afresh once the process has forgotten it, and keeps naming recent ones', () => {
+  it('makes room only for what it can deallocate: not a statement whose parse is in flight, nothing inside a transaction', async () => {
+    const ds = await oneConnection();
+    const runner = ds.createQueryRunner();
+    const text = (i: number) => `SELECT $1::int + ${i} AS v`;
+    const count = async () => Number((await runner.query('SELECT count(*) AS n FROM pg_prepared_statements WHERE NOT from_sql'))[0].n);
+    try {
+      // More new texts than a connection keeps, all sent at once: every parse is in flight when room is wanted.
+      const all = await Promise.all(Array.from({ length: PREPARED_PER_CONNECTION + 16 }, (_, i) => runner.query(text(i), [1])));
+      expect(all).toEqual(Array.from({ length: PREPARED_PER_CONNECTION + 16 }, (_, i) => [{ v: 1 + i }]));
+      for (let i = 0; i < PREPARED_PER_CONNECTION + 16; i++) expect(await runner.query(text(i), [2])).toEqual([{ v: 2 + i }]);
+      expect(await count()).toBeLessThanOrEqual(PREPARED_PER_CONNECTION);
+
+      // A healthy transaction that meets many new texts commits.
+      await runner.query('CREATE TEMP TABLE prepared_tx (x int)');
+      await runner.startTransaction();
+      for (let i = 100; i < 100 + PREPARED_PER_CONNECTION; i++) expect(await runner.query(text(i), [1])).toEqual([{ v: 1 + i }]);
+      await runner.query('INSERT INTO prepared_tx VALUES ($1)', [7]);
+      await runner.commitTransaction();
+      expect(await runner.query('SELECT x FROM prepared_tx')).toEqual([{ x: 7 }]);
+
+      // A failed transaction that goes on sending: nothing is deallocated in it, and after it every text still runs.
+      await runner.startTransaction();
+      await expect(runner.query('SELECT 1 / $1::int AS x', [0])).rejects.toThrow('division by zero');
+      for (let i = 200; i < 210; i++) await expect(runner.query(text(i), [1])).rejects.toThrow('current transaction is aborted');
+      await runner.rollbackTransaction();
+      for (const i of [0, 100, 163, 200, 209]) expect(await runner.query(text(i), [3])).toEqual([{ v: 3 + i }]);
+      expect(await count()).toBeLessThanOrEqual(PREPARED_PER_CONNECTION);
+    } finally {
+      await runner.release();
+    }
+  });
+
+  it('names a text afresh once the process has forgotten it, and keeps the names of texts in use', () => {
     const first = statementName('SELECT $1::int AS forgotten')!;
+    const hot = statementName('SELECT $1::int AS hot_text')!;
     const recent: string[] = [];
-    for (let i = 0; i < NAMED_TEXTS; i++) recent.push(statementName(`SELECT $1::int + ${i} AS churn`)!);
+    for (let i = 0; i < NAMED_TEXTS; i++) {
+      recent.push(statementName(`SELECT $1::int + ${i} AS churn`)!);
+      // A text in use keeps its name however many others come by.
+      if (i % 100 === 0) expect(statementName('SELECT $1::int AS hot_text')).toBe(hot);
+    }
+    expect(statementName('SELECT $1::int AS hot_text')).toBe(hot);
     expect(statementName(`SELECT $1::int + ${NAMED_TEXTS - 1} AS churn`)).toBe(recent.at(-1));
     expect(statementName('SELECT $1::int AS forgotten')).not.toBe(first);
     expect(new Set(recent).size).toBe(NAMED_TEXTS);
