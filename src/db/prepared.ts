@@ -72,7 +72,8 @@ export function statementName(text: string): string | null {
 /** True when PostgreSQL refused a statement at its analysis: the same text prepared would keep failing. */
 function refusedAtAnalysis(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.length === 5 && (code.startsWith('42') || code === '0A000');
+  // 42P05 (a name already prepared) is bookkeeping, not the text's analysis.
+  return typeof code === 'string' && code.length === 5 && code !== '42P05' && (code.startsWith('42') || code === '0A000');
 }
 
 /** A value pg serialises without calling user code: the only kind a named statement is given. */
@@ -104,6 +105,8 @@ export class PreparingClient extends QuietClient {
   private readonly prepared = new Map<string, string>();
   /** Whether the last ReadyForQuery said the session is outside any transaction. */
   private idle = false;
+  /** Names whose DEALLOCATE is sent and not yet answered. */
+  private readonly deallocating = new Set<string>();
 
   constructor(config?: ConstructorParameters<typeof QuietClient>[0]) {
     super(config);
@@ -138,12 +141,7 @@ export class PreparingClient extends QuietClient {
     if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || !values.every(plain)) return send.apply(this, args as QueryArgs);
     const name = this.nameFor(text);
     if (name === null) return send.apply(this, args as QueryArgs);
-    const watch = (err: unknown): void => {
-      if (refusedAtAnalysis(err)) {
-        refused.add(text);
-        names.delete(text);
-      }
-    };
+    const watch = (err: unknown): void => this.failed(name, text, err);
     const callback = args[2] as ((err: Error | null, result: unknown) => void) | undefined;
     if (typeof callback === 'function') {
       return send.call(this, { name, text }, values, (err: Error | null, result: unknown) => {
@@ -157,40 +155,68 @@ export class PreparingClient extends QuietClient {
     });
   }
 
-  /** The name to send `text` under on this connection, making room for it; `null` to send it unnamed. */
+  /**
+   * The name to send `text` under on this connection, making room for it; `null` to send it unnamed:
+   * while its parse is in flight (should that parse fail, a second use sent without one would fail
+   * too), while its DEALLOCATE is, or when no room can be made.
+   */
   private nameFor(text: string): string | null {
     const name = statementName(text);
-    if (name === null) return null;
+    if (name === null || this.deallocating.has(name)) return null;
     if (this.prepared.delete(name)) {
       this.prepared.set(name, text);
-      return name;
+      return this.pg.submittedNamedStatements[name] === undefined ? name : null;
     }
     while (this.prepared.size >= PREPARED_PER_CONNECTION) if (!this.evictOne()) return null;
     this.prepared.set(name, text);
     return name;
   }
 
+  /** After a named query failed: what PostgreSQL refused at analysis goes unnamed everywhere; a name the server lacks is parsed again. */
+  private failed(name: string, text: string, err: unknown): void {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === '26000') {
+      delete this.pg.parsedStatements[name];
+      this.prepared.delete(name);
+    } else if (refusedAtAnalysis(err)) {
+      refused.add(text);
+      names.delete(text);
+    }
+  }
+
   /**
    * Deallocates the least recently used statement that can go: outside a transaction only, and not one
    * whose parse is in flight. DEALLOCATE goes out after every query already sent or queued (in order,
-   * pipelined or not), and pg is told the name is gone, so a later use parses it again. Should the
-   * DEALLOCATE fail all the same (a transaction begun by a query pipelined ahead of it), the statement
-   * is still there, and pg is told so again. Returns false when nothing could go.
+   * pipelined or not); until it is answered, the text goes unnamed on this connection and pg keeps its
+   * record of the statement. Answered, pg forgets it, so a later use parses it again; refused (a
+   * transaction begun by a query pipelined ahead of it has failed), the statement is still there and
+   * back in the list. Returns false when nothing could go.
    */
   private evictOne(): boolean {
     if (!this.idle) return false;
-    const pg = (this as unknown as { connection: PgStatements }).connection;
+    const pg = this.pg;
     for (const [name, text] of this.prepared) {
       if (pg.submittedNamedStatements[name] !== undefined) continue;
       this.prepared.delete(name);
       if (pg.parsedStatements[name] === undefined) return true; // its parse failed: nothing on the server
-      delete pg.parsedStatements[name];
-      (super.query as (text: string) => Promise<unknown>)(`DEALLOCATE ${name}`).catch(() => {
-        pg.parsedStatements[name] = text;
-        this.prepared.set(name, text);
-      });
+      this.deallocating.add(name);
+      (super.query as (text: string) => Promise<unknown>)(`DEALLOCATE ${name}`).then(
+        () => {
+          this.deallocating.delete(name);
+          delete pg.parsedStatements[name];
+        },
+        () => {
+          this.deallocating.delete(name);
+          this.prepared.set(name, text);
+        },
+      );
       return true;
     }
     return false;
+  }
+
+  /** pg's record of this connection's named statements. */
+  private get pg(): PgStatements {
+    return (this as unknown as { connection: PgStatements }).connection;
   }
 }

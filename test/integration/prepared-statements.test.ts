@@ -162,13 +162,43 @@ describe('prepared statements on query connections', () => {
     const runner = ds.createQueryRunner();
     const text = 'SELECT $1::int AS n, pg_sleep(0.001)::text AS slept';
     try {
-      // All 50 on one connection at once: pg sends them without waiting for the answers.
-      const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => runner.query(text, [i])));
-      expect(answers.map((rows: { n: number }[]) => rows[0].n)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      // All 50 on one connection at once: pg sends them without waiting for the answers. While the
+      // first one's parse is in flight the others go unnamed (were it to fail, they would fail too).
+      for (let burst = 0; burst < 2; burst++) {
+        const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => runner.query(text, [i + burst])));
+        expect(answers.map((rows: { n: number }[]) => rows[0].n)).toEqual(Array.from({ length: 50 }, (_, i) => i + burst));
+      }
     } finally {
       await runner.release();
     }
-    expect((await preparedOn(ds)).get(text)).toMatchObject({ generic: 0, custom: 50 });
+    expect((await preparedOn(ds)).get(text)).toMatchObject({ generic: 0, custom: 51 });
+  });
+
+  it('keeps a statement whose DEALLOCATE a transaction pipelined ahead of it refused, and sends its text unnamed meanwhile', async () => {
+    const ds = await oneConnection();
+    const runner = ds.createQueryRunner();
+    const text = (i: number) => `SELECT $1::int + ${i} AS v`;
+    try {
+      for (let i = 0; i < PREPARED_PER_CONNECTION; i++) await runner.query(text(i), [0]);
+      // Sent together: the connection was idle when room was made for the new text, so text 0's
+      // DEALLOCATE goes out, behind a BEGIN and an error that make it fail.
+      const [begin, division, fresh, rollback, again] = await Promise.allSettled([
+        runner.query('BEGIN'),
+        runner.query('SELECT 1 / 0 AS x'), // no parameter: it makes no room itself
+        runner.query(text(1000), [1]),
+        runner.query('ROLLBACK'),
+        runner.query(text(0), [1]),
+      ]);
+      expect([begin.status, division.status, fresh.status, rollback.status]).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+      expect(again).toEqual({ status: 'fulfilled', value: [{ v: 1 }] });
+      for (let run = 0; run < 3; run++) expect(await runner.query(text(0), [run])).toEqual([{ v: run }]);
+      expect(statementName(text(0))).not.toBeNull();
+    } finally {
+      await runner.release();
+    }
+    const statements = await preparedOn(ds);
+    expect(statements.size).toBeLessThanOrEqual(PREPARED_PER_CONNECTION);
+    expect(statements.get(text(0))?.custom).toBeGreaterThanOrEqual(3);
   });
 
   it.each([
