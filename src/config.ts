@@ -73,9 +73,10 @@ export interface Config {
   /** `statement_timeout` of query connections in ms, shorter than ingest's 15 s (`DB_QUERY_TIMEOUT_MS`, default 5000). */
   readonly dbQueryTimeoutMs: number;
   /**
-   * Whether query connections send their statements prepared, parsed and planned once per connection
-   * (`DB_PREPARED_STATEMENTS`, `on` or `off`, default `on`; `off` behind a pooler in transaction mode that
-   * cannot keep them, such as PgBouncer before 1.21; docs/architecture.md, Prepared statements).
+   * Whether query connections send their statements prepared: parsed once per connection, each run still
+   * planned for its parameters (`DB_PREPARED_STATEMENTS`, `on` or `off`, default `on`; `off` behind a pooler
+   * in transaction mode that cannot keep them, such as PgBouncer before 1.21; docs/architecture.md,
+   * Prepared statements).
    */
   readonly dbPreparedStatements: boolean;
   /** Largest estimated row cost of one GraphQL operation, with its variables (`GRAPHQL_MAX_COST`, default 20000). */

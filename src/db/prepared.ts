@@ -44,7 +44,7 @@ export const NAMED_TEXTS = 1000;
 /** Sent once on every new connection, before anything else (see above). */
 export const PLAN_EACH_RUN = 'SET plan_cache_mode = force_custom_plan';
 
-/** A text's name, the same on every connection of the process; in order of last naming. */
+/** A text's name, the same on every connection of the process; least recently used first. */
 const names = new Map<string, string>();
 /** Texts PostgreSQL refused prepared: sent unnamed from then on. */
 const refused = new Set<string>();
