@@ -110,10 +110,15 @@ export function reads(info: SeedInfo, page50Cursor: string, clients: number): Re
   ];
 }
 
+/** utime + stime, in ms, from the text of a /proc/<pid>/stat (clock ticks of 100 Hz). */
+function statCpuMs(stat: string): number {
+  const fields = stat.replace(/^.*\) /, '').split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 /** utime + stime of a process, in ms. */
 export function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
 /**
@@ -126,9 +131,7 @@ export function postgresCpuMs(): number {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (!stat.includes(' (postgres) ')) continue;
-      const fields = stat.replace(/^.*\) /, '').split(' ');
-      total += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+      if (stat.includes(' (postgres) ')) total += statCpuMs(stat);
     } catch {
       // the process exited while we read
     }
