@@ -141,16 +141,15 @@ export class PreparingClient extends QuietClient {
     if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || !values.every(plain)) return send.apply(this, args as QueryArgs);
     const name = this.nameFor(text);
     if (name === null) return send.apply(this, args as QueryArgs);
-    const watch = (err: unknown): void => this.failed(name, text, err);
     const callback = args[2] as ((err: Error | null, result: unknown) => void) | undefined;
     if (typeof callback === 'function') {
       return send.call(this, { name, text }, values, (err: Error | null, result: unknown) => {
-        watch(err);
+        if (err) this.failed(name, text, err);
         callback(err, result);
       });
     }
     return (send.call(this, { name, text }, values) as Promise<unknown>).catch((err: unknown) => {
-      watch(err);
+      this.failed(name, text, err);
       throw err;
     });
   }
