@@ -2,20 +2,22 @@ import type { DataSource } from 'typeorm';
 import { AppError } from '../domain/app-error';
 import { appsToRead, type AppScope } from '../domain/app-scope';
 import { checkCallFilter } from '../domain/live-filter';
-import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../db/pagination';
+import { countRows, queryPage, queryRenderedPage, type Keyset, type Page, type PageArgs, type RenderedConnectionEntry } from '../db/pagination';
 import { callKeyText, type CallKey } from '../domain/call-key';
 import {
   CALL_COLUMNS,
   callColumns,
   callListColumns,
+  renderedCall,
   takeCallLists,
   type CallFilter,
   type CallListRecords,
   type CallLists,
   type CallRecord,
   type CallRow,
+  type RenderedShape,
 } from './records';
-import { appCondition, rangeConditions, SqlParams, whereClause } from '../db/sql';
+import { appCondition, isoText, rangeConditions, SqlParams, whereClause } from '../db/sql';
 
 /** Orders of a call listing. */
 export type CallOrder = 'STARTED_AT_DESC' | 'STARTED_AT_ASC';
@@ -26,6 +28,7 @@ const keyset = (order: CallOrder): Keyset<CallRow> => ({
   casts: ['timestamptz', 'bigint'],
   direction: order === 'STARTED_AT_ASC' ? 'ASC' : 'DESC',
   values: (r) => [r.startedAt?.toISOString() ?? '', r.ref],
+  texts: [`coalesce(${isoText('c.started_at')}, '')`, 'c.id::text'],
 });
 
 /** Compiles a call filter, always limited to the apps of `scope` (docs/design.md, principle 8). */
@@ -72,6 +75,13 @@ export class CallRepository {
     const page = await queryPage<CallRow & Record<string, unknown>>(this.dataSource, { columns, source: 'calls c', conditions, params }, keyset(order), args);
     if (!lists.participants && !lists.events) return page;
     return { ...page, nodes: page.nodes.map(({ participants, events, ...call }) => ({ ...(call as CallRow), ...takeCallLists({ participants, events }, lists) })) };
+  }
+
+  /** A page as the JSON text of its connection (`shape`), each node a call of `node`, rendered by PostgreSQL in one statement; null for a backward page. */
+  renderPage(scope: AppScope, filter: CallFilter | null | undefined, order: CallOrder, args: PageArgs, node: RenderedShape, shape: readonly RenderedConnectionEntry[]): Promise<string | null> {
+    const params = new SqlParams();
+    const conditions = callConditions(scope, filter, params);
+    return queryRenderedPage(this.dataSource, { source: 'calls c', conditions, params }, keyset(order), args, renderedCall(node), shape);
   }
 
   count(scope: AppScope, filter: CallFilter | null | undefined): Promise<number> {

@@ -1,12 +1,13 @@
 import type { DataSource } from 'typeorm';
 import { appsToRead, type AppScope } from '../domain/app-scope';
-import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../db/pagination';
+import { countRows, queryPage, queryRenderedPage, type Keyset, type Page, type PageArgs, type RenderedConnectionEntry } from '../db/pagination';
 import {
   callListColumns,
   joinedCallColumns,
   PARTICIPANT_COLUMNS,
   PARTICIPANT_ORDER,
   participantColumns,
+  renderedParticipant,
   takeCallLists,
   takeJoinedCall,
   takeParticipant,
@@ -16,8 +17,9 @@ import {
   type ParticipantFilter,
   type ParticipantRecord,
   type ParticipantRow,
+  type RenderedShape,
 } from './records';
-import { appCondition, rangeConditions, SqlParams, whereClause } from '../db/sql';
+import { appCondition, isoText, rangeConditions, SqlParams, whereClause } from '../db/sql';
 
 const KEYSET: Keyset<ParticipantRow> = {
   kind: 'participant',
@@ -25,7 +27,10 @@ const KEYSET: Keyset<ParticipantRow> = {
   casts: ['timestamptz', 'bigint', 'text'],
   direction: 'DESC',
   values: (r) => [r.startedAt?.toISOString() ?? '', r.callRef, r.userId],
+  texts: [`coalesce(${isoText('p.started_at')}, '')`, 'p.call_ref::text', 'p.user_id'],
 };
+
+const WITH_CALLS = 'call_participants p JOIN calls c ON c.id = p.call_ref AND c.sdk_app_id = p.sdk_app_id';
 
 function participantConditions(scope: AppScope, filter: ParticipantFilter | null | undefined, params: SqlParams): string[] {
   const f = filter ?? {};
@@ -67,7 +72,7 @@ export class ParticipantRepository {
       this.dataSource,
       {
         columns: [participantColumns(fields.participant), joinedCallColumns(fields.call), ...callListColumns(callLists, 'call.')].join(', '),
-        source: 'call_participants p JOIN calls c ON c.id = p.call_ref AND c.sdk_app_id = p.sdk_app_id',
+        source: WITH_CALLS,
         conditions,
         params,
       },
@@ -77,6 +82,17 @@ export class ParticipantRepository {
     // The participant keeps only its own fields: `call.*` columns would ride along into every node.
     const nodes = page.nodes.map((row) => ({ ...takeParticipant(row), call: { ...takeJoinedCall(row), ...takeCallLists(row, callLists, 'call.') } }));
     return { ...page, nodes };
+  }
+
+  /**
+   * A page as the JSON text of its connection (`shape`), each node a participant of `node` (with its
+   * call when `node` has one), rendered by PostgreSQL in one statement; null for a backward page.
+   */
+  renderPage(scope: AppScope, filter: ParticipantFilter | null | undefined, args: PageArgs, node: RenderedShape, shape: readonly RenderedConnectionEntry[]): Promise<string | null> {
+    const params = new SqlParams();
+    const conditions = participantConditions(scope, filter, params);
+    const source = node.some((e) => e.kind === 'call') ? WITH_CALLS : 'call_participants p';
+    return queryRenderedPage(this.dataSource, { source, conditions, params }, KEYSET, args, renderedParticipant(node), shape);
   }
 
   count(scope: AppScope, filter: ParticipantFilter | null | undefined): Promise<number> {

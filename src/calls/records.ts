@@ -1,3 +1,4 @@
+import { isoText, jsonObject, nameLiteral } from '../db/sql';
 import { parseTimestamptz } from '../db/timestamps';
 import type {
   CallEventType,
@@ -104,13 +105,13 @@ const CALL_FIELDS: FieldTable<CallRecord> = [
   ['c.status', 'status'],
   ['c.result', 'result'],
   ['c.caller_id', 'callerId'],
-  ['c.started_at', 'startedAt'],
-  ['c.accepted_at', 'acceptedAt'],
-  ['c.ended_at', 'endedAt'],
+  ['c.started_at', 'startedAt', 'timestamp'],
+  ['c.accepted_at', 'acceptedAt', 'timestamp'],
+  ['c.ended_at', 'endedAt', 'timestamp'],
   ['c.ring_seconds', 'ringSeconds'],
   ['c.talk_seconds', 'talkSeconds'],
   ['c.participant_count', 'participantCount'],
-  ['c.last_event_at', 'lastEventAt'],
+  ['c.last_event_at', 'lastEventAt', 'timestamp'],
   ['c.last_position::text', 'lastPosition'],
 ];
 
@@ -279,3 +280,49 @@ export function takeCallLists(row: Record<string, unknown>, lists: CallLists, pr
     ...(lists.events && events && { events: fromJsonRows(listedEvents(lists.events), events) as ListedEvent[] }),
   };
 }
+
+/**
+ * One key of an object rendered as JSON by PostgreSQL (a read answered in one statement, see
+ * src/graphql/rendered-reads.ts), in response order: a record field, a constant (`__typename`), or a
+ * participant's call.
+ */
+export type RenderedEntry =
+  | { readonly key: string; readonly kind: 'field'; readonly field: string }
+  | { readonly key: string; readonly kind: 'const'; readonly value: string }
+  | { readonly key: string; readonly kind: 'call'; readonly shape: RenderedShape };
+
+export type RenderedShape = readonly RenderedEntry[];
+
+/** The SQL value of one field of `table`: timestamps as the API's text, every other column as it is. */
+function renderedField<R>(table: FieldTable<R>, field: string, owner: string): string {
+  const column = table.find(([, f]) => f === field);
+  if (!column) throw new Error(`rendered ${owner}: no field "${field}"`);
+  const [sql, , kind] = column;
+  return kind === 'timestamp' ? isoText(sql) : sql;
+}
+
+/** A call (`c`) as a JSON object of `shape`. */
+export function renderedCall(shape: RenderedShape): string {
+  return jsonObject(
+    shape.map((entry) => {
+      if (entry.kind === 'const') return [entry.key, `${nameLiteral(entry.value)}::text`];
+      if (entry.kind === 'call') throw new Error('rendered call: a call has no call');
+      return [entry.key, renderedField(CALL_FIELDS, entry.field, 'call')];
+    }),
+  );
+}
+
+/** A participant (`p`, with its call joined as `c`) as a JSON object of `shape`. */
+export function renderedParticipant(shape: RenderedShape): string {
+  return jsonObject(
+    shape.map((entry) => {
+      if (entry.kind === 'const') return [entry.key, `${nameLiteral(entry.value)}::text`];
+      if (entry.kind === 'call') return [entry.key, renderedCall(entry.shape)];
+      return [entry.key, renderedField(PARTICIPANT_FIELDS, entry.field, 'participant')];
+    }),
+  );
+}
+
+/** The record fields of a call and of a participant that {@link renderedCall} and {@link renderedParticipant} can render. */
+export const RENDERED_CALL_FIELDS: ReadonlySet<string> = new Set(CALL_FIELDS.map(([, field]) => field));
+export const RENDERED_PARTICIPANT_FIELDS: ReadonlySet<string> = new Set(PARTICIPANT_FIELDS.map(([, field]) => field));

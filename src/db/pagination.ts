@@ -1,7 +1,7 @@
 import { AppError } from '../domain/app-error';
 import { decodeCursor, encodeCursor, isBigint } from '../domain/cursor';
 import type { DataSource } from 'typeorm';
-import { whereClause, type SqlParams } from './sql';
+import { jsonObject, nameLiteral, whereClause, type SqlParams } from './sql';
 
 /** Anything that runs SQL: a DataSource or a transaction's EntityManager. */
 export type Queryable = Pick<DataSource, 'query'>;
@@ -34,6 +34,8 @@ export interface Keyset<Row> {
   readonly casts: readonly string[];
   readonly direction: 'ASC' | 'DESC';
   values(row: Row): string[];
+  /** SQL of the same texts as `values`, for a listing PostgreSQL renders ({@link queryRenderedPage}). */
+  readonly texts?: readonly string[];
 }
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -125,4 +127,85 @@ export async function queryPage<Row>(db: Queryable, q: ListingQuery, keyset: Key
 export async function countRows(db: Queryable, q: Omit<ListingQuery, 'columns'>): Promise<number> {
   const rows: { n: number }[] = await db.query(`SELECT count(*)::int AS n FROM ${q.source} ${whereClause(q.conditions)}`, q.params.values);
   return rows[0].n;
+}
+
+/** A key of a connection rendered by PostgreSQL, in response order (src/graphql/rendered-reads.ts). */
+export type RenderedConnectionEntry =
+  | { readonly key: string; readonly kind: 'const'; readonly value: string }
+  | { readonly key: string; readonly kind: 'edges'; readonly edge: readonly RenderedEdgeEntry[] }
+  | { readonly key: string; readonly kind: 'pageInfo'; readonly info: readonly RenderedPageInfoEntry[] };
+
+export type RenderedEdgeEntry =
+  | { readonly key: string; readonly kind: 'const'; readonly value: string }
+  | { readonly key: string; readonly kind: 'cursor' | 'node' };
+
+export type RenderedPageInfoEntry =
+  | { readonly key: string; readonly kind: 'const'; readonly value: string }
+  | { readonly key: string; readonly kind: 'hasNextPage' | 'hasPreviousPage' | 'startCursor' | 'endCursor' };
+
+/**
+ * SQL of a row's cursor, the same text as {@link encodeCursor} of `keyset.values`: base64url of the
+ * JSON array of the kind and the values (`to_json` escapes a string as `JSON.stringify` does).
+ */
+function cursorSql(keyset: Pick<Keyset<unknown>, 'kind' | 'texts'>): string {
+  nameLiteral(keyset.kind);
+  if (!keyset.texts) throw new Error(`rendered page: the ${keyset.kind} keyset has no texts`);
+  const json = [`'[${JSON.stringify(keyset.kind)}'`, ...keyset.texts.map((t) => `',' || to_json((${t})::text)::text`), `']'`].join(' || ');
+  return `translate(encode(convert_to(${json}, 'UTF8'), 'base64'), E'+/=\\n', '-_')`;
+}
+
+/**
+ * One forward page of a listing as the JSON text of its connection, built by PostgreSQL in one
+ * statement: `node` is the SQL of a row's node object, `shape` the connection's keys. The same page,
+ * cursors and page info as {@link queryPage} with {@link finishPage}; null for a backward page (`last`,
+ * or `before` alone), which is read the usual way.
+ */
+export async function queryRenderedPage<Row>(
+  db: Queryable,
+  q: Omit<ListingQuery, 'columns'>,
+  keyset: Keyset<Row>,
+  args: PageArgs,
+  node: string,
+  shape: readonly RenderedConnectionEntry[],
+): Promise<string | null> {
+  const plan = planPage(args, keyset, q.params);
+  if (plan.backward) return null;
+  const values = [...q.params.values, plan.limit, plan.size];
+  const limit = `$${values.length - 1}`;
+  const size = `$${values.length}`;
+  const kept = `FILTER (WHERE r.n <= ${size})`;
+  const literal = (value: string) => `${nameLiteral(value)}::text`;
+  const edgesSql = (edge: readonly RenderedEdgeEntry[]) =>
+    `coalesce(json_agg(${jsonObject(edge.map((e) => [e.key, e.kind === 'const' ? literal(e.value) : `r.${e.kind}`]))} ORDER BY r.n) ${kept}, '[]'::json)`;
+  const infoSql = (e: RenderedPageInfoEntry): string => {
+    switch (e.kind) {
+      case 'const':
+        return literal(e.value);
+      case 'hasNextPage':
+        return `count(*) > ${size}`;
+      case 'hasPreviousPage':
+        return args.after != null ? 'true' : 'false';
+      case 'startCursor':
+        return `(array_agg(r.cursor ORDER BY r.n) ${kept})[1]`;
+      case 'endCursor':
+        return `(array_agg(r.cursor ORDER BY r.n DESC) ${kept})[1]`;
+    }
+  };
+  const page = jsonObject(
+    shape.map((e) => [e.key, e.kind === 'const' ? literal(e.value) : e.kind === 'edges' ? edgesSql(e.edge) : jsonObject(e.info.map((i) => [i.key, infoSql(i)]))]),
+  );
+  const wantsCursor = shape.some((e) => (e.kind === 'edges' && e.edge.some((x) => x.kind === 'cursor')) || (e.kind === 'pageInfo' && e.info.some((x) => x.kind === 'startCursor' || x.kind === 'endCursor')));
+  const wantsNode = shape.some((e) => e.kind === 'edges' && e.edge.some((x) => x.kind === 'node'));
+  const keys = keyset.columns.map((c, i) => `${c} AS k${i}`).join(', ');
+  const order = keyset.columns.map((_, i) => `r.k${i} ${keyset.direction}`).join(', ');
+  const rows: { page: string }[] = await db.query(
+    `SELECT ${page}::text AS page FROM (
+       SELECT r.cursor, r.node, row_number() OVER (ORDER BY ${order}) AS n FROM (
+         SELECT ${keys}, ${wantsCursor ? cursorSql(keyset) : 'NULL::text'} AS cursor, ${wantsNode ? node : 'NULL::json'} AS node
+         FROM ${q.source} ${whereClause([...q.conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT ${limit}
+       ) r
+     ) r`,
+    values,
+  );
+  return rows[0].page;
 }

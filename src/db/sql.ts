@@ -28,3 +28,26 @@ export function appCondition(column: string, apps: readonly string[] | null, par
   // Equality for one app lets the planner walk (sdk_app_id, started_at) indexes in order.
   return apps.length === 1 ? [`${column} = ${params.add(apps[0])}`] : [`${column} = ANY(${params.add(apps)}::text[])`];
 }
+
+/**
+ * A timestamptz as the text the API serves (`Date.toISOString()` of the value pg's parser gives):
+ * UTC, milliseconds, digits beyond them dropped; null stays null.
+ */
+export const isoText = (sql: string): string => `to_char((${sql}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** Response keys and type names go into the SQL text as literals: only GraphQL names are taken. */
+const NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
+export function nameLiteral(name: string): string {
+  if (!NAME.test(name)) throw new Error(`rendered key: expected a GraphQL name, got "${name}"`);
+  return `'${name}'`;
+}
+
+/** Keys of one rendered object at most: `json_build_object` takes 100 arguments (a larger selection is read the usual way). */
+export const MAX_RENDERED_KEYS = 50;
+
+/** `json_build_object` of `entries` (key, SQL value), keys in the order given. */
+export function jsonObject(entries: readonly (readonly [key: string, sql: string])[]): string {
+  if (entries.length > MAX_RENDERED_KEYS) throw new Error(`rendered object: expected at most ${MAX_RENDERED_KEYS} keys, got ${entries.length}`);
+  return `json_build_object(${entries.map(([key, sql]) => `${nameLiteral(key)}, ${sql}`).join(', ')})`;
+}
+

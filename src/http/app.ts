@@ -12,6 +12,7 @@ import type { ReplicaDataSource } from '../db/read-replica';
 import type { BatchWriter } from '../ingest/batch-writer';
 import { EVENTS_CHANNEL } from '../ingest/ingest.repository';
 import { createApolloServer } from '../graphql/apollo';
+import { renderedReadsPlugin } from '../graphql/rendered-reads';
 import { createServices } from '../graphql/services';
 import { createArmor } from '../graphql/limits';
 import { InFlightPerKey } from '../graphql/in-flight';
@@ -75,7 +76,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   const production = config.nodeEnv === 'production';
   const schema = await buildCalltrailSchema();
   const armor = createArmor(production, config.graphqlMaxCost); // the same limits for HTTP queries and WebSocket subscriptions
-  const apollo = createApolloServer(schema, production, armor, [fastifyApolloDrainPlugin(server), graphqlMetricsPlugin(metrics)]);
+  const apollo = createApolloServer(schema, production, armor, [
+    fastifyApolloDrainPlugin(server),
+    graphqlMetricsPlugin(metrics),
+    ...(config.graphqlRenderedReads ? [renderedReadsPlugin()] : []),
+  ]);
   await apollo.start();
 
   // Both repeat on every poll and reconnect through an outage: one line per interval, with the count left out.
