@@ -308,7 +308,7 @@ const APP_NODE_ARGS = (process.env.APP_NODE_ARGS ?? '').split(' ').filter(Boolea
 const APP_ENTRY = process.env.APP_ENTRY ?? 'src';
 if (APP_ENTRY !== 'src' && APP_ENTRY !== 'dist') throw new Error(`APP_ENTRY: expected src or dist, got ${APP_ENTRY}`);
 const APP_ARGS = APP_ENTRY === 'dist' ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'];
-const PASS_THROUGH = /^(SPOOL|SPOOL_DIR|SPOOL_MAX_MB|INGEST_[A-Z_]+|DB_[A-Z_]+|HTTP_[A-Z_]+|QUARANTINE_[A-Z_]+|CALLBACK_[A-Z_]+|LIVE_[A-Z_]+|NODE_ENV)$/;
+const PASS_THROUGH = /^(SPOOL|GRAPHQL_[A-Z_]+|SPOOL_DIR|SPOOL_MAX_MB|INGEST_[A-Z_]+|DB_[A-Z_]+|HTTP_[A-Z_]+|QUARANTINE_[A-Z_]+|CALLBACK_[A-Z_]+|LIVE_[A-Z_]+|NODE_ENV)$/;
 
 export interface AppOptions {
   readonly databaseUrl: string;

@@ -84,6 +84,22 @@ export class CallRepository {
     return queryRenderedPage(this.dataSource, { source: 'calls c', conditions, params }, keyset(order), args, renderedCall(node), shape);
   }
 
+  /**
+   * One call by its TRTC id (as {@link findByCallId}) as the JSON text of `node`, rendered by PostgreSQL;
+   * null when no visible call has that id, undefined when it exists in several visible apps and
+   * `sdkAppId` is missing (findByCallId gives that error).
+   */
+  async renderOne(scope: AppScope, callId: string, sdkAppId: string | null | undefined, node: RenderedShape): Promise<string | null | undefined> {
+    const params = new SqlParams();
+    const conditions = [`c.call_id = ${params.add(callId)}`, ...appCondition('c.sdk_app_id', appsToRead(scope, sdkAppId), params)];
+    const rows: { node: string }[] = await this.dataSource.query(
+      `SELECT ${renderedCall(node)}::text AS node FROM calls c ${whereClause(conditions)} ORDER BY c.sdk_app_id LIMIT 2`,
+      params.values,
+    );
+    if (rows.length > 1) return undefined;
+    return rows[0]?.node ?? null;
+  }
+
   count(scope: AppScope, filter: CallFilter | null | undefined): Promise<number> {
     const params = new SqlParams();
     return countRows(this.dataSource, { source: 'calls c', conditions: callConditions(scope, filter, params), params });

@@ -1,4 +1,4 @@
-import { isoText, jsonObject, nameLiteral } from '../db/sql';
+import { cursorText, isoText, jsonObject, nameLiteral } from '../db/sql';
 import { parseTimestamptz } from '../db/timestamps';
 import type {
   CallEventType,
@@ -283,13 +283,14 @@ export function takeCallLists(row: Record<string, unknown>, lists: CallLists, pr
 
 /**
  * One key of an object rendered as JSON by PostgreSQL (a read answered in one statement, see
- * src/graphql/rendered-reads.ts), in response order: a record field, a constant (`__typename`), or a
- * participant's call.
+ * src/graphql/rendered-reads.ts), in response order: a record field, a constant (`__typename`), an
+ * event's cursor, a participant's call, or a call's participants or events.
  */
 export type RenderedEntry =
   | { readonly key: string; readonly kind: 'field'; readonly field: string }
   | { readonly key: string; readonly kind: 'const'; readonly value: string }
-  | { readonly key: string; readonly kind: 'call'; readonly shape: RenderedShape };
+  | { readonly key: string; readonly kind: 'cursor' }
+  | { readonly key: string; readonly kind: 'call' | 'participants' | 'events'; readonly shape: RenderedShape };
 
 export type RenderedShape = readonly RenderedEntry[];
 
@@ -301,28 +302,48 @@ function renderedField<R>(table: FieldTable<R>, field: string, owner: string): s
   return kind === 'timestamp' ? isoText(sql) : sql;
 }
 
-/** A call (`c`) as a JSON object of `shape`. */
+/** `shape` as a JSON object: constants and fields of `table` here, anything else by `other` (which throws for what the object has not). */
+function renderedObject<R>(table: FieldTable<R>, owner: string, shape: RenderedShape, other: (entry: RenderedEntry) => string): string {
+  return jsonObject(
+    shape.map((entry) => {
+      if (entry.kind === 'const') return [entry.key, `${nameLiteral(entry.value)}::text`];
+      if (entry.kind === 'field') return [entry.key, renderedField(table, entry.field, owner)];
+      return [entry.key, other(entry)];
+    }),
+  );
+}
+
+const notIn = (owner: string) => (entry: RenderedEntry): never => {
+  throw new Error(`rendered ${owner}: no ${entry.kind} "${entry.key}" here`);
+};
+
+/**
+ * A call (`c`) as a JSON object of `shape`; its participants (caller first, as {@link PARTICIPANT_ORDER})
+ * and its events (in position order) as arrays read in the same statement, like {@link callListColumns}.
+ */
 export function renderedCall(shape: RenderedShape): string {
-  return jsonObject(
-    shape.map((entry) => {
-      if (entry.kind === 'const') return [entry.key, `${nameLiteral(entry.value)}::text`];
-      if (entry.kind === 'call') throw new Error('rendered call: a call has no call');
-      return [entry.key, renderedField(CALL_FIELDS, entry.field, 'call')];
-    }),
-  );
+  return renderedObject(CALL_FIELDS, 'call', shape, (entry) => {
+    if (entry.kind === 'participants') {
+      return `(SELECT coalesce(json_agg(${renderedParticipant(entry.shape)} ORDER BY ${PARTICIPANT_ORDER}), '[]'::json) FROM call_participants p WHERE p.call_ref = c.id AND p.sdk_app_id = c.sdk_app_id)`;
+    }
+    if (entry.kind === 'events') {
+      return `(SELECT coalesce(json_agg(${renderedEvent(entry.shape)} ORDER BY e.position), '[]'::json) FROM call_events e WHERE e.sdk_app_id = c.sdk_app_id AND e.call_id = c.call_id)`;
+    }
+    return notIn('call')(entry);
+  });
 }
 
-/** A participant (`p`, with its call joined as `c`) as a JSON object of `shape`. */
+/** A participant (`p`, with its call as `c`) as a JSON object of `shape`. */
 export function renderedParticipant(shape: RenderedShape): string {
-  return jsonObject(
-    shape.map((entry) => {
-      if (entry.kind === 'const') return [entry.key, `${nameLiteral(entry.value)}::text`];
-      if (entry.kind === 'call') return [entry.key, renderedCall(entry.shape)];
-      return [entry.key, renderedField(PARTICIPANT_FIELDS, entry.field, 'participant')];
-    }),
-  );
+  return renderedObject(PARTICIPANT_FIELDS, 'participant', shape, (entry) => (entry.kind === 'call' ? renderedCall(entry.shape) : notIn('participant')(entry)));
 }
 
-/** The record fields of a call and of a participant that {@link renderedCall} and {@link renderedParticipant} can render. */
+/** An event (`e`) as a JSON object of `shape`; its cursor as `eventCursor` writes it. */
+function renderedEvent(shape: RenderedShape): string {
+  return renderedObject(EVENT_FIELDS, 'event', shape, (entry) => (entry.kind === 'cursor' ? cursorText('event', ['e.position::text']) : notIn('event')(entry)));
+}
+
+/** The record fields of a call, a participant and an event that {@link renderedCall} can render. */
 export const RENDERED_CALL_FIELDS: ReadonlySet<string> = new Set(CALL_FIELDS.map(([, field]) => field));
 export const RENDERED_PARTICIPANT_FIELDS: ReadonlySet<string> = new Set(PARTICIPANT_FIELDS.map(([, field]) => field));
+export const RENDERED_EVENT_FIELDS: ReadonlySet<string> = new Set(EVENT_FIELDS.map(([, field]) => field));

@@ -1,7 +1,7 @@
 import { AppError } from '../domain/app-error';
 import { decodeCursor, encodeCursor, isBigint } from '../domain/cursor';
 import type { DataSource } from 'typeorm';
-import { jsonObject, nameLiteral, whereClause, type SqlParams } from './sql';
+import { cursorText, jsonObject, nameLiteral, whereClause, type SqlParams } from './sql';
 
 /** Anything that runs SQL: a DataSource or a transaction's EntityManager. */
 export type Queryable = Pick<DataSource, 'query'>;
@@ -143,15 +143,10 @@ export type RenderedPageInfoEntry =
   | { readonly key: string; readonly kind: 'const'; readonly value: string }
   | { readonly key: string; readonly kind: 'hasNextPage' | 'hasPreviousPage' | 'startCursor' | 'endCursor' };
 
-/**
- * SQL of a row's cursor, the same text as {@link encodeCursor} of `keyset.values`: base64url of the
- * JSON array of the kind and the values (`to_json` escapes a string as `JSON.stringify` does).
- */
-function cursorSql(keyset: Pick<Keyset<unknown>, 'kind' | 'texts'>): string {
-  nameLiteral(keyset.kind);
+/** The SQL texts of a keyset's cursor values; only keysets of listings PostgreSQL renders have them. */
+function keysetTexts(keyset: Keyset<unknown>): readonly string[] {
   if (!keyset.texts) throw new Error(`rendered page: the ${keyset.kind} keyset has no texts`);
-  const json = [`'[${JSON.stringify(keyset.kind)}'`, ...keyset.texts.map((t) => `',' || to_json((${t})::text)::text`), `']'`].join(' || ');
-  return `translate(encode(convert_to(${json}, 'UTF8'), 'base64'), E'+/=\\n', '-_')`;
+  return keyset.texts;
 }
 
 /**
@@ -201,7 +196,7 @@ export async function queryRenderedPage<Row>(
   const rows: { page: string }[] = await db.query(
     `SELECT ${page}::text AS page FROM (
        SELECT r.cursor, r.node, row_number() OVER (ORDER BY ${order}) AS n FROM (
-         SELECT ${keys}, ${wantsCursor ? cursorSql(keyset) : 'NULL::text'} AS cursor, ${wantsNode ? node : 'NULL::json'} AS node
+         SELECT ${keys}, ${wantsCursor ? cursorText(keyset.kind, keysetTexts(keyset)) : 'NULL::text'} AS cursor, ${wantsNode ? node : 'NULL::json'} AS node
          FROM ${q.source} ${whereClause([...q.conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT ${limit}
        ) r
      ) r`,

@@ -16,7 +16,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { CallOrder } from '../calls/call.repository';
-import { RENDERED_CALL_FIELDS, RENDERED_PARTICIPANT_FIELDS, type RenderedEntry, type RenderedShape } from '../calls/records';
+import { RENDERED_CALL_FIELDS, RENDERED_EVENT_FIELDS, RENDERED_PARTICIPANT_FIELDS, type RenderedEntry, type RenderedShape } from '../calls/records';
 import type { PageArgs, RenderedConnectionEntry, RenderedEdgeEntry, RenderedPageInfoEntry } from '../db/pagination';
 import { MAX_RENDERED_KEYS } from '../db/sql';
 import { AppError } from '../domain/app-error';
@@ -25,8 +25,8 @@ import type { GraphQLContext } from './context';
 
 /**
  * Reads PostgreSQL answers whole: a forward page of `participants` (a user's history, with or without
- * each participation's call) or of `calls` whose selection is only fields of those rows, `__typename`,
- * cursors and page info. The page's statement builds the response's JSON itself (only the selected
+ * each participation's call) or of `calls`, or one `call(callId)`, whose selection is only fields of
+ * those rows, a call's `participants` and `events`, `__typename`, cursors and page info. The page's statement builds the response's JSON itself (only the selected
  * columns, timestamps as text, cursors in SQL), so the request needs no resolver, no row objects and
  * no `Date`: one statement and one `JSON.parse`. The filter and page arguments go through the same
  * repository code as the usual path (tenancy, cursors, limits), and the response is the one graphql-js
@@ -88,7 +88,7 @@ export function throwRenderedReadFailure(ctx: GraphQLContext): void {
 
 /** What a rendered read needs at run time: the root field, its response key, and the shapes of its connection and nodes. */
 export interface RenderedRead {
-  readonly root: 'participants' | 'calls';
+  readonly root: 'participants' | 'calls' | 'call';
   /** The response keys of the root selection, in order: the read's own, and any `__typename`. */
   readonly keys: readonly (readonly [key: string, kind: 'read' | 'typename'])[];
   readonly field: GraphQLField<unknown, unknown>;
@@ -102,16 +102,23 @@ async function answer(plan: RenderedRead, schema: GraphQLSchema, operation: Oper
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
   if (coerced.errors) return null;
   const args = getArgumentValues(plan.field, plan.fieldNode, coerced.coerced);
-  if (args.last != null || args.before != null) return null;
-  const page: PageArgs = { first: args.first as number | null | undefined, after: args.after as string | null | undefined };
-  const text =
-    plan.root === 'participants'
-      ? await ctx.services.participants.renderPage(ctx.scope, args.filter as ParticipantFilter | null | undefined, page, plan.node, plan.connection)
-      : await ctx.services.calls.renderPage(ctx.scope, args.filter as CallFilter | null | undefined, (args.orderBy as CallOrder | null | undefined) ?? 'STARTED_AT_DESC', page, plan.node, plan.connection);
-  if (text === null) return null;
-  const connection: unknown = JSON.parse(text);
+  let value: unknown;
+  if (plan.root === 'call') {
+    const found = await ctx.services.calls.renderOne(ctx.scope, args.callId as string, args.sdkAppId as string | null | undefined, plan.node);
+    if (found === undefined) return null;
+    value = found === null ? null : JSON.parse(found);
+  } else {
+    if (args.last != null || args.before != null) return null;
+    const page: PageArgs = { first: args.first as number | null | undefined, after: args.after as string | null | undefined };
+    const text =
+      plan.root === 'participants'
+        ? await ctx.services.participants.renderPage(ctx.scope, args.filter as ParticipantFilter | null | undefined, page, plan.node, plan.connection)
+        : await ctx.services.calls.renderPage(ctx.scope, args.filter as CallFilter | null | undefined, (args.orderBy as CallOrder | null | undefined) ?? 'STARTED_AT_DESC', page, plan.node, plan.connection);
+    if (text === null) return null;
+    value = JSON.parse(text);
+  }
   const data: Record<string, unknown> = {};
-  for (const [key, kind] of plan.keys) data[key] = kind === 'read' ? connection : schema.getQueryType()?.name;
+  for (const [key, kind] of plan.keys) data[key] = kind === 'read' ? value : schema.getQueryType()?.name;
   return data;
 }
 
@@ -154,16 +161,20 @@ function objectTypeOf(parent: GraphQLObjectType, field: string): GraphQLObjectTy
   return type && isObjectType(type) ? type : null;
 }
 
+/** A field other than a plain column: its entry, null to give up, undefined when it is a column after all. */
+type Nested = (name: string, selected: Selected) => RenderedEntry | null | undefined;
+
 /**
- * Leaf fields and `__typename` of an object whose record fields `renderable` holds (`id` is the record's
- * `ref`), plus, through `nested`, object fields the caller knows; null for anything else.
+ * The shape of an object's selection: `__typename`, leaf fields whose record field (`rename`d, e.g.
+ * `id` to `ref`) `renderable` holds, and what `nested` takes; null for anything else.
  */
-function nodeShape(
+function objectShape(
   set: SelectionSetNode | undefined,
   type: GraphQLObjectType,
   fragments: ReadonlyMap<string, FragmentDefinitionNode>,
   renderable: ReadonlySet<string>,
-  nested: (name: string, selected: Selected, type: GraphQLObjectType) => RenderedEntry | null = () => null,
+  rename: Readonly<Record<string, string>>,
+  nested: Nested,
 ): RenderedShape | null {
   const selected = flatten(set, type, fragments);
   if (!selected) return null;
@@ -177,17 +188,48 @@ function nodeShape(
     }
     const field = type.getFields()[name];
     if (!field) return null;
-    if (isLeafType(getNamedType(field.type))) {
-      const record = name === 'id' ? 'ref' : name;
-      if (s.node.selectionSet || !renderable.has(record)) return null;
-      out.push({ key: s.key, kind: 'field', field: record });
+    const entry = nested(name, s);
+    if (entry === null) return null;
+    if (entry) {
+      out.push(entry);
       continue;
     }
-    const entry = nested(name, s, type);
-    if (!entry) return null;
-    out.push(entry);
+    const record = rename[name] ?? name;
+    if (!isLeafType(getNamedType(field.type)) || s.node.selectionSet || !renderable.has(record)) return null;
+    out.push({ key: s.key, kind: 'field', field: record });
   }
   return out;
+}
+
+/** The shapes of calls, participants and events in `document`. */
+function shapes(schema: GraphQLSchema, fragments: ReadonlyMap<string, FragmentDefinitionNode>) {
+  const type = (name: string) => {
+    const t = schema.getType(name);
+    return t && isObjectType(t) ? t : null;
+  };
+  const callType = type('Call');
+  const participantType = type('Participant');
+  const eventType = type('CallEvent');
+  if (!callType || !participantType || !eventType) return null;
+  const event = (set: SelectionSetNode | undefined) =>
+    objectShape(set, eventType, fragments, RENDERED_EVENT_FIELDS, { id: 'position', event: 'type' }, (name, s) =>
+      name === 'cursor' ? { key: s.key, kind: 'cursor' } : name === 'call' ? null : undefined,
+    );
+  // A participant listed with its call: its `call` is read the usual way.
+  const listed = (set: SelectionSetNode | undefined) => objectShape(set, participantType, fragments, RENDERED_PARTICIPANT_FIELDS, {}, (name) => (name === 'call' ? null : undefined));
+  const call = (set: SelectionSetNode | undefined): RenderedShape | null =>
+    objectShape(set, callType, fragments, RENDERED_CALL_FIELDS, { id: 'ref' }, (name, s) => {
+      if (name !== 'participants' && name !== 'events') return undefined;
+      const shape = name === 'participants' ? listed(s.node.selectionSet) : event(s.node.selectionSet);
+      return shape && { key: s.key, kind: name, shape };
+    });
+  const participant = (set: SelectionSetNode | undefined) =>
+    objectShape(set, participantType, fragments, RENDERED_PARTICIPANT_FIELDS, {}, (name, s) => {
+      if (name !== 'call') return undefined;
+      const shape = call(s.node.selectionSet);
+      return shape && { key: s.key, kind: 'call', shape };
+    });
+  return { call, participant };
 }
 
 /** The plan of `operation` when PostgreSQL can answer it whole, else null. */
@@ -202,13 +244,17 @@ export function planRead(schema: GraphQLSchema, document: DocumentNode, operatio
   if (reads.length !== 1) return null;
   const read = reads[0];
   const root = read.node.name.value;
-  if (root !== 'participants' && root !== 'calls') return null;
+  if (root !== 'participants' && root !== 'calls' && root !== 'call') return null;
   const field = query.getFields()[root];
+  const made = shapes(schema, fragments);
+  if (!field || !made) return null;
+  const keys = roots.map((s) => [s.key, s === read ? 'read' : 'typename'] as const);
+  if (root === 'call') {
+    const node = made.call(read.node.selectionSet);
+    return node && { root, keys, field, fieldNode: read.node, connection: [], node };
+  }
   const connectionType = objectTypeOf(query, root);
-  if (!field || !connectionType) return null;
-  const callType = schema.getType('Call');
-  if (!callType || !isObjectType(callType)) return null;
-  const callShape = (set: SelectionSetNode | undefined) => nodeShape(set, callType, fragments, RENDERED_CALL_FIELDS);
+  if (!connectionType) return null;
 
   let node: RenderedShape | null = null;
   const connectionFields = flatten(read.node.selectionSet, connectionType, fragments);
@@ -230,16 +276,7 @@ export function planRead(schema: GraphQLSchema, document: DocumentNode, operatio
         if (edgeName === '__typename') edge.push({ key: e.key, kind: 'const', value: edgeType.name });
         else if (edgeName === 'cursor') edge.push({ key: e.key, kind: 'cursor' });
         else if (edgeName === 'node' && node === null) {
-          const nodeType = objectTypeOf(edgeType, 'node');
-          if (!nodeType) return null;
-          node =
-            root === 'calls'
-              ? callShape(e.node.selectionSet)
-              : nodeShape(e.node.selectionSet, nodeType, fragments, RENDERED_PARTICIPANT_FIELDS, (nestedName, s) => {
-                  if (nestedName !== 'call') return null;
-                  const shape = callShape(s.node.selectionSet);
-                  return shape && { key: s.key, kind: 'call', shape };
-                });
+          node = root === 'calls' ? made.call(e.node.selectionSet) : made.participant(e.node.selectionSet);
           if (!node) return null;
           edge.push({ key: e.key, kind: 'node' });
         } else return null;
@@ -262,7 +299,7 @@ export function planRead(schema: GraphQLSchema, document: DocumentNode, operatio
   }
   return {
     root,
-    keys: roots.map((s) => [s.key, s === read ? 'read' : 'typename'] as const),
+    keys,
     field,
     fieldNode: read.node,
     connection,

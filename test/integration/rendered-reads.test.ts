@@ -47,6 +47,8 @@ beforeAll(async () => {
     });
     await seed(ds, app, bodies.flat());
   }
+  // A call id in both apps: a key for both must name the app.
+  await seed(ds, B, callEvents({ callId: 'a1', caller: 'Bob', callees: ['Alice'], start: T + 50, outcome: 'answered' }));
   // Sub-millisecond times, which both paths cut to the millisecond, and nulls.
   await ds.query(`UPDATE calls SET started_at = started_at + interval '123456 microseconds', ended_at = ended_at + interval '999999 microseconds' WHERE call_id IN ('a1', 'a2', 'a9')`);
   await ds.query(`UPDATE call_participants p SET started_at = c.started_at FROM calls c WHERE c.id = p.call_ref`);
@@ -79,11 +81,12 @@ async function both(key: string, query: string, variables: Record<string, unknow
   const statements = logger.since(before);
   const b = await raw(resolved.baseUrl, key, query, variables);
   expect(a).toEqual(b);
-  return { ...a, json: JSON.parse(a.body), statements: statements.length, rendered: statements.some((s) => s.includes('::text AS page FROM')) };
+  return { ...a, json: JSON.parse(a.body), statements: statements.length, rendered: statements.some((s) => /::text AS (page|node) FROM/.test(s)) };
 }
 
 const CALL = 'id sdkAppId callId roomId callType mediaType status result callerId startedAt acceptedAt endedAt ringSeconds talkSeconds participantCount lastEventAt';
 const PARTICIPANT = 'userId role outcome platform invitedAt answeredAt leftAt';
+const EVENT = 'id cursor sdkAppId callId userId role event rawEvent callType mediaType callResult eventTime receivedAt platform clientIp';
 
 describe('reads rendered by PostgreSQL', () => {
   it('answers a history, a listing and their page info with the bytes the resolvers give, in one statement', async () => {
@@ -97,6 +100,11 @@ describe('reads rendered by PostgreSQL', () => {
       [`{ __typename list: calls(filter: { status: [ENDED], result: [NOT_ANSWER, REJECT] }) { items: edges { at: cursor call: node { ...C ... on Call { talkSeconds } } } } } fragment C on Call { callId result }`, {}],
       [`{ calls(filter: { userId: "Bob", role: CALLEE, startedAt: { from: "2024-03-10T02:00:00Z", to: "2024-03-10T05:00:00.000Z" } }) { edges { node { callId } } } }`, {}],
       [`{ participants(filter: { outcome: [ACCEPTED, ENDED], callType: GROUP, mediaType: VIDEO, role: CALLEE }) { edges { node { userId call { callId callType } } } } }`, {}],
+      [`query($c: String!) { call(callId: $c) { ${CALL} participants { ${PARTICIPANT} __typename } events { ${EVENT} __typename } } }`, { c: 'a4' }],
+      [`{ one: call(callId: "a0") { __typename callId who: participants { userId } } }`, {}],
+      [`{ call(callId: "no-such-call") { callId } }`, {}],
+      [`{ calls(first: 50) { edges { cursor node { ${CALL} participants { userId role outcome } } } } }`, {}],
+      [`query($u: String!) { participants(filter: { userId: $u }, first: 20) { edges { cursor node { role outcome call { ${CALL} participants { userId role outcome } events { event eventTime } } } } } }`, { u: 'Carol' }],
     ];
     for (const [query, variables] of reads) {
       const reply = await both(keyA, query, variables);
@@ -134,7 +142,8 @@ describe('reads rendered by PostgreSQL', () => {
       '{ calls(after: "bm90IGEgY3Vyc29y") { edges { cursor } } }',
       '{ calls(first: 501) { edges { cursor } } }',
       '{ calls(filter: { role: CALLER }) { edges { cursor } } }',
-      '{ calls(first: 2) { edges { node { callId participants { userId } } } } }',
+      '{ calls(first: 2) { edges { node { callId participants { userId call { callId } } } } } }',
+      '{ call(callId: "a4") { events { call { callId } } } }',
       '{ calls(first: 2) { edges { node { callId @include(if: true) } } } }',
       '{ calls(first: 1) { edges { node { callId } } } participants(first: 1) { edges { cursor } } }',
       '{ calls(first: 1) { edges { node { callId } node { startedAt } } } }',
@@ -145,6 +154,11 @@ describe('reads rendered by PostgreSQL', () => {
     }
     expect((await both(keyA, usual[3])).json.errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
     expect((await both(keyA, usual[4])).json.errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'first' } });
+    // A call id in two apps the key can read: the rendered statement finds two, and the resolver asks for the app.
+    const twice = await both(keyAll, '{ call(callId: "a1") { callId } }');
+    expect(twice.statements).toBe(2);
+    expect(twice.json.errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'sdkAppId' } });
+    expect((await both(keyAll, '{ call(callId: "a1", sdkAppId: "1400000002") { sdkAppId } }')).rendered).toBe(true);
   });
 
   it("keeps a key to its apps: another app's calls are an empty page", async () => {
@@ -154,12 +168,13 @@ describe('reads rendered by PostgreSQL', () => {
       expect(Object.values(reply.json.data)[0]).toEqual({ edges: [] });
     }
     const all = await both(keyAll, '{ calls(filter: { sdkAppId: "1400000002" }) { edges { node { sdkAppId } } } }');
-    expect(all.json.data.calls.edges).toHaveLength(12);
+    expect(all.json.data.calls.edges).toHaveLength(13);
   });
 
   it('answers random selections, aliases, fragments and arguments as the resolvers do', async () => {
     const callFields = CALL.split(' ');
     const participantFields = PARTICIPANT.split(' ');
+    const eventFields = EVENT.split(' ');
     const fieldsOf = (names: string[]) =>
       fc.uniqueArray(fc.constantFrom(...names, '__typename'), { minLength: 1, maxLength: names.length }).chain((picked) =>
         fc.tuple(...picked.map((name) => fc.record({ name: fc.constant(name), alias: fc.option(fc.constantFrom('x', 'y', 'z', 'w'), { nil: undefined }) }))),
@@ -184,6 +199,8 @@ describe('reads rendered by PostgreSQL', () => {
       node: fieldsOf(participantFields),
       call: fc.option(fieldsOf(callFields), { nil: null }),
       calls: fieldsOf(callFields),
+      listed: fc.option(fieldsOf(participantFields), { nil: null }),
+      events: fc.option(fieldsOf(eventFields), { nil: null }),
       cursor: fc.boolean(),
       pageInfo: fc.option(fc.uniqueArray(fc.constantFrom('hasNextPage', 'hasPreviousPage', 'startCursor', 'endCursor', '__typename'), { minLength: 1 }), { nil: null }),
       fragment: fc.boolean(),
@@ -192,7 +209,8 @@ describe('reads rendered by PostgreSQL', () => {
     let renderedCount = 0;
     await fc.assert(
       fc.asyncProperty(arbitrary, async (r) => {
-        const node = r.root === 'calls' ? render(r.calls) : `${render(r.node)}${r.call ? ` call { ${render(r.call)} }` : ''}`;
+        const lists = `${r.listed ? ` participants { ${render(r.listed)} }` : ''}${r.events ? ` events { ${render(r.events)} }` : ''}`;
+        const node = r.root === 'calls' ? `${render(r.calls)}${lists}` : `${render(r.node)}${r.call ? ` call { ${render(r.call)}${lists} }` : ''}`;
         const type = r.root === 'calls' ? 'Call' : 'Participant';
         const nodeSelection = r.fragment ? `...N` : node;
         const edges = `edges { ${r.cursor ? 'cursor ' : ''}node { ${nodeSelection} } }`;
