@@ -81,10 +81,10 @@ export interface Config {
   readonly dbPreparedStatements: boolean;
   /**
    * Whether PostgreSQL renders the JSON of the reads it can answer whole (a page of participants or calls
-   * with fields of those rows only; `GRAPHQL_RENDERED_READS`, `on` or `off`, default `on`;
-   * src/graphql/rendered-reads.ts). `off` executes every read through the resolvers.
+   * with fields of those rows only; `GRAPHQL_COMPILED_READS`, `on` or `off`, default `on`;
+   * src/graphql/compiled-reads.ts). `off` executes every read through the resolvers.
    */
-  readonly graphqlRenderedReads: boolean;
+  readonly graphqlCompiledReads: boolean;
   /** Largest estimated row cost of one GraphQL operation, with its variables (`GRAPHQL_MAX_COST`, default 20000). */
   readonly graphqlMaxCost: number;
   /** GraphQL HTTP requests and WebSocket queries one API key may have in flight on one replica; more get 429 / RATE_LIMITED (`GRAPHQL_MAX_CONCURRENCY_PER_KEY`, default 4). */
@@ -197,7 +197,7 @@ const envSchema = z.object({
   INGEST_THREAD: z.enum(['on', 'off']).default('on'),
   DB_QUERY_TIMEOUT_MS: int(100, 600000).default(5000),
   DB_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on'),
-  GRAPHQL_RENDERED_READS: z.enum(['on', 'off']).default('on'),
+  GRAPHQL_COMPILED_READS: z.enum(['on', 'off']).default('on'),
   GRAPHQL_MAX_COST: int(1, 100000000).default(20000),
   GRAPHQL_MAX_CONCURRENCY_PER_KEY: int(1, 10000).default(4),
   HTTP_REQUEST_TIMEOUT_MS: int(1000, 600000).default(10000),
@@ -338,7 +338,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ingestThread: e.INGEST_THREAD === 'on',
     dbQueryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,
     dbPreparedStatements: e.DB_PREPARED_STATEMENTS === 'on',
-    graphqlRenderedReads: e.GRAPHQL_RENDERED_READS === 'on',
+    graphqlCompiledReads: e.GRAPHQL_COMPILED_READS === 'on',
     graphqlMaxCost: e.GRAPHQL_MAX_COST,
     graphqlMaxConcurrencyPerKey: e.GRAPHQL_MAX_CONCURRENCY_PER_KEY,
     httpRequestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

@@ -2,13 +2,13 @@ import type { DataSource } from 'typeorm';
 import { AppError } from '../domain/app-error';
 import { appsToRead, type AppScope } from '../domain/app-scope';
 import { checkCallFilter } from '../domain/live-filter';
-import { countRows, queryPage, queryRenderedPage, type Keyset, type Page, type PageArgs, type RenderedConnectionEntry } from '../db/pagination';
+import { countRows, queryPage, queryCompiledPage, type Keyset, type Page, type PageArgs, type RenderedConnectionEntry } from '../db/pagination';
 import { callKeyText, type CallKey } from '../domain/call-key';
 import {
   CALL_COLUMNS,
   callColumns,
   callListColumns,
-  renderedCall,
+  callProjection,
   takeCallLists,
   type CallFilter,
   type CallListRecords,
@@ -77,27 +77,28 @@ export class CallRepository {
     return { ...page, nodes: page.nodes.map(({ participants, events, ...call }) => ({ ...(call as CallRow), ...takeCallLists({ participants, events }, lists) })) };
   }
 
-  /** A page as the JSON text of its connection (`shape`), each node a call of `node`, rendered by PostgreSQL in one statement; null for a backward page. */
-  renderPage(scope: AppScope, filter: CallFilter | null | undefined, order: CallOrder, args: PageArgs, node: RenderedShape, shape: readonly RenderedConnectionEntry[]): Promise<string | null> {
+  /** A page as its connection object (`shape`), each node a call of `node`, built from one statement's rows without resolvers; null for a backward page. */
+  compiledPage(scope: AppScope, filter: CallFilter | null | undefined, order: CallOrder, args: PageArgs, node: RenderedShape, shape: readonly RenderedConnectionEntry[]): Promise<Record<string, unknown> | null> {
     const params = new SqlParams();
     const conditions = callConditions(scope, filter, params);
-    return queryRenderedPage(this.dataSource, { source: 'calls c', conditions, params }, keyset(order), args, renderedCall(node), shape);
+    return queryCompiledPage(this.dataSource, { source: 'calls c', conditions, params }, keyset(order), args, callProjection(node), shape);
   }
 
   /**
-   * One call by its TRTC id (as {@link findByCallId}) as the JSON text of `node`, rendered by PostgreSQL;
-   * null when no visible call has that id, undefined when it exists in several visible apps and
-   * `sdkAppId` is missing (findByCallId gives that error).
+   * One call by its TRTC id (as {@link findByCallId}) as an object of `node`, built from one
+   * statement's row; null when no visible call has that id, undefined when it exists in several
+   * visible apps and `sdkAppId` is missing (findByCallId gives that error).
    */
-  async renderOne(scope: AppScope, callId: string, sdkAppId: string | null | undefined, node: RenderedShape): Promise<string | null | undefined> {
+  async compiledOne(scope: AppScope, callId: string, sdkAppId: string | null | undefined, node: RenderedShape): Promise<Record<string, unknown> | null | undefined> {
     const params = new SqlParams();
     const conditions = [`c.call_id = ${params.add(callId)}`, ...appCondition('c.sdk_app_id', appsToRead(scope, sdkAppId), params)];
-    const rows: { node: string }[] = await this.dataSource.query(
-      `SELECT ${renderedCall(node)}::text AS node FROM calls c ${whereClause(conditions)} ORDER BY c.sdk_app_id LIMIT 2`,
+    const projection = callProjection(node);
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `SELECT ${projection.columns.length ? projection.columns.join(', ') : '1 AS "one"'} FROM calls c ${whereClause(conditions)} ORDER BY c.sdk_app_id LIMIT 2`,
       params.values,
     );
     if (rows.length > 1) return undefined;
-    return rows[0]?.node ?? null;
+    return rows[0] ? projection.build(rows[0]) : null;
   }
 
   count(scope: AppScope, filter: CallFilter | null | undefined): Promise<number> {

@@ -1,13 +1,13 @@
 import type { DataSource } from 'typeorm';
 import { appsToRead, type AppScope } from '../domain/app-scope';
-import { countRows, queryPage, queryRenderedPage, type Keyset, type Page, type PageArgs, type RenderedConnectionEntry } from '../db/pagination';
+import { countRows, queryPage, queryCompiledPage, type Keyset, type Page, type PageArgs, type RenderedConnectionEntry } from '../db/pagination';
 import {
   callListColumns,
   joinedCallColumns,
   PARTICIPANT_COLUMNS,
   PARTICIPANT_ORDER,
   participantColumns,
-  renderedParticipant,
+  participantProjection,
   takeCallLists,
   takeJoinedCall,
   takeParticipant,
@@ -85,14 +85,14 @@ export class ParticipantRepository {
   }
 
   /**
-   * A page as the JSON text of its connection (`shape`), each node a participant of `node` (with its
-   * call when `node` has one), rendered by PostgreSQL in one statement; null for a backward page.
+   * A page as its connection object (`shape`), each node a participant of `node` (with its call when
+   * `node` has one), built from one statement's rows without resolvers; null for a backward page.
    */
-  renderPage(scope: AppScope, filter: ParticipantFilter | null | undefined, args: PageArgs, node: RenderedShape, shape: readonly RenderedConnectionEntry[]): Promise<string | null> {
+  compiledPage(scope: AppScope, filter: ParticipantFilter | null | undefined, args: PageArgs, node: RenderedShape, shape: readonly RenderedConnectionEntry[]): Promise<Record<string, unknown> | null> {
     const params = new SqlParams();
     const conditions = participantConditions(scope, filter, params);
     const source = node.some((e) => e.kind === 'call') ? WITH_CALLS : 'call_participants p';
-    return queryRenderedPage(this.dataSource, { source, conditions, params }, KEYSET, args, renderedParticipant(node), shape);
+    return queryCompiledPage(this.dataSource, { source, conditions, params }, KEYSET, args, participantProjection(node), shape);
   }
 
   count(scope: AppScope, filter: ParticipantFilter | null | undefined): Promise<number> {

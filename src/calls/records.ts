@@ -282,9 +282,9 @@ export function takeCallLists(row: Record<string, unknown>, lists: CallLists, pr
 }
 
 /**
- * One key of an object rendered as JSON by PostgreSQL (a read answered in one statement, see
- * src/graphql/rendered-reads.ts), in response order: a record field, a constant (`__typename`), an
- * event's cursor, a participant's call, or a call's participants or events.
+ * One key of an object a compiled read returns (src/graphql/compiled-reads.ts), in response order: a
+ * record field, a constant (`__typename`), an event's cursor, a participant's call, or a call's
+ * participants or events.
  */
 export type RenderedEntry =
   | { readonly key: string; readonly kind: 'field'; readonly field: string }
@@ -318,24 +318,18 @@ const notIn = (owner: string) => (entry: RenderedEntry): never => {
 };
 
 /**
- * A call (`c`) as a JSON object of `shape`; its participants (caller first, as {@link PARTICIPANT_ORDER})
- * and its events (in position order) as arrays read in the same statement, like {@link callListColumns}.
+ * A list of call `c` as a JSON array of objects of `entry.shape`, read in the same statement like
+ * {@link callListColumns}: its participants in {@link PARTICIPANT_ORDER}, its events in position order.
  */
-export function renderedCall(shape: RenderedShape): string {
-  return renderedObject(CALL_FIELDS, 'call', shape, (entry) => {
-    if (entry.kind === 'participants') {
-      return `(SELECT coalesce(json_agg(${renderedParticipant(entry.shape)} ORDER BY ${PARTICIPANT_ORDER}), '[]'::json) FROM call_participants p WHERE p.call_ref = c.id AND p.sdk_app_id = c.sdk_app_id)`;
-    }
-    if (entry.kind === 'events') {
-      return `(SELECT coalesce(json_agg(${renderedEvent(entry.shape)} ORDER BY e.position), '[]'::json) FROM call_events e WHERE e.sdk_app_id = c.sdk_app_id AND e.call_id = c.call_id)`;
-    }
-    return notIn('call')(entry);
-  });
-}
-
-/** A participant (`p`, with its call as `c`) as a JSON object of `shape`. */
-export function renderedParticipant(shape: RenderedShape): string {
-  return renderedObject(PARTICIPANT_FIELDS, 'participant', shape, (entry) => (entry.kind === 'call' ? renderedCall(entry.shape) : notIn('participant')(entry)));
+function callListSql(entry: RenderedEntry): string {
+  if (entry.kind === 'participants') {
+    const participant = renderedObject(PARTICIPANT_FIELDS, 'participant', entry.shape, notIn('listed participant'));
+    return `(SELECT coalesce(json_agg(${participant} ORDER BY ${PARTICIPANT_ORDER}), '[]'::json) FROM call_participants p WHERE p.call_ref = c.id AND p.sdk_app_id = c.sdk_app_id)`;
+  }
+  if (entry.kind === 'events') {
+    return `(SELECT coalesce(json_agg(${renderedEvent(entry.shape)} ORDER BY e.position), '[]'::json) FROM call_events e WHERE e.sdk_app_id = c.sdk_app_id AND e.call_id = c.call_id)`;
+  }
+  return notIn('call')(entry);
 }
 
 /** An event (`e`) as a JSON object of `shape`; its cursor as `eventCursor` writes it. */
@@ -343,7 +337,67 @@ function renderedEvent(shape: RenderedShape): string {
   return renderedObject(EVENT_FIELDS, 'event', shape, (entry) => (entry.kind === 'cursor' ? cursorText('event', ['e.position::text']) : notIn('event')(entry)));
 }
 
-/** The record fields of a call, a participant and an event that {@link renderedCall} can render. */
+/** The record fields of a call, a participant and an event a compiled read can return. */
 export const RENDERED_CALL_FIELDS: ReadonlySet<string> = new Set(CALL_FIELDS.map(([, field]) => field));
 export const RENDERED_PARTICIPANT_FIELDS: ReadonlySet<string> = new Set(PARTICIPANT_FIELDS.map(([, field]) => field));
 export const RENDERED_EVENT_FIELDS: ReadonlySet<string> = new Set(EVENT_FIELDS.map(([, field]) => field));
+
+/**
+ * The select list of an object of a compiled read, and how to build the object from a row: each field
+ * a column as the API serves it (timestamps as text, see isoText), a call's lists rendered as JSON in
+ * the same statement ({@link renderedCall}), constants in the builder.
+ */
+export interface Projection {
+  readonly columns: readonly string[];
+  build(row: Readonly<Record<string, unknown>>): Record<string, unknown>;
+}
+
+/** `shape` of a row of `table`, its columns named `<alias><i>`; `other` takes entries that are not fields or constants. */
+function project<R>(
+  table: FieldTable<R>,
+  owner: string,
+  shape: RenderedShape,
+  alias: string,
+  other: (entry: RenderedEntry, alias: string) => { columns: readonly string[]; value(row: Readonly<Record<string, unknown>>): unknown },
+): Projection {
+  const columns: string[] = [];
+  const steps: [key: string, value: (row: Readonly<Record<string, unknown>>) => unknown][] = [];
+  shape.forEach((entry, i) => {
+    const name = `${alias}${i}`;
+    if (entry.kind === 'const') {
+      const value = entry.value;
+      steps.push([entry.key, () => value]);
+    } else if (entry.kind === 'field') {
+      columns.push(`${renderedField(table, entry.field, owner)} AS "${name}"`);
+      steps.push([entry.key, (row) => row[name]]);
+    } else {
+      const part = other(entry, name);
+      columns.push(...part.columns);
+      steps.push([entry.key, part.value]);
+    }
+  });
+  return {
+    columns,
+    build(row) {
+      const out: Record<string, unknown> = {};
+      for (const [key, value] of steps) out[key] = value(row);
+      return out;
+    },
+  };
+}
+
+/** A call (`c`) of a compiled read: its fields as columns, its lists as JSON columns. */
+export function callProjection(shape: RenderedShape, alias = 'n'): Projection {
+  return project(CALL_FIELDS, 'call', shape, alias, (entry, name) => {
+    return { columns: [`${callListSql(entry)} AS "${name}"`], value: (row) => row[name] };
+  });
+}
+
+/** A participant (`p`, its call joined as `c`) of a compiled read. */
+export function participantProjection(shape: RenderedShape, alias = 'n'): Projection {
+  return project(PARTICIPANT_FIELDS, 'participant', shape, alias, (entry, name) => {
+    if (entry.kind !== 'call') return notIn('participant')(entry);
+    const call = callProjection(entry.shape, `${name}_`);
+    return { columns: call.columns, value: (row) => call.build(row) };
+  });
+}

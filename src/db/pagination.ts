@@ -1,7 +1,7 @@
 import { AppError } from '../domain/app-error';
 import { decodeCursor, encodeCursor, isBigint } from '../domain/cursor';
 import type { DataSource } from 'typeorm';
-import { cursorText, jsonObject, nameLiteral, whereClause, type SqlParams } from './sql';
+import { whereClause, type SqlParams } from './sql';
 
 /** Anything that runs SQL: a DataSource or a transaction's EntityManager. */
 export type Queryable = Pick<DataSource, 'query'>;
@@ -34,7 +34,7 @@ export interface Keyset<Row> {
   readonly casts: readonly string[];
   readonly direction: 'ASC' | 'DESC';
   values(row: Row): string[];
-  /** SQL of the same texts as `values`, for a listing PostgreSQL renders ({@link queryRenderedPage}). */
+  /** SQL of the same texts as `values`, for a compiled read's cursors ({@link queryCompiledPage}). */
   readonly texts?: readonly string[];
 }
 
@@ -129,7 +129,7 @@ export async function countRows(db: Queryable, q: Omit<ListingQuery, 'columns'>)
   return rows[0].n;
 }
 
-/** A key of a connection rendered by PostgreSQL, in response order (src/graphql/rendered-reads.ts). */
+/** A key of a connection a compiled read returns, in response order (src/graphql/compiled-reads.ts). */
 export type RenderedConnectionEntry =
   | { readonly key: string; readonly kind: 'const'; readonly value: string }
   | { readonly key: string; readonly kind: 'edges'; readonly edge: readonly RenderedEdgeEntry[] }
@@ -143,64 +143,65 @@ export type RenderedPageInfoEntry =
   | { readonly key: string; readonly kind: 'const'; readonly value: string }
   | { readonly key: string; readonly kind: 'hasNextPage' | 'hasPreviousPage' | 'startCursor' | 'endCursor' };
 
-/** The SQL texts of a keyset's cursor values; only keysets of listings PostgreSQL renders have them. */
-function keysetTexts(keyset: Keyset<unknown>): readonly string[] {
-  if (!keyset.texts) throw new Error(`rendered page: the ${keyset.kind} keyset has no texts`);
+/** The SQL texts of a keyset's cursor values; only keysets of compiled reads have them. */
+function keysetTexts<Row>(keyset: Keyset<Row>): readonly string[] {
+  if (!keyset.texts) throw new Error(`compiled page: the ${keyset.kind} keyset has no texts`);
   return keyset.texts;
 }
 
+/** What a compiled read selects of each row and how it builds the node (src/calls/records.ts, `Projection`). */
+export interface NodeProjection {
+  readonly columns: readonly string[];
+  build(row: Readonly<Record<string, unknown>>): Record<string, unknown>;
+}
+
 /**
- * One forward page of a listing as the JSON text of its connection, built by PostgreSQL in one
- * statement: `node` is the SQL of a row's node object, `shape` the connection's keys. The same page,
- * cursors and page info as {@link queryPage} with {@link finishPage}; null for a backward page (`last`,
- * or `before` alone), which is read the usual way.
+ * One forward page of a listing as its connection object, keys in `shape`'s order: the statement
+ * selects only the node's columns (`node`) and the keyset's texts, and the connection is built from
+ * the rows without resolvers. The same page, cursors and page info as {@link queryPage} with
+ * {@link finishPage}; null for a backward page (`last`, or `before` alone), which is read the usual way.
  */
-export async function queryRenderedPage<Row>(
+export async function queryCompiledPage<Row>(
   db: Queryable,
   q: Omit<ListingQuery, 'columns'>,
   keyset: Keyset<Row>,
   args: PageArgs,
-  node: string,
+  node: NodeProjection,
   shape: readonly RenderedConnectionEntry[],
-): Promise<string | null> {
+): Promise<Record<string, unknown> | null> {
   const plan = planPage(args, keyset, q.params);
   if (plan.backward) return null;
-  const values = [...q.params.values, plan.limit, plan.size];
-  const limit = `$${values.length - 1}`;
-  const size = `$${values.length}`;
-  const kept = `FILTER (WHERE r.n <= ${size})`;
-  const literal = (value: string) => `${nameLiteral(value)}::text`;
-  const edgesSql = (edge: readonly RenderedEdgeEntry[]) =>
-    `coalesce(json_agg(${jsonObject(edge.map((e) => [e.key, e.kind === 'const' ? literal(e.value) : `r.${e.kind}`]))} ORDER BY r.n) ${kept}, '[]'::json)`;
-  const infoSql = (e: RenderedPageInfoEntry): string => {
-    switch (e.kind) {
-      case 'const':
-        return literal(e.value);
-      case 'hasNextPage':
-        return `count(*) > ${size}`;
-      case 'hasPreviousPage':
-        return args.after != null ? 'true' : 'false';
-      case 'startCursor':
-        return `(array_agg(r.cursor ORDER BY r.n) ${kept})[1]`;
-      case 'endCursor':
-        return `(array_agg(r.cursor ORDER BY r.n DESC) ${kept})[1]`;
-    }
-  };
-  const page = jsonObject(
-    shape.map((e) => [e.key, e.kind === 'const' ? literal(e.value) : e.kind === 'edges' ? edgesSql(e.edge) : jsonObject(e.info.map((i) => [i.key, infoSql(i)]))]),
-  );
   const wantsCursor = shape.some((e) => (e.kind === 'edges' && e.edge.some((x) => x.kind === 'cursor')) || (e.kind === 'pageInfo' && e.info.some((x) => x.kind === 'startCursor' || x.kind === 'endCursor')));
   const wantsNode = shape.some((e) => e.kind === 'edges' && e.edge.some((x) => x.kind === 'node'));
-  const keys = keyset.columns.map((c, i) => `${c} AS k${i}`).join(', ');
-  const order = keyset.columns.map((_, i) => `r.k${i} ${keyset.direction}`).join(', ');
-  const rows: { page: string }[] = await db.query(
-    `SELECT ${page}::text AS page FROM (
-       SELECT r.cursor, r.node, row_number() OVER (ORDER BY ${order}) AS n FROM (
-         SELECT ${keys}, ${wantsCursor ? cursorText(keyset.kind, keysetTexts(keyset)) : 'NULL::text'} AS cursor, ${wantsNode ? node : 'NULL::json'} AS node
-         FROM ${q.source} ${whereClause([...q.conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT ${limit}
-       ) r
-     ) r`,
+  const columns = [...(wantsCursor ? keysetTexts(keyset).map((t, i) => `${t} AS "k${i}"`) : []), ...(wantsNode ? node.columns : [])];
+  const values = [...q.params.values, plan.limit];
+  const rows: Record<string, unknown>[] = await db.query(
+    `SELECT ${columns.length ? columns.join(', ') : '1 AS "one"'} FROM ${q.source} ${whereClause([...q.conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT $${values.length}`,
     values,
   );
-  return rows[0].page;
+  const more = rows.length > plan.size;
+  const kept = more ? rows.slice(0, plan.size) : rows;
+  const cursors = wantsCursor ? kept.map((r) => encodeCursor(keyset.kind, keyset.columns.map((_, i) => r[`k${i}`] as string))) : [];
+  const out: Record<string, unknown> = {};
+  for (const e of shape) {
+    if (e.kind === 'const') out[e.key] = e.value;
+    else if (e.kind === 'edges') {
+      out[e.key] = kept.map((row, i) => {
+        const edge: Record<string, unknown> = {};
+        for (const x of e.edge) edge[x.key] = x.kind === 'const' ? x.value : x.kind === 'cursor' ? cursors[i] : node.build(row);
+        return edge;
+      });
+    } else {
+      const info: Record<string, unknown> = {};
+      for (const x of e.info) {
+        if (x.kind === 'const') info[x.key] = x.value;
+        else if (x.kind === 'hasNextPage') info[x.key] = more;
+        else if (x.kind === 'hasPreviousPage') info[x.key] = args.after != null;
+        else if (x.kind === 'startCursor') info[x.key] = cursors[0] ?? null;
+        else info[x.key] = cursors.at(-1) ?? null;
+      }
+      out[e.key] = info;
+    }
+  }
+  return out;
 }

@@ -9,7 +9,7 @@ import type { GraphQLContext } from './context';
 import { CallOrderEnum } from './enums';
 import { CallFilter } from './filters.input';
 import { Participant, toParticipant } from './participant.type';
-import { throwRenderedReadFailure } from './rendered-reads';
+import { throwCompiledReadFailure } from './compiled-reads';
 import { pageArgsFor, selectedFields } from './selection';
 
 @Resolver(() => Call)
@@ -35,7 +35,7 @@ export class CallResolver {
     @Arg('filter', () => CallFilter, { nullable: true }) filter?: CallFilter | null,
     @Arg('orderBy', () => CallOrderEnum, { nullable: true }) orderBy?: CallOrder | null,
   ): Promise<InstanceType<typeof CallConnection>> {
-    throwRenderedReadFailure(ctx);
+    throwCompiledReadFailure(ctx);
     const { calls } = ctx.services;
     // Only the columns the selection needs; each call's participants and events, when selected, come in the same statement.
     const names = selectedFields(info, ['edges', 'node']);

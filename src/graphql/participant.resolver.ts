@@ -7,7 +7,7 @@ import { ParticipantConnection } from './connections';
 import type { GraphQLContext } from './context';
 import { ParticipantFilter } from './filters.input';
 import { Participant, toParticipant } from './participant.type';
-import { throwRenderedReadFailure } from './rendered-reads';
+import { throwCompiledReadFailure } from './compiled-reads';
 import { pageArgsFor, selectedFields } from './selection';
 
 @Resolver(() => Participant)
@@ -19,7 +19,7 @@ export class ParticipantResolver {
     @Info() info: GraphQLResolveInfo,
     @Arg('filter', () => ParticipantFilter, { nullable: true }) filter?: ParticipantFilter | null,
   ): Promise<InstanceType<typeof ParticipantConnection>> {
-    throwRenderedReadFailure(ctx);
+    throwCompiledReadFailure(ctx);
     const { participants } = ctx.services;
     // Only the columns the selection needs; the calls and their lists, when selected, come in the same statement.
     const fields = selectedFields(info, ['edges', 'node']);

@@ -12,7 +12,7 @@ import type { ReplicaDataSource } from '../db/read-replica';
 import type { BatchWriter } from '../ingest/batch-writer';
 import { EVENTS_CHANNEL } from '../ingest/ingest.repository';
 import { createApolloServer } from '../graphql/apollo';
-import { renderedReadsPlugin } from '../graphql/rendered-reads';
+import { compiledReadsPlugin } from '../graphql/compiled-reads';
 import { createServices } from '../graphql/services';
 import { createArmor } from '../graphql/limits';
 import { InFlightPerKey } from '../graphql/in-flight';
@@ -79,7 +79,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   const apollo = createApolloServer(schema, production, armor, [
     fastifyApolloDrainPlugin(server),
     graphqlMetricsPlugin(metrics),
-    ...(config.graphqlRenderedReads ? [renderedReadsPlugin()] : []),
+    ...(config.graphqlCompiledReads ? [compiledReadsPlugin()] : []),
   ]);
   await apollo.start();
 

@@ -24,21 +24,24 @@ import type { CallFilter, ParticipantFilter } from '../domain/filters';
 import type { GraphQLContext } from './context';
 
 /**
- * Reads PostgreSQL answers whole: a forward page of `participants` (a user's history, with or without
- * each participation's call) or of `calls`, or one `call(callId)`, whose selection is only fields of
- * those rows, a call's `participants` and `events`, `__typename`, cursors and page info. The page's statement builds the response's JSON itself (only the selected
- * columns, timestamps as text, cursors in SQL), so the request needs no resolver, no row objects and
- * no `Date`: one statement and one `JSON.parse`. The filter and page arguments go through the same
- * repository code as the usual path (tenancy, cursors, limits), and the response is the one graphql-js
- * would give, key for key (test/integration/rendered-reads.test.ts compares them).
+ * Reads compiled to one statement and a function from its rows to the response: a forward page of
+ * `participants` (a user's history, with or without each participation's call) or of `calls`, or one
+ * `call(callId)`, whose selection is only fields of those rows, a call's `participants` and `events`,
+ * `__typename`, cursors and page info. The statement selects only the selected columns (timestamps as
+ * the API's text, a call's lists as JSON built in the same statement) and the keyset's texts; the
+ * response is built from the rows without graphql-js's execution, resolvers or `Date`s. The filter and
+ * page arguments go through the same repository code as the usual path (tenancy, cursors, limits), and
+ * the response is the one graphql-js would give, key for key (test/integration/compiled-reads.test.ts
+ * compares them).
  *
- * Anything else is executed as usual: another root field or a second one, `totalCount`, a call's
- * `participants` or `events`, a backward page, a directive, a field selected twice under one key. So is
- * any read whose arguments the usual path refuses (it gives the error) or whose statement fails.
+ * Anything else is executed as usual: another root field or a second one, `totalCount`, a listed
+ * participant's or an event's `call`, a backward page, a directive, a field selected twice under one key.
+ * So is any read whose arguments the usual path refuses (it gives the error) or whose statement
+ * PostgreSQL refuses.
  */
-export function renderedReadsPlugin(): ApolloServerPlugin<GraphQLContext> {
-  const plans = new WeakMap<OperationDefinitionNode, RenderedRead | null>();
-  const planFor = (schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): RenderedRead | null => {
+export function compiledReadsPlugin(): ApolloServerPlugin<GraphQLContext> {
+  const plans = new WeakMap<OperationDefinitionNode, CompiledRead | null>();
+  const planFor = (schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): CompiledRead | null => {
     let plan = plans.get(operation);
     if (plan === undefined) {
       plan = planRead(schema, document, operation);
@@ -59,9 +62,9 @@ export function renderedReadsPlugin(): ApolloServerPlugin<GraphQLContext> {
           } catch (err) {
             // Refused arguments are reported by the usual path, with its error. So is a statement that timed
             // out or lost its connection, without running it twice: the resolver throws this error (see
-            // renderedReadFailure). A statement PostgreSQL refused (an analysis or data error) is tried there.
+            // compiledReadFailure). A statement PostgreSQL refused (an analysis or data error) is tried there.
             if (!(err instanceof AppError)) {
-              if (isRefusedStatement(err)) logger.warn(`rendered read refused by PostgreSQL, executing it as usual: ${(err as Error).message}`);
+              if (isRefusedStatement(err)) logger.warn(`compiled read refused by PostgreSQL, executing it as usual: ${(err as Error).message}`);
               else failures.set(contextValue, err);
             }
             return null;
@@ -72,22 +75,22 @@ export function renderedReadsPlugin(): ApolloServerPlugin<GraphQLContext> {
   };
 }
 
-/** The error of a rendered read's statement, by the request's context, for the resolver to report instead of reading again. */
+/** The error of a compiled read's statement, by the request's context, for the resolver to report instead of reading again. */
 const failures = new WeakMap<object, unknown>();
 
 /** SQLSTATE classes 22 (data exception) and 42 (syntax or access rule): PostgreSQL refused the statement itself. */
 const isRefusedStatement = (err: unknown): boolean => /^(22|42)/.test(String((err as { code?: unknown } | null)?.code ?? ''));
 
 /**
- * Throws the error of this request's rendered read, if its statement failed (a timeout, a lost
+ * Throws the error of this request's compiled read, if its statement failed (a timeout, a lost
  * connection): the root resolver reports it as its own, without running the read a second time.
  */
-export function throwRenderedReadFailure(ctx: GraphQLContext): void {
+export function throwCompiledReadFailure(ctx: GraphQLContext): void {
   if (failures.has(ctx)) throw failures.get(ctx);
 }
 
-/** What a rendered read needs at run time: the root field, its response key, and the shapes of its connection and nodes. */
-export interface RenderedRead {
+/** What a compiled read needs at run time: the root field, its response key, and the shapes of its connection and nodes. */
+export interface CompiledRead {
   readonly root: 'participants' | 'calls' | 'call';
   /** The response keys of the root selection, in order: the read's own, and any `__typename`. */
   readonly keys: readonly (readonly [key: string, kind: 'read' | 'typename'])[];
@@ -97,25 +100,23 @@ export interface RenderedRead {
   readonly node: RenderedShape;
 }
 
-/** Runs a planned read; null when it must go the usual way after all (a backward page, variables that do not coerce). */
-async function answer(plan: RenderedRead, schema: GraphQLSchema, operation: OperationDefinitionNode, variables: Record<string, unknown>, ctx: GraphQLContext): Promise<Record<string, unknown> | null> {
+/** Runs a compiled read; null when it must go the usual way after all (a backward page, variables that do not coerce). */
+async function answer(plan: CompiledRead, schema: GraphQLSchema, operation: OperationDefinitionNode, variables: Record<string, unknown>, ctx: GraphQLContext): Promise<Record<string, unknown> | null> {
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
   if (coerced.errors) return null;
   const args = getArgumentValues(plan.field, plan.fieldNode, coerced.coerced);
   let value: unknown;
   if (plan.root === 'call') {
-    const found = await ctx.services.calls.renderOne(ctx.scope, args.callId as string, args.sdkAppId as string | null | undefined, plan.node);
-    if (found === undefined) return null;
-    value = found === null ? null : JSON.parse(found);
+    value = await ctx.services.calls.compiledOne(ctx.scope, args.callId as string, args.sdkAppId as string | null | undefined, plan.node);
+    if (value === undefined) return null;
   } else {
     if (args.last != null || args.before != null) return null;
     const page: PageArgs = { first: args.first as number | null | undefined, after: args.after as string | null | undefined };
-    const text =
+    value =
       plan.root === 'participants'
-        ? await ctx.services.participants.renderPage(ctx.scope, args.filter as ParticipantFilter | null | undefined, page, plan.node, plan.connection)
-        : await ctx.services.calls.renderPage(ctx.scope, args.filter as CallFilter | null | undefined, (args.orderBy as CallOrder | null | undefined) ?? 'STARTED_AT_DESC', page, plan.node, plan.connection);
-    if (text === null) return null;
-    value = JSON.parse(text);
+        ? await ctx.services.participants.compiledPage(ctx.scope, args.filter as ParticipantFilter | null | undefined, page, plan.node, plan.connection)
+        : await ctx.services.calls.compiledPage(ctx.scope, args.filter as CallFilter | null | undefined, (args.orderBy as CallOrder | null | undefined) ?? 'STARTED_AT_DESC', page, plan.node, plan.connection);
+    if (value === null) return null;
   }
   const data: Record<string, unknown> = {};
   for (const [key, kind] of plan.keys) data[key] = kind === 'read' ? value : schema.getQueryType()?.name;
@@ -232,8 +233,8 @@ function shapes(schema: GraphQLSchema, fragments: ReadonlyMap<string, FragmentDe
   return { call, participant };
 }
 
-/** The plan of `operation` when PostgreSQL can answer it whole, else null. */
-export function planRead(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): RenderedRead | null {
+/** The plan of `operation` when it can be compiled, else null. */
+export function planRead(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): CompiledRead | null {
   const query = schema.getQueryType();
   if (operation.operation !== 'query' || !query) return null;
   const fragments = new Map<string, FragmentDefinitionNode>();
