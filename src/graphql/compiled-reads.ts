@@ -233,6 +233,29 @@ function shapes(schema: GraphQLSchema, fragments: ReadonlyMap<string, FragmentDe
   return { call, participant };
 }
 
+/**
+ * The entries of the object `selected` names on `parent` (a connection's edges or page info):
+ * `__typename` as a constant, every other field by `entry`; null where either gives up.
+ */
+function entriesOf<E>(
+  parent: GraphQLObjectType,
+  selected: Selected,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  entry: (name: string, s: Selected) => E | null,
+): (E | { key: string; kind: 'const'; value: string })[] | null {
+  const type = objectTypeOf(parent, selected.node.name.value);
+  const fields = type && flatten(selected.node.selectionSet, type, fragments);
+  if (!type || !fields) return null;
+  const out: (E | { key: string; kind: 'const'; value: string })[] = [];
+  for (const s of fields) {
+    if (s.node.arguments?.length) return null;
+    const e = s.node.name.value === '__typename' ? { key: s.key, kind: 'const' as const, value: type.name } : entry(s.node.name.value, s);
+    if (!e) return null;
+    out.push(e);
+  }
+  return out;
+}
+
 /** The plan of `operation` when it can be compiled, else null. */
 export function planRead(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): CompiledRead | null {
   const query = schema.getQueryType();
@@ -267,34 +290,19 @@ export function planRead(schema: GraphQLSchema, document: DocumentNode, operatio
     if (name === '__typename') {
       connection.push({ key: c.key, kind: 'const', value: connectionType.name });
     } else if (name === 'edges') {
-      const edgeType = objectTypeOf(connectionType, 'edges');
-      const edgeFields = edgeType && flatten(c.node.selectionSet, edgeType, fragments);
-      if (!edgeType || !edgeFields) return null;
-      const edge: RenderedEdgeEntry[] = [];
-      for (const e of edgeFields) {
-        const edgeName = e.node.name.value;
-        if (e.node.arguments?.length) return null;
-        if (edgeName === '__typename') edge.push({ key: e.key, kind: 'const', value: edgeType.name });
-        else if (edgeName === 'cursor') edge.push({ key: e.key, kind: 'cursor' });
-        else if (edgeName === 'node' && node === null) {
-          node = root === 'calls' ? made.call(e.node.selectionSet) : made.participant(e.node.selectionSet);
-          if (!node) return null;
-          edge.push({ key: e.key, kind: 'node' });
-        } else return null;
-      }
+      const edge = entriesOf<RenderedEdgeEntry>(connectionType, c, fragments, (edgeName, e) => {
+        if (edgeName === 'cursor') return { key: e.key, kind: 'cursor' };
+        if (edgeName !== 'node' || node !== null) return null;
+        node = root === 'calls' ? made.call(e.node.selectionSet) : made.participant(e.node.selectionSet);
+        return node && { key: e.key, kind: 'node' };
+      });
+      if (!edge) return null;
       connection.push({ key: c.key, kind: 'edges', edge });
     } else if (name === 'pageInfo') {
-      const infoType = objectTypeOf(connectionType, 'pageInfo');
-      const infoFields = infoType && flatten(c.node.selectionSet, infoType, fragments);
-      if (!infoType || !infoFields) return null;
-      const info: RenderedPageInfoEntry[] = [];
-      for (const i of infoFields) {
-        const infoName = i.node.name.value;
-        if (i.node.arguments?.length) return null;
-        if (infoName === '__typename') info.push({ key: i.key, kind: 'const', value: infoType.name });
-        else if (infoName === 'hasNextPage' || infoName === 'hasPreviousPage' || infoName === 'startCursor' || infoName === 'endCursor') info.push({ key: i.key, kind: infoName });
-        else return null;
-      }
+      const info = entriesOf<RenderedPageInfoEntry>(connectionType, c, fragments, (infoName, i) =>
+        infoName === 'hasNextPage' || infoName === 'hasPreviousPage' || infoName === 'startCursor' || infoName === 'endCursor' ? { key: i.key, kind: infoName } : null,
+      );
+      if (!info) return null;
       connection.push({ key: c.key, kind: 'pageInfo', info });
     } else return null;
   }
