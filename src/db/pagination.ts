@@ -60,8 +60,9 @@ function checkSize(field: string, value: number | null | undefined): number | nu
 /** A cursor value must fit the column it is compared with, or PostgreSQL would fail the query. */
 function isValid(cast: string, value: string): boolean {
   if (cast === 'bigint') return isBigint(value);
-  // Only what this API itself writes: toISOString() of a real date (JS accepts Feb 30, PostgreSQL does not).
-  if (cast === 'timestamptz') return !Number.isNaN(Date.parse(value)) && new Date(value).toISOString() === value && !value.startsWith('0000');
+  // Only what this API itself writes: toISOString() of a real date (JS accepts Feb 30, PostgreSQL does not),
+  // in years 1 to 9999 (PostgreSQL reads neither a signed six-digit year nor year 0).
+  if (cast === 'timestamptz') return /^\d{4}-/.test(value) && !Number.isNaN(Date.parse(value)) && new Date(value).toISOString() === value && !value.startsWith('0000');
   return !value.includes('\u0000');
 }
 

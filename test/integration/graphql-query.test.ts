@@ -145,6 +145,8 @@ describe('calls', () => {
     ['a bad time', ['call', 'yesterday', '1']],
     ['a date PostgreSQL rejects', ['call', '2024-02-30T00:00:00.000Z', '1']],
     ['an id beyond bigint', ['call', '2024-03-10T00:00:00.000Z', '99999999999999999999']],
+    ['a year past 9999', ['call', '+010000-01-01T00:00:00.000Z', '1']],
+    ['a year before 0', ['call', '-000001-01-01T00:00:00.000Z', '1']],
   ])('refuses a forged cursor with %s as BAD_USER_INPUT, not an internal error', async (_name, values) => {
     const cursor = Buffer.from(JSON.stringify(values)).toString('base64url');
     const res = await gql(t.baseUrl, keyA, `query($c: String) { calls(before: $c) { totalCount } }`, { c: cursor });
