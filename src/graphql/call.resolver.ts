@@ -21,6 +21,7 @@ export class CallResolver {
     @Arg('callId', () => String) callId: string,
     @Arg('sdkAppId', () => String, { nullable: true }) sdkAppId?: string | null,
   ): Promise<Call | null> {
+    throwCompiledReadFailure(ctx);
     // Its participants and events, when selected, come in the same statement.
     const names = selectedFields(info);
     const record = await ctx.services.calls.findByCallId(ctx.scope, callId, sdkAppId, callRecordFields(names), callListsFor(info, [], names));

@@ -53,20 +53,20 @@ export function compiledReadsPlugin(): ApolloServerPlugin<GraphQLContext> {
     async requestDidStart() {
       return {
         async responseForOperation({ schema, document, operation, request, contextValue, logger }) {
-          const plan = planFor(schema, document, operation);
-          if (plan === null) return null;
+          // Apollo asks even when no operation resolved (an unknown or missing operationName): it answers that itself.
+          if (!operation) return null;
           try {
+            const plan = planFor(schema, document, operation);
+            if (plan === null) return null;
             const data = await answer(plan, schema, operation, request.variables ?? {}, contextValue);
             if (data === null) return null;
             return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { data } } } satisfies GraphQLResponse;
           } catch (err) {
             // Refused arguments are reported by the usual path, with its error. So is a statement that timed
-            // out or lost its connection, without running it twice: the resolver throws this error (see
-            // compiledReadFailure). A statement PostgreSQL refused (an analysis or data error) is tried there.
-            if (!(err instanceof AppError)) {
-              if (isRefusedStatement(err)) logger.warn(`compiled read refused by PostgreSQL, executing it as usual: ${(err as Error).message}`);
-              else failures.set(contextValue, err);
-            }
+            // out or lost its connection, without running it twice: the resolver throws its error (see
+            // throwCompiledReadFailure). A statement PostgreSQL refused (an analysis or data error) is tried there.
+            if (err instanceof StatementFailure && !isRefusedStatement(err.cause)) failures.set(contextValue, err.cause);
+            else if (!(err instanceof AppError)) logger.warn(`compiled read failed, executing it as usual: ${(err as Error).message}`);
             return null;
           }
         },
@@ -77,6 +77,23 @@ export function compiledReadsPlugin(): ApolloServerPlugin<GraphQLContext> {
 
 /** The error of a compiled read's statement, by the request's context, for the resolver to report instead of reading again. */
 const failures = new WeakMap<object, unknown>();
+
+/** An error of a compiled read's statement (not of its arguments). */
+class StatementFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
+
+/** Runs a compiled read's statement: its errors become {@link StatementFailure}s, refused arguments stay AppErrors. */
+async function statement<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new StatementFailure(err);
+  }
+}
 
 /** SQLSTATE classes 22 (data exception) and 42 (syntax or access rule): PostgreSQL refused the statement itself. */
 const isRefusedStatement = (err: unknown): boolean => /^(22|42)/.test(String((err as { code?: unknown } | null)?.code ?? ''));
@@ -107,15 +124,16 @@ async function answer(plan: CompiledRead, schema: GraphQLSchema, operation: Oper
   const args = getArgumentValues(plan.field, plan.fieldNode, coerced.coerced);
   let value: unknown;
   if (plan.root === 'call') {
-    value = await ctx.services.calls.compiledOne(ctx.scope, args.callId as string, args.sdkAppId as string | null | undefined, plan.node);
+    value = await statement(() => ctx.services.calls.compiledOne(ctx.scope, args.callId as string, args.sdkAppId as string | null | undefined, plan.node));
     if (value === undefined) return null;
   } else {
     if (args.last != null || args.before != null) return null;
     const page: PageArgs = { first: args.first as number | null | undefined, after: args.after as string | null | undefined };
-    value =
+    value = await statement(() =>
       plan.root === 'participants'
-        ? await ctx.services.participants.compiledPage(ctx.scope, args.filter as ParticipantFilter | null | undefined, page, plan.node, plan.connection)
-        : await ctx.services.calls.compiledPage(ctx.scope, args.filter as CallFilter | null | undefined, (args.orderBy as CallOrder | null | undefined) ?? 'STARTED_AT_DESC', page, plan.node, plan.connection);
+        ? ctx.services.participants.compiledPage(ctx.scope, args.filter as ParticipantFilter | null | undefined, page, plan.node, plan.connection)
+        : ctx.services.calls.compiledPage(ctx.scope, args.filter as CallFilter | null | undefined, (args.orderBy as CallOrder | null | undefined) ?? 'STARTED_AT_DESC', page, plan.node, plan.connection),
+    );
     if (value === null) return null;
   }
   const data: Record<string, unknown> = {};
@@ -131,7 +149,8 @@ interface Selected {
 
 /**
  * The fields `set` selects on `type`, through fragments on that same type, in response order; null
- * where the plan gives up: a directive, a fragment on another type, a key selected twice, too many keys.
+ * where the plan gives up: a directive, a fragment on another type, a key selected twice or named
+ * `__proto__`, too many keys.
  */
 function flatten(set: SelectionSetNode | undefined, type: GraphQLObjectType, fragments: ReadonlyMap<string, FragmentDefinitionNode>): Selected[] | null {
   const out: Selected[] = [];
@@ -142,7 +161,8 @@ function flatten(set: SelectionSetNode | undefined, type: GraphQLObjectType, fra
       if (node.directives?.length) return false;
       if (node.kind === Kind.FIELD) {
         const key = node.alias?.value ?? node.name.value;
-        if (keys.has(key)) return false;
+        // `__proto__` would set a built object's prototype rather than a key (graphql-js keeps it as a key).
+        if (keys.has(key) || key === '__proto__') return false;
         keys.add(key);
         out.push({ key, node });
       } else {

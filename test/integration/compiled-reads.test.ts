@@ -67,22 +67,22 @@ afterAll(async () => {
 const COMPILED = / AS "[nk]\d[\d_]*"| AS "one" FROM/;
 
 /** The status and the body exactly as sent. */
-async function raw(baseUrl: string, key: string, query: string, variables: Record<string, unknown> = {}): Promise<{ status: number; body: string }> {
+async function raw(baseUrl: string, key: string, query: string, variables: Record<string, unknown> = {}, operationName?: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`${baseUrl}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query, variables, operationName }),
   });
   return { status: res.status, body: await res.text() };
 }
 
 /** Asks both apps; expects the same bytes and returns the body, with how many statements the compiled app ran and whether one compiled the page. */
-async function both(key: string, query: string, variables: Record<string, unknown> = {}) {
+async function both(key: string, query: string, variables: Record<string, unknown> = {}, operationName?: string) {
   await raw(compiled.baseUrl, key, '{ __typename }'); // the key's scope cached: what is counted is the read alone
   const before = logger.statements;
-  const a = await raw(compiled.baseUrl, key, query, variables);
+  const a = await raw(compiled.baseUrl, key, query, variables, operationName);
   const statements = logger.since(before);
-  const b = await raw(resolved.baseUrl, key, query, variables);
+  const b = await raw(resolved.baseUrl, key, query, variables, operationName);
   expect(a).toEqual(b);
   return { ...a, json: JSON.parse(a.body), statements: statements.length, compiled: statements.some((s) => COMPILED.test(s)) };
 }
@@ -150,6 +150,9 @@ describe("compiled reads", () => {
       '{ calls(first: 2) { edges { node { callId @include(if: true) } } } }',
       '{ calls(first: 1) { edges { node { callId } } } participants(first: 1) { edges { cursor } } }',
       '{ calls(first: 1) { edges { node { callId } node { startedAt } } } }',
+      // A key that would set the prototype of an object built in JS rather than add a key.
+      '{ __proto__: calls(first: 2) { edges { cursor node { callId } } } }',
+      '{ calls(first: 2) { edges { node { __proto__: roomId callId } } } }',
     ];
     for (const query of usual) {
       const reply = await both(keyA, query);
@@ -157,6 +160,14 @@ describe("compiled reads", () => {
     }
     expect((await both(keyA, usual[3])).json.errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
     expect((await both(keyA, usual[4])).json.errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'first' } });
+    // No operation to answer: Apollo's own 400s, the same on both.
+    const operations = 'query X { calls(first: 1) { edges { cursor } } } query Y { call(callId: "a1") { callId } }';
+    for (const name of [undefined, 'Nope']) {
+      const reply = await both(keyA, operations, {}, name);
+      expect(reply.status).toBe(400);
+      expect(reply.json.errors[0].extensions.code).toBe('OPERATION_RESOLUTION_FAILURE');
+    }
+    expect((await both(keyA, operations, {}, 'Y')).json.data).toEqual({ call: { callId: 'a1' } });
     // A call id in two apps the key can read: the compiled statement finds two, and the resolver asks for the app.
     const twice = await both(keyAll, '{ call(callId: "a1") { callId } }');
     expect(twice.statements).toBe(2);
