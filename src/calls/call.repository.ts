@@ -81,7 +81,7 @@ export class CallRepository {
   compiledPage(scope: AppScope, filter: CallFilter | null | undefined, order: CallOrder, args: PageArgs, node: RenderedShape, shape: readonly RenderedConnectionEntry[]): Promise<Record<string, unknown> | null> {
     const params = new SqlParams();
     const conditions = callConditions(scope, filter, params);
-    return queryCompiledPage(this.dataSource, { source: 'calls c', conditions, params }, keyset(order), args, callProjection(node), shape);
+    return queryCompiledPage(this.dataSource, { source: 'calls c', conditions, params }, keyset(order), args, callProjection(node), shape, () => this.count(scope, filter));
   }
 
   /**

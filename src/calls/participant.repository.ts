@@ -92,7 +92,7 @@ export class ParticipantRepository {
     const params = new SqlParams();
     const conditions = participantConditions(scope, filter, params);
     const source = node.some((e) => e.kind === 'call') ? WITH_CALLS : 'call_participants p';
-    return queryCompiledPage(this.dataSource, { source, conditions, params }, KEYSET, args, participantProjection(node), shape);
+    return queryCompiledPage(this.dataSource, { source, conditions, params }, KEYSET, args, participantProjection(node), shape, () => this.count(scope, filter));
   }
 
   count(scope: AppScope, filter: ParticipantFilter | null | undefined): Promise<number> {

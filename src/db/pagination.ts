@@ -134,7 +134,8 @@ export async function countRows(db: Queryable, q: Omit<ListingQuery, 'columns'>)
 export type RenderedConnectionEntry =
   | { readonly key: string; readonly kind: 'const'; readonly value: string }
   | { readonly key: string; readonly kind: 'edges'; readonly edge: readonly RenderedEdgeEntry[] }
-  | { readonly key: string; readonly kind: 'pageInfo'; readonly info: readonly RenderedPageInfoEntry[] };
+  | { readonly key: string; readonly kind: 'pageInfo'; readonly info: readonly RenderedPageInfoEntry[] }
+  | { readonly key: string; readonly kind: 'totalCount' };
 
 export type RenderedEdgeEntry =
   | { readonly key: string; readonly kind: 'const'; readonly value: string }
@@ -156,11 +157,20 @@ export interface NodeProjection {
   build(row: Readonly<Record<string, unknown>>): Record<string, unknown>;
 }
 
+/** The error of a compiled page's count (its `totalCount`), told apart from the page's own. */
+export class CountFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
+
 /**
  * One forward page of a listing as its connection object, keys in `shape`'s order: the statement
  * selects only the node's columns (`node`) and the keyset's texts, and the connection is built from
- * the rows without resolvers. The same page, cursors and page info as {@link queryPage} with
- * {@link finishPage}; null for a backward page (`last`, or `before` alone), which is read the usual way.
+ * the rows without resolvers; `count` runs beside it when `totalCount` is selected (its error comes as a
+ * {@link CountFailure}), and alone when nothing else needs a row. The same page, cursors and page info
+ * as {@link queryPage} with {@link finishPage}; null for a backward page (`last`, or `before` alone),
+ * which is read the usual way.
  */
 export async function queryCompiledPage<Row>(
   db: Queryable,
@@ -169,6 +179,7 @@ export async function queryCompiledPage<Row>(
   args: PageArgs,
   node: NodeProjection,
   shape: readonly RenderedConnectionEntry[],
+  count: () => Promise<number>,
 ): Promise<Record<string, unknown> | null> {
   const plan = planPage(args, keyset, q.params);
   if (plan.backward) return null;
@@ -176,16 +187,32 @@ export async function queryCompiledPage<Row>(
   const wantsNode = shape.some((e) => e.kind === 'edges' && e.edge.some((x) => x.kind === 'node'));
   const columns = [...(wantsCursor ? keysetTexts(keyset).map((t, i) => `${t} AS "k${i}"`) : []), ...(wantsNode ? node.columns : [])];
   const values = [...q.params.values, plan.limit];
-  const rows: Record<string, unknown>[] = await db.query(
-    `SELECT ${columns.length ? columns.join(', ') : '1 AS "one"'} FROM ${q.source} ${whereClause([...q.conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT $${values.length}`,
-    values,
-  );
+  const needsRows = shape.some((e) => e.kind === 'edges' || e.kind === 'pageInfo');
+  const counted = shape.some((e) => e.kind === 'totalCount')
+    ? count().catch((err: unknown) => {
+        throw new CountFailure(err);
+      })
+    : null;
+  // Both settle before either error is thrown, so no statement is left running behind the answer.
+  const [read, total] = await Promise.allSettled([
+    needsRows
+      ? db.query(
+          `SELECT ${columns.length ? columns.join(', ') : '1 AS "one"'} FROM ${q.source} ${whereClause([...q.conditions, ...plan.conditions])} ORDER BY ${plan.orderBy} LIMIT $${values.length}`,
+          values,
+        )
+      : Promise.resolve([]),
+    counted,
+  ]);
+  if (read.status === 'rejected') throw read.reason;
+  if (total.status === 'rejected') throw total.reason;
+  const rows = read.value as Record<string, unknown>[];
   const more = rows.length > plan.size;
   const kept = more ? rows.slice(0, plan.size) : rows;
   const cursors = wantsCursor ? kept.map((r) => encodeCursor(keyset.kind, keyset.columns.map((_, i) => r[`k${i}`] as string))) : [];
   const out: Record<string, unknown> = {};
   for (const e of shape) {
     if (e.kind === 'const') out[e.key] = e.value;
+    else if (e.kind === 'totalCount') out[e.key] = total.value;
     else if (e.kind === 'edges') {
       out[e.key] = kept.map((row, i) => {
         const edge: Record<string, unknown> = {};

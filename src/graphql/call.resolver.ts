@@ -9,7 +9,7 @@ import type { GraphQLContext } from './context';
 import { CallOrderEnum } from './enums';
 import { CallFilter } from './filters.input';
 import { Participant, toParticipant } from './participant.type';
-import { throwCompiledReadFailure } from './compiled-reads';
+import { throwCompiledCountFailure, throwCompiledReadFailure } from './compiled-reads';
 import { pageArgsFor, selectedFields } from './selection';
 
 @Resolver(() => Call)
@@ -42,7 +42,7 @@ export class CallResolver {
     const names = selectedFields(info, ['edges', 'node']);
     const lists = callListsFor(info, ['edges', 'node'], names);
     const page = await calls.list(ctx.scope, filter, orderBy ?? 'STARTED_AT_DESC', pageArgsFor(info, pageArgs), callRecordFields(names), lists);
-    return CallConnection.from({ page, count: () => calls.count(ctx.scope, filter) }, toCall);
+    return CallConnection.from({ page, count: () => { throwCompiledCountFailure(ctx); return calls.count(ctx.scope, filter); } }, toCall);
   }
 
   // Not `async`: lists read with the call (by `call`, `calls` or a history) are returned without a promise (see Participant.call).

@@ -17,7 +17,7 @@ import {
 } from 'graphql';
 import type { CallOrder } from '../calls/call.repository';
 import { RENDERED_CALL_FIELDS, RENDERED_EVENT_FIELDS, RENDERED_PARTICIPANT_FIELDS, type RenderedEntry, type RenderedShape } from '../calls/records';
-import type { PageArgs, RenderedConnectionEntry, RenderedEdgeEntry, RenderedPageInfoEntry } from '../db/pagination';
+import { CountFailure, type PageArgs, type RenderedConnectionEntry, type RenderedEdgeEntry, type RenderedPageInfoEntry } from '../db/pagination';
 import { MAX_RENDERED_KEYS } from '../db/sql';
 import { AppError } from '../domain/app-error';
 import type { CallFilter, ParticipantFilter } from '../domain/filters';
@@ -27,14 +27,14 @@ import type { GraphQLContext } from './context';
  * Reads compiled to one statement and a function from its rows to the response: a forward page of
  * `participants` (a user's history, with or without each participation's call) or of `calls`, or one
  * `call(callId)`, whose selection is only fields of those rows, a call's `participants` and `events`,
- * `__typename`, cursors and page info. The statement selects only the selected columns (timestamps as
+ * `__typename`, cursors, page info and `totalCount` (counted beside the page, as the resolvers count). The statement selects only the selected columns (timestamps as
  * the API's text, a call's lists as JSON built in the same statement) and the keyset's texts; the
  * response is built from the rows without graphql-js's execution, resolvers or `Date`s. The filter and
  * page arguments go through the same repository code as the usual path (tenancy, cursors, limits), and
  * the response is the one graphql-js would give, key for key (test/integration/compiled-reads.test.ts
  * compares them).
  *
- * Anything else is executed as usual: another root field or a second one, `totalCount`, a listed
+ * Anything else is executed as usual: another root field or a second one, a listed
  * participant's or an event's `call`, a backward page, a directive, a field selected twice under one key.
  * So is any read whose arguments the usual path refuses (it gives the error) or whose statement
  * PostgreSQL refuses.
@@ -65,7 +65,9 @@ export function compiledReadsPlugin(): ApolloServerPlugin<GraphQLContext> {
             // Refused arguments are reported by the usual path, with its error. So is a statement that timed
             // out or lost its connection, without running it twice: the resolver throws its error (see
             // throwCompiledReadFailure). A statement PostgreSQL refused (an analysis or data error) is tried there.
-            if (err instanceof StatementFailure && !isRefusedStatement(err.cause)) failures.set(contextValue, err.cause);
+            const count = err instanceof StatementFailure && err.cause instanceof CountFailure;
+            const error = err instanceof StatementFailure ? (count ? (err.cause as CountFailure).cause : err.cause) : err;
+            if (err instanceof StatementFailure && !isRefusedStatement(error)) failures.set(contextValue, { count, error });
             else if (!(err instanceof AppError)) logger.warn(`compiled read failed, executing it as usual: ${(err as Error).message}`);
             return null;
           }
@@ -75,8 +77,8 @@ export function compiledReadsPlugin(): ApolloServerPlugin<GraphQLContext> {
   };
 }
 
-/** The error of a compiled read's statement, by the request's context, for the resolver to report instead of reading again. */
-const failures = new WeakMap<object, unknown>();
+/** The error of a compiled read's statement (or of its count), by the request's context, for the resolvers to report instead of reading again. */
+const failures = new WeakMap<object, { readonly count: boolean; readonly error: unknown }>();
 
 /** An error of a compiled read's statement (not of its arguments). */
 class StatementFailure extends Error {
@@ -103,7 +105,14 @@ const isRefusedStatement = (err: unknown): boolean => /^(22|42)/.test(String((er
  * connection): the root resolver reports it as its own, without running the read a second time.
  */
 export function throwCompiledReadFailure(ctx: GraphQLContext): void {
-  if (failures.has(ctx)) throw failures.get(ctx);
+  const failure = failures.get(ctx);
+  if (failure && !failure.count) throw failure.error;
+}
+
+/** Likewise for the count of a compiled page: `totalCount` reports its error without counting again. */
+export function throwCompiledCountFailure(ctx: GraphQLContext): void {
+  const failure = failures.get(ctx);
+  if (failure?.count) throw failure.error;
 }
 
 /** What a compiled read needs at run time: the root field, its response key, and the shapes of its connection and nodes. */
@@ -309,6 +318,8 @@ export function planRead(schema: GraphQLSchema, document: DocumentNode, operatio
     if (c.node.arguments?.length) return null;
     if (name === '__typename') {
       connection.push({ key: c.key, kind: 'const', value: connectionType.name });
+    } else if (name === 'totalCount') {
+      connection.push({ key: c.key, kind: 'totalCount' });
     } else if (name === 'edges') {
       const edge = entriesOf<RenderedEdgeEntry>(connectionType, c, fragments, (edgeName, e) => {
         if (edgeName === 'cursor') return { key: e.key, kind: 'cursor' };

@@ -7,7 +7,7 @@ import { ParticipantConnection } from './connections';
 import type { GraphQLContext } from './context';
 import { ParticipantFilter } from './filters.input';
 import { Participant, toParticipant } from './participant.type';
-import { throwCompiledReadFailure } from './compiled-reads';
+import { throwCompiledCountFailure, throwCompiledReadFailure } from './compiled-reads';
 import { pageArgsFor, selectedFields } from './selection';
 
 @Resolver(() => Participant)
@@ -30,7 +30,7 @@ export class ParticipantResolver {
       const callLists = callListsFor(info, ['edges', 'node', 'call'], call);
       page = await participants.listWithCalls(ctx.scope, filter, args, { participant: fields, call: callRecordFields(call), callLists });
     } else page = await participants.list(ctx.scope, filter, args, fields);
-    return ParticipantConnection.from({ page, count: () => participants.count(ctx.scope, filter) }, toParticipant);
+    return ParticipantConnection.from({ page, count: () => { throwCompiledCountFailure(ctx); return participants.count(ctx.scope, filter); } }, toParticipant);
   }
 
   /** Not `async`: a call read with its participant is returned as is, so a history page completes without a promise per row. */

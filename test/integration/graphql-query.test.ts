@@ -342,10 +342,10 @@ describe('nested fields', () => {
     expect(whole.errors).toBeUndefined();
     expect(whole.data!.call).toMatchObject({ callId: 'a4', status: 'ENDED', talkSeconds: 120, participantCount: 3 });
 
-    // Through the resolvers (totalCount is not compiled) and compiled (src/graphql/compiled-reads.ts).
-    for (const [extra, column] of [['totalCount', 'c.status AS "call.status"'], ['', 'c.status AS "n1_0"']]) {
+    // Through the resolvers (a directive is not compiled) and compiled (src/graphql/compiled-reads.ts).
+    for (const [directive, column] of [['@include(if: true)', 'c.status AS "call.status"'], ['', 'c.status AS "n1_0"']]) {
       const before = logger.statements;
-      const narrow = await gql(t.baseUrl, keyA, `{ participants(filter: { userId: "Alice" }, first: 1) { ${extra} edges { node { role call { status } } } } }`);
+      const narrow = await gql(t.baseUrl, keyA, `{ participants(filter: { userId: "Alice" }, first: 1) { edges ${directive} { node { role call { status } } } } }`);
       expect(narrow.data!.participants.edges[0].node.call).toEqual({ status: 'ENDED' });
       const [sql] = logger.since(before).filter((q) => q.includes('FROM call_participants p JOIN calls c'));
       expect(sql).toContain(column);

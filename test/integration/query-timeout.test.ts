@@ -66,6 +66,11 @@ it('reports a compiled page or call cut by the timeout as QUERY_TIMEOUT, without
       expect(texts.filter((s) => s.includes('FROM calls c'))).toHaveLength(1);
       expect(texts.filter((s) => / AS "[nk]0"/.test(s))).toHaveLength(1);
     }
+    // A count alone: its error is totalCount's, and it is counted once.
+    texts.length = 0;
+    const counted = await gql(t.baseUrl, key, '{ calls(first: 5) { totalCount } }');
+    expect(counted.errors).toEqual([expect.objectContaining({ path: ['calls', 'totalCount'], extensions: { code: 'QUERY_TIMEOUT' } })]);
+    expect(texts.filter((s) => s.includes('count(*)'))).toHaveLength(1);
   } finally {
     await runner.rollbackTransaction();
     await runner.release();
