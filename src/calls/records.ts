@@ -1,3 +1,4 @@
+import type { NodeProjection } from '../db/pagination';
 import { cursorText, isoText, jsonObject, nameLiteral } from '../db/sql';
 import { parseTimestamptz } from '../db/timestamps';
 import type {
@@ -344,13 +345,10 @@ export const RENDERED_EVENT_FIELDS: ReadonlySet<string> = new Set(EVENT_FIELDS.m
 
 /**
  * The select list of an object of a compiled read, and how to build the object from a row: each field
- * a column as the API serves it (timestamps as text, see isoText), a call's lists rendered as JSON in
- * the same statement ({@link renderedCall}), constants in the builder.
+ * a column as the API serves it (timestamps as text, see isoText), a call's lists as JSON built in the
+ * same statement ({@link callListSql}), constants in the builder.
  */
-export interface Projection {
-  readonly columns: readonly string[];
-  build(row: Readonly<Record<string, unknown>>): Record<string, unknown>;
-}
+export type Projection = NodeProjection;
 
 /** `shape` of a row of `table`, its columns named `<alias><i>`; `other` takes entries that are not fields or constants. */
 function project<R>(

@@ -206,29 +206,15 @@ function objectShape(
   rename: Readonly<Record<string, string>>,
   nested: Nested,
 ): RenderedShape | null {
-  const selected = flatten(set, type, fragments);
-  if (!selected) return null;
-  const out: RenderedEntry[] = [];
-  for (const s of selected) {
-    const name = s.node.name.value;
-    if (s.node.arguments?.length) return null;
-    if (name === '__typename') {
-      out.push({ key: s.key, kind: 'const', value: type.name });
-      continue;
-    }
+  return entries<RenderedEntry>(set, type, fragments, (name, s) => {
     const field = type.getFields()[name];
     if (!field) return null;
     const entry = nested(name, s);
-    if (entry === null) return null;
-    if (entry) {
-      out.push(entry);
-      continue;
-    }
+    if (entry !== undefined) return entry;
     const record = rename[name] ?? name;
     if (!isLeafType(getNamedType(field.type)) || s.node.selectionSet || !renderable.has(record)) return null;
-    out.push({ key: s.key, kind: 'field', field: record });
-  }
-  return out;
+    return { key: s.key, kind: 'field', field: record };
+  });
 }
 
 /** The shapes of calls, participants and events in `document`. */
@@ -262,20 +248,22 @@ function shapes(schema: GraphQLSchema, fragments: ReadonlyMap<string, FragmentDe
   return { call, participant };
 }
 
+/** A `__typename`, whose value the plan knows. */
+type TypeName = { readonly key: string; readonly kind: 'const'; readonly value: string };
+
 /**
- * The entries of the object `selected` names on `parent` (a connection's edges or page info):
- * `__typename` as a constant, every other field by `entry`; null where either gives up.
+ * The entries of `set` on `type`, in response order: `__typename` as a constant, every other field by
+ * `entry`; null where a field has arguments or `entry` (or {@link flatten}) gives up.
  */
-function entriesOf<E>(
-  parent: GraphQLObjectType,
-  selected: Selected,
+function entries<E>(
+  set: SelectionSetNode | undefined,
+  type: GraphQLObjectType | null,
   fragments: ReadonlyMap<string, FragmentDefinitionNode>,
   entry: (name: string, s: Selected) => E | null,
-): (E | { key: string; kind: 'const'; value: string })[] | null {
-  const type = objectTypeOf(parent, selected.node.name.value);
-  const fields = type && flatten(selected.node.selectionSet, type, fragments);
+): (E | TypeName)[] | null {
+  const fields = type && flatten(set, type, fragments);
   if (!type || !fields) return null;
-  const out: (E | { key: string; kind: 'const'; value: string })[] = [];
+  const out: (E | TypeName)[] = [];
   for (const s of fields) {
     if (s.node.arguments?.length) return null;
     const e = s.node.name.value === '__typename' ? { key: s.key, kind: 'const' as const, value: type.name } : entry(s.node.name.value, s);
@@ -310,33 +298,26 @@ export function planRead(schema: GraphQLSchema, document: DocumentNode, operatio
   if (!connectionType) return null;
 
   let node: RenderedShape | null = null;
-  const connectionFields = flatten(read.node.selectionSet, connectionType, fragments);
-  if (!connectionFields) return null;
-  const connection: RenderedConnectionEntry[] = [];
-  for (const c of connectionFields) {
-    const name = c.node.name.value;
-    if (c.node.arguments?.length) return null;
-    if (name === '__typename') {
-      connection.push({ key: c.key, kind: 'const', value: connectionType.name });
-    } else if (name === 'totalCount') {
-      connection.push({ key: c.key, kind: 'totalCount' });
-    } else if (name === 'edges') {
-      const edge = entriesOf<RenderedEdgeEntry>(connectionType, c, fragments, (edgeName, e) => {
+  const connection = entries<RenderedConnectionEntry>(read.node.selectionSet, connectionType, fragments, (name, c) => {
+    if (name === 'totalCount') return { key: c.key, kind: 'totalCount' };
+    if (name === 'edges') {
+      const edge = entries<RenderedEdgeEntry>(c.node.selectionSet, objectTypeOf(connectionType, 'edges'), fragments, (edgeName, e) => {
         if (edgeName === 'cursor') return { key: e.key, kind: 'cursor' };
         if (edgeName !== 'node' || node !== null) return null;
         node = root === 'calls' ? made.call(e.node.selectionSet) : made.participant(e.node.selectionSet);
         return node && { key: e.key, kind: 'node' };
       });
-      if (!edge) return null;
-      connection.push({ key: c.key, kind: 'edges', edge });
-    } else if (name === 'pageInfo') {
-      const info = entriesOf<RenderedPageInfoEntry>(connectionType, c, fragments, (infoName, i) =>
+      return edge && { key: c.key, kind: 'edges', edge };
+    }
+    if (name === 'pageInfo') {
+      const info = entries<RenderedPageInfoEntry>(c.node.selectionSet, objectTypeOf(connectionType, 'pageInfo'), fragments, (infoName, i) =>
         infoName === 'hasNextPage' || infoName === 'hasPreviousPage' || infoName === 'startCursor' || infoName === 'endCursor' ? { key: i.key, kind: infoName } : null,
       );
-      if (!info) return null;
-      connection.push({ key: c.key, kind: 'pageInfo', info });
-    } else return null;
-  }
+      return info && { key: c.key, kind: 'pageInfo', info };
+    }
+    return null;
+  });
+  if (!connection) return null;
   return {
     root,
     keys,
