@@ -27,17 +27,17 @@ import type { GraphQLContext } from './context';
  * Reads compiled to one statement and a function from its rows to the response: a forward page of
  * `participants` (a user's history, with or without each participation's call) or of `calls`, or one
  * `call(callId)`, whose selection is only fields of those rows, a call's `participants` and `events`,
- * `__typename`, cursors, page info and `totalCount` (counted beside the page, as the resolvers count). The statement selects only the selected columns (timestamps as
- * the API's text, a call's lists as JSON built in the same statement) and the keyset's texts; the
- * response is built from the rows without graphql-js's execution, resolvers or `Date`s. The filter and
- * page arguments go through the same repository code as the usual path (tenancy, cursors, limits), and
- * the response is the one graphql-js would give, key for key (test/integration/compiled-reads.test.ts
- * compares them).
+ * `__typename`, cursors, page info and `totalCount` (counted beside the page, as the resolvers count).
+ * The statement selects only the selected columns (timestamps as the API's text, a call's lists as
+ * JSON built in the same statement) and the keyset's texts; the response is built from the rows
+ * without graphql-js's execution, resolvers or `Date`s. The filter and page arguments go through the
+ * same repository code as the usual path (tenancy, cursors, limits), and the response is the one
+ * graphql-js would give, key for key (test/integration/compiled-reads.test.ts compares them).
  *
- * Anything else is executed as usual: another root field or a second one, a listed
- * participant's or an event's `call`, a backward page, a directive, a field selected twice under one key.
- * So is any read whose arguments the usual path refuses (it gives the error) or whose statement
- * PostgreSQL refuses.
+ * Anything else is executed as usual: another root field or a second one, a listed participant's or
+ * an event's `call`, a backward page, a directive, a field selected twice under one key or a key named
+ * `__proto__`. So is any read whose arguments the usual path refuses (it gives the error) or whose
+ * statement PostgreSQL refuses.
  */
 export function compiledReadsPlugin(): ApolloServerPlugin<GraphQLContext> {
   const plans = new WeakMap<OperationDefinitionNode, CompiledRead | null>();
