@@ -80,9 +80,10 @@ export interface Config {
    */
   readonly dbPreparedStatements: boolean;
   /**
-   * Whether reads that fit are compiled to one statement and built from its rows without resolvers (a
-   * page of participants or calls, or one call, with fields of those rows and totalCount only; `GRAPHQL_COMPILED_READS`,
-   * `on` or `off`, default `on`; src/graphql/compiled-reads.ts). `off` executes every read through the resolvers.
+   * Whether reads that fit are compiled to one statement and built from its rows without resolvers
+   * (a page of participants or calls, or one call, with fields of those rows and totalCount only;
+   * `GRAPHQL_COMPILED_READS`, `on` or `off`, default `on`; src/graphql/compiled-reads.ts). `off`
+   * executes every read through the resolvers.
    */
   readonly graphqlCompiledReads: boolean;
   /** Largest estimated row cost of one GraphQL operation, with its variables (`GRAPHQL_MAX_COST`, default 20000). */

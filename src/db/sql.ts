@@ -51,7 +51,6 @@ export function jsonObject(entries: readonly (readonly [key: string, sql: string
   return `json_build_object(${entries.map(([key, sql]) => `${nameLiteral(key)}, ${sql}`).join(', ')})`;
 }
 
-
 /**
  * SQL of a cursor, the same text as `encodeCursor(kind, values)` (src/domain/cursor.ts) of the texts
  * `texts` compute: base64url of the JSON array of the kind and the values (`to_json` escapes a string
