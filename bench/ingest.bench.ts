@@ -13,7 +13,9 @@
  *   bodies spread over 7-callback calls.
  *
  * Every scenario checks what was stored: every callback answered 200 must be a row of `call_events`.
- * CPU is the server's (utime + stime of its process, every thread) per callback.
+ * CPU per callback is the server's (utime + stime of its process, every thread), PostgreSQL's (every `postgres`
+ * process on this machine: BENCH_PG_URL must be local, or the column reads 0) and the load generator's own;
+ * "machine CPU busy" is the share of all cores' time that was not idle (/proc/stat), whatever used it.
  *
  *   npm run build && APP_ENTRY=dist npx tsx bench/ingest.bench.ts               # own PostgreSQL cluster
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres APP_ENTRY=dist npx tsx bench/ingest.bench.ts
@@ -28,6 +30,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { Pool } from 'undici';
 import { migrate } from '../src/db/database';
 import { BenchApp, BenchPostgres, REPO, Scratch, createDatabase, dropDatabase, fmt, freePort, percentile, printTable, serverVersion, sql, treeVersion, waitFor } from './harness';
+import { postgresCpuMs } from './query-reads';
 import { run } from './support';
 
 const CALLBACKS = Number(process.env.CALLBACKS ?? 14_000);
@@ -180,6 +183,12 @@ interface Result {
   readonly p99: number;
   readonly max: number;
   readonly cpu: number;
+  /** Seconds of CPU of every PostgreSQL process on this machine during the run (none when it is elsewhere). */
+  readonly pgCpu: number;
+  /** Seconds of CPU of this process (the load generator) during the run. */
+  readonly benchCpu: number;
+  /** Share of the machine's CPU time (every core) that was busy during the run. */
+  readonly machineBusy: number;
   readonly stored: number;
   /** calltrail's transactions during the run: how many, and their mean size and duration. */
   readonly batches: string;
@@ -200,6 +209,32 @@ async function batchesSince(server: Server, before: { count: number; size: numbe
   return `${fmt(count)}: ${((now.size - before.size) / count).toFixed(1)} callbacks, ${(((now.seconds - before.seconds) / count) * 1000).toFixed(1)} ms`;
 }
 
+/** The machine's busy and total CPU time since boot, in clock ticks, from /proc/stat (idle and iowait are not busy). */
+function machineTicks(): { busy: number; total: number } {
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  return { busy: total - ticks[3] - ticks[4], total };
+}
+
+interface CpuReading {
+  readonly server: number;
+  readonly pg: number;
+  readonly bench: number;
+  readonly machine: { busy: number; total: number };
+}
+
+/** CPU of the server, of PostgreSQL and of this process, in seconds, and the machine's ticks, to subtract from a later reading. */
+function cpuNow(server: Server): CpuReading {
+  const own = process.cpuUsage();
+  return { server: cpuSeconds(server.pid), pg: postgresCpuMs() / 1000, bench: (own.user + own.system) / 1e6, machine: machineTicks() };
+}
+
+function cpuSince(server: Server, before: CpuReading): { cpu: number; pgCpu: number; benchCpu: number; machineBusy: number } {
+  const now = cpuNow(server);
+  const busy = (now.machine.busy - before.machine.busy) / Math.max(1, now.machine.total - before.machine.total);
+  return { cpu: now.server - before.server, pgCpu: now.pg - before.pg, benchCpu: now.bench - before.bench, machineBusy: busy };
+}
+
 async function stored(dbUrl: string): Promise<number> {
   return (await sql<{ n: number }>(dbUrl, 'SELECT count(*)::int AS n FROM call_events'))[0].n;
 }
@@ -217,7 +252,7 @@ async function closedLoop(server: Server, callbacks: Callback[]): Promise<Result
   let next = 0;
   let ok = 0;
   const batches0 = await batchTotals(server);
-  const cpu0 = cpuSeconds(server.pid);
+  const cpu0 = cpuNow(server);
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
@@ -231,10 +266,10 @@ async function closedLoop(server: Server, callbacks: Callback[]): Promise<Result
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  const cpu = cpuSeconds(server.pid) - cpu0;
+  const cpu = cpuSince(server, cpu0);
   await pool.close();
   latencies.sort((a, b) => a - b);
-  return { sent: callbacks.length, ok, seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1], cpu, stored: (await stored(server.dbUrl)) - before, batches: await batchesSince(server, batches0) };
+  return { sent: callbacks.length, ok, seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1], ...cpu, stored: (await stored(server.dbUrl)) - before, batches: await batchesSince(server, batches0) };
 }
 
 async function openLoop(server: Server, callbacks: Callback[]): Promise<Result> {
@@ -243,7 +278,7 @@ async function openLoop(server: Server, callbacks: Callback[]): Promise<Result> 
   const latencies: number[] = [];
   let ok = 0;
   const batches0 = await batchTotals(server);
-  const cpu0 = cpuSeconds(server.pid);
+  const cpu0 = cpuNow(server);
   const started = performance.now();
   const pending: Promise<void>[] = [];
   for (let i = 0; i < callbacks.length; i++) {
@@ -262,10 +297,10 @@ async function openLoop(server: Server, callbacks: Callback[]): Promise<Result> 
   }
   await Promise.all(pending);
   const seconds = (performance.now() - started) / 1000;
-  const cpu = cpuSeconds(server.pid) - cpu0;
+  const cpu = cpuSince(server, cpu0);
   await pool.close();
   latencies.sort((a, b) => a - b);
-  return { sent: callbacks.length, ok, seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1], cpu, stored: (await stored(server.dbUrl)) - before, batches: await batchesSince(server, batches0) };
+  return { sent: callbacks.length, ok, seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1], ...cpu, stored: (await stored(server.dbUrl)) - before, batches: await batchesSince(server, batches0) };
 }
 
 const ms = (n: number) => (n < 10 ? n.toFixed(1) : fmt(n));
@@ -276,9 +311,12 @@ const row = (label: string, r: Result) => [
   fmt(r.sent / r.seconds),
   `${ms(r.p50)} / ${ms(r.p99)} / ${ms(r.max)}`,
   `${((r.cpu * 1000) / r.sent).toFixed(2)} ms`,
+  `${((r.pgCpu * 1000) / r.sent).toFixed(2)} ms`,
+  `${((r.benchCpu * 1000) / r.sent).toFixed(2)} ms`,
+  `${Math.round(r.machineBusy * 100)}%`,
   r.batches,
 ];
-const HEADER = ['run', '200 / sent', 'stored', 'callbacks/s', 'latency p50 / p99 / max (ms)', 'server CPU per callback', 'transactions: mean size, time'];
+const HEADER = ['run', '200 / sent', 'stored', 'callbacks/s', 'latency p50 / p99 / max (ms)', 'server CPU per callback', 'PostgreSQL CPU per callback', 'load generator CPU per callback', 'machine CPU busy', 'transactions: mean size, time'];
 const loadAverage = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function main() {
