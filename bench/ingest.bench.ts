@@ -15,11 +15,15 @@
  * Every scenario checks what was stored: every callback answered 200 must be a row of `call_events`.
  * CPU per callback is the server's (utime + stime of its process, every thread), PostgreSQL's (every `postgres`
  * process on this machine: BENCH_PG_URL must be local, or the column reads 0) and the load generator's own;
- * "machine CPU busy" is the share of all cores' time that was not idle (/proc/stat), whatever used it.
+ * "machine CPU busy" is the share of all cores' time that was not idle (/proc/stat), whatever used it, and
+ * that time per callback; the round's line divides each rate by that share: the rate the same CPU per
+ * callback would allow with every core busy, an upper bound on what removing waits could give.
  *
  *   npm run build && APP_ENTRY=dist npx tsx bench/ingest.bench.ts               # own PostgreSQL cluster
  *   BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres APP_ENTRY=dist npx tsx bench/ingest.bench.ts
  *   CALLBACKS=14000 CLIENTS=50 RATE=2000 OPEN_SECONDS=10 ROUNDS=2 GROUP_SIZE=1000 ONLY=closed,open,group
+ *   PARTITIONS=120: both servers write a `call_events` of 120 daily partitions (calltrail with
+ *   EVENT_PARTITION=day and RETENTION_DAYS=120), as a deployment with a long retention of daily partitions has.
  *   PG_DELAY_MS=1: both servers reach PostgreSQL through bench/delay-proxy.ts (1 ms each way, about 2.8 ms
  *   a round trip here), as a managed PostgreSQL across a network would be.
  */
@@ -28,7 +32,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Pool } from 'undici';
-import { migrate } from '../src/db/database';
+import { createDataSource, migrate } from '../src/db/database';
+import { EventPartitionRepository } from '../src/db/event-partitions.repository';
 import { BenchApp, BenchPostgres, REPO, Scratch, createDatabase, dropDatabase, fmt, freePort, percentile, printTable, serverVersion, sql, treeVersion, waitFor } from './harness';
 import { postgresCpuMs } from './query-reads';
 import { run } from './support';
@@ -39,6 +44,8 @@ const RATE = Number(process.env.RATE ?? 2000);
 const OPEN_SECONDS = Number(process.env.OPEN_SECONDS ?? 10);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const GROUP_SIZE = Number(process.env.GROUP_SIZE ?? 1000);
+/** Daily partitions of `call_events` made before each server starts (0: the migrations' monthly ones). */
+const PARTITIONS = Number(process.env.PARTITIONS ?? 0);
 const ONLY = new Set((process.env.ONLY ?? 'closed,open,group').split(','));
 const APP = '1400000001';
 
@@ -170,7 +177,8 @@ async function startNaive(scratch: Scratch, dbUrl: string): Promise<Server> {
 }
 
 async function startCalltrail(scratch: Scratch, dbUrl: string): Promise<Server> {
-  const app = await BenchApp.start(scratch, { databaseUrl: dbUrl, env: { NODE_ENV: 'production', LOG_LEVEL: 'warn' } });
+  const partitioning: Record<string, string> = PARTITIONS > 0 ? { EVENT_PARTITION: 'day', RETENTION_DAYS: String(PARTITIONS) } : {};
+  const app = await BenchApp.start(scratch, { databaseUrl: dbUrl, env: { NODE_ENV: 'production', LOG_LEVEL: 'warn', ...partitioning } });
   await app.waitReady();
   return { name: 'calltrail', baseUrl: app.baseUrl, pid: app.pid!, dbUrl, stop: () => app.stop() };
 }
@@ -233,6 +241,25 @@ function cpuSince(server: Server, before: CpuReading): { cpu: number; pgCpu: num
   const now = cpuNow(server);
   const busy = (now.machine.busy - before.machine.busy) / Math.max(1, now.machine.total - before.machine.total);
   return { cpu: now.server - before.server, pgCpu: now.pg - before.pg, benchCpu: now.bench - before.bench, machineBusy: busy };
+}
+
+/**
+ * Daily partitions of `call_events` for the `count` days up to two days ahead, as `EVENT_PARTITION=day` with
+ * a long retention leaves them (days the migrations' monthly partitions already cover keep those);
+ * returns how many partitions the table then has, the default one included.
+ */
+async function makeDailyPartitions(dbUrl: string, count: number): Promise<number> {
+  await migrate(dbUrl);
+  const ds = createDataSource(dbUrl);
+  await ds.initialize();
+  try {
+    const partitions = new EventPartitionRepository(ds);
+    const last = Math.floor(Date.now() / 86_400_000) + 3;
+    for (let day = last - count; day < last; day++) await partitions.create({ from: day * 86_400, to: (day + 1) * 86_400 });
+    return (await partitions.list()).length;
+  } finally {
+    await ds.destroy();
+  }
 }
 
 async function stored(dbUrl: string): Promise<number> {
@@ -313,10 +340,10 @@ const row = (label: string, r: Result) => [
   `${((r.cpu * 1000) / r.sent).toFixed(2)} ms`,
   `${((r.pgCpu * 1000) / r.sent).toFixed(2)} ms`,
   `${((r.benchCpu * 1000) / r.sent).toFixed(2)} ms`,
-  `${Math.round(r.machineBusy * 100)}%`,
+  `${Math.round(r.machineBusy * 100)}%, ${((r.machineBusy * cpus().length * r.seconds * 1000) / r.sent).toFixed(2)} ms`,
   r.batches,
 ];
-const HEADER = ['run', '200 / sent', 'stored', 'callbacks/s', 'latency p50 / p99 / max (ms)', 'server CPU per callback', 'PostgreSQL CPU per callback', 'load generator CPU per callback', 'machine CPU busy', 'transactions: mean size, time'];
+const HEADER = ['run', '200 / sent', 'stored', 'callbacks/s', 'latency p50 / p99 / max (ms)', 'server CPU per callback', 'PostgreSQL CPU per callback', 'load generator CPU per callback', 'machine CPU busy, per callback', 'transactions: mean size, time'];
 const loadAverage = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function main() {
@@ -339,6 +366,7 @@ async function main() {
     };
     const withServer = async <T>(kind: 'naive' | 'calltrail', work: (s: Server) => Promise<T>): Promise<T> => {
       const { url, drop } = await fresh();
+      if (PARTITIONS > 0) console.log(`${kind}: call_events has ${await makeDailyPartitions(url, PARTITIONS)} partitions`);
       const server = kind === 'naive' ? await startNaive(scratch, url) : await startCalltrail(scratch, url);
       try {
         // A warm-up: connections, JIT, the first partition lookups.
@@ -355,12 +383,15 @@ async function main() {
     const ratios: string[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const perSecond: Record<string, number> = {};
+      /** Callbacks per second with every core busy at this run's CPU per callback (the machine's, every process). */
+      const ceiling: Record<string, number> = {};
       for (const kind of ['naive', 'calltrail'] as const) {
         await withServer(kind, async (server) => {
           if (ONLY.has('closed')) {
             const r = await closedLoop(server, realistic(`r${round}`, CALLBACKS, t0));
             closed.push(row(`${round} ${kind}, realistic calls`, r));
             perSecond[`${kind} realistic`] = r.sent / r.seconds;
+            ceiling[`${kind} realistic`] = r.sent / r.seconds / r.machineBusy;
             const n = await closedLoop(server, newCalls(`n${round}`, CALLBACKS, t0));
             closed.push(row(`${round} ${kind}, new calls`, n));
             perSecond[`${kind} new`] = n.sent / n.seconds;
@@ -374,7 +405,9 @@ async function main() {
       if (ONLY.has('closed')) {
         ratios.push(
           `round ${round}: calltrail / naive = ${(perSecond['calltrail realistic'] / perSecond['naive realistic']).toFixed(2)}x on realistic calls, ` +
-            `${(perSecond['calltrail new'] / perSecond['naive new']).toFixed(2)}x on new calls`,
+            `${(perSecond['calltrail new'] / perSecond['naive new']).toFixed(2)}x on new calls; ` +
+            `with every core busy at the same CPU per callback, realistic calls would reach ${fmt(ceiling['calltrail realistic'])}/s for calltrail ` +
+            `(${(ceiling['calltrail realistic'] / perSecond['naive realistic']).toFixed(2)}x the naive server's measured rate) and ${fmt(ceiling['naive realistic'])}/s for the naive server`,
         );
       }
     }
