@@ -10,7 +10,7 @@ import { DEFAULT_FANOUT_BUDGET_MS, FanoutScheduler, PacedIterator } from './fano
 import { LiveGroups, renderEntry, type GroupMatching, type LiveGroup, type LiveRenderer } from './live-groups';
 import { LiveOutbox, type Wire } from './live-outbox';
 import { EntryStream, LiveControl } from './live-streams';
-import { LiveSubscription, positionAfter, type LiveOutlet, type Replay } from './live-subscription';
+import { LiveSubscription, type LiveOutlet, type Replay } from './live-subscription';
 
 /** What the hub reads (LiveRepository and CallEventRepository in production). */
 export interface LiveSource {
@@ -48,6 +48,9 @@ const EVENT_MATCHING: GroupMatching<CallEventRecord, CallEventFilter> = {
   call: (e) => e.callId,
   matches: eventMatches,
 };
+/** Whether position `p` is above `than` (both digits of a bigint). */
+const positionAbove = (p: string, than: string): boolean => BigInt(p) > BigInt(than);
+
 /** In-process readers get the records themselves: one rendering (none) shared by all. */
 const records = <T>(): LiveRenderer<T, T> => ({ key: 'records', render: (item) => item });
 
@@ -127,7 +130,7 @@ export class LiveHub {
   wake(position?: string): void {
     if (this.stopped) return;
     if (position !== undefined && /^[1-9]\d{0,18}$/.test(position)) {
-      if (positionAfter(position, this.announced)) this.announced = position;
+      if (positionAbove(position, this.announced)) this.announced = position;
     } else {
       this.unannounced = true;
     }
@@ -244,10 +247,10 @@ export class LiveHub {
     if (this.unannounced) {
       this.unannounced = false;
       const head = await this.source.headPosition();
-      if (positionAfter(head, newest)) newest = head;
+      if (positionAbove(head, newest)) newest = head;
     }
     if (this.members > 0) return false;
-    if (positionAfter(newest, this.last)) this.last = newest;
+    if (positionAbove(newest, this.last)) this.last = newest;
     this.pendingCalls.clear();
     return true;
   }
