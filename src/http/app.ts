@@ -99,7 +99,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   await hub.start();
   const listener = new PgListener({
     url: deps.db.url,
-    channels: { [EVENTS_CHANNEL]: (position) => hub.wake(position), [API_KEYS_CHANNEL]: (hash) => services.apiKeys.evict(hash) },
+    channels: { [EVENTS_CHANNEL]: () => hub.wake(), [API_KEYS_CHANNEL]: (hash) => services.apiKeys.evict(hash) },
     onConnect: () => {
       services.apiKeys.clear(); // revocations may have been missed while disconnected
       hub.wake();

@@ -27,15 +27,10 @@ const ev = (position: number, over: Partial<CallEventRecord> = {}): CallEventRec
 class FakeSource implements LiveSource {
   readonly log: CallEventRecord[] = [];
   reads = 0;
-  headReads = 0;
-  /** When set, headPosition waits for it before it answers. */
-  headGate: Promise<void> | null = null;
   failNextRead = false;
   calls: LiveCallRecord[] = [];
 
   async headPosition(): Promise<string> {
-    this.headReads++;
-    await this.headGate;
     return this.log.at(-1)?.position ?? '0';
   }
   async eventsAfter(position: string, limit: number): Promise<CallEventRecord[]> {
@@ -223,68 +218,6 @@ describe('LiveHub, shared rendering', () => {
     expect(live.got).toEqual(['1:4']);
     expect(resumed.got).toEqual(['1:2', '1:3', '1:4']);
     expect(rendered).toEqual(['2', '3', '4']); // the replayed two for the resuming member, 4 once for both
-    await hub.stop();
-  });
-
-  it('reads nothing while no one subscribes: a wake-up naming a position only moves the hub there', async () => {
-    const source = new FakeSource();
-    const hub = await start(source);
-    source.log.push(ev(1), ev(2), ev(3));
-    hub.wake('3');
-    await settle();
-    expect(source.reads).toBe(0);
-    expect(hub.position).toBe('3');
-    const stream = hub.subscribeEvents(ALL_APPS, null, null, () => undefined);
-    source.log.push(ev(4));
-    hub.wake('4');
-    await settle();
-    expect(await take(stream, 1)).toEqual(['4']); // not 1 to 3, committed before it joined
-    expect(source.reads).toBe(1);
-    await hub.stop();
-  });
-
-  it('asks an idle hub\'s head when a wake-up names no position (the poll, a reconnected LISTEN)', async () => {
-    const source = new FakeSource();
-    const hub = await start(source);
-    const headReads = source.headReads;
-    source.log.push(ev(1), ev(2));
-    hub.wake('1'); // a notification lost in between: 2 was never named
-    hub.wake();
-    await settle();
-    expect(source.reads).toBe(0);
-    expect(source.headReads).toBe(headReads + 1);
-    expect(hub.position).toBe('2');
-    hub.wake('2');
-    await settle();
-    expect(source.headReads).toBe(headReads + 1); // named: no read at all
-    await hub.stop();
-  });
-
-  it('reads as usual when a subscription joins while an idle hub asks for the head', async () => {
-    const source = new FakeSource();
-    const hub = await start(source);
-    let open = () => undefined as void;
-    source.headGate = new Promise<void>((r) => (open = r));
-    source.log.push(ev(1), ev(2));
-    hub.wake();
-    await settle();
-    const stream = hub.subscribeEvents(ALL_APPS, null, null, () => undefined);
-    source.headGate = null;
-    open();
-    await settle();
-    expect(source.reads).toBeGreaterThan(0);
-    expect(await take(stream, 2)).toEqual(['1', '2']); // joined at the hub's position then (0): the usual read sends them
-    expect(hub.position).toBe('2');
-    await hub.stop();
-  });
-
-  it('ignores a wake-up payload that is not a position', async () => {
-    const source = new FakeSource();
-    const hub = await start(source);
-    source.log.push(ev(1));
-    hub.wake('99999999999999999999'); // past bigint: treated as no position, so the head is read
-    await settle();
-    expect(hub.position).toBe('1');
     await hub.stop();
   });
 });

@@ -48,9 +48,6 @@ const EVENT_MATCHING: GroupMatching<CallEventRecord, CallEventFilter> = {
   call: (e) => e.callId,
   matches: eventMatches,
 };
-/** Whether position `p` is above `than` (both digits of a bigint). */
-const positionAbove = (p: string, than: string): boolean => BigInt(p) > BigInt(than);
-
 /** In-process readers get the records themselves: one rendering (none) shared by all. */
 const records = <T>(): LiveRenderer<T, T> => ({ key: 'records', render: (item) => item });
 
@@ -62,10 +59,6 @@ const records = <T>(): LiveRenderer<T, T> => ({ key: 'records', render: (item) =
  */
 export class LiveHub {
   private last = '0';
-  /** The highest position a wake-up named (the NOTIFY payload: its batch's highest position). */
-  private announced = '0';
-  /** A wake-up came without a position (the poll, a reconnected LISTEN): an idle hub asks for the head. */
-  private unannounced = false;
   private pumping: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
@@ -123,17 +116,9 @@ export class LiveHub {
     return this.pumping ?? Promise.resolve();
   }
 
-  /**
-   * Something may have been committed: read it (coalesced while a read is in flight). `position` is the
-   * highest one committed, when the wake-up knows it (the NOTIFY payload).
-   */
-  wake(position?: string): void {
+  /** Something may have been committed: read it (coalesced while a read is in flight). */
+  wake(): void {
     if (this.stopped) return;
-    if (position !== undefined && /^[1-9]\d{0,18}$/.test(position)) {
-      if (positionAbove(position, this.announced)) this.announced = position;
-    } else {
-      this.unannounced = true;
-    }
     if (this.pumping) {
       this.again = true;
       return;
@@ -221,7 +206,6 @@ export class LiveHub {
   private async pump(): Promise<void> {
     do {
       this.again = false;
-      if (this.members === 0 && (await this.skipWhileIdle())) continue;
       for (;;) {
         const rows = await this.source.eventsAfter(this.last, this.options.readBatch);
         if (rows.length === 0) break;
@@ -234,25 +218,6 @@ export class LiveHub {
       }
       await this.dispatchCalls(); // calls left over from a failed read
     } while (this.again && !this.stopped);
-  }
-
-  /**
-   * With no subscription, what a read returns would reach no one: the hub only moves its position to the
-   * newest committed one (the highest position a wake-up named, or the head when one came without), as if it
-   * had read and dispatched everything up to there. A subscription that joins later starts from there, as it
-   * would have. False when one joined while the head was being read: the events are then read as usual.
-   */
-  private async skipWhileIdle(): Promise<boolean> {
-    let newest = this.announced;
-    if (this.unannounced) {
-      this.unannounced = false;
-      const head = await this.source.headPosition();
-      if (positionAbove(head, newest)) newest = head;
-    }
-    if (this.members > 0) return false;
-    if (positionAbove(newest, this.last)) this.last = newest;
-    this.pendingCalls.clear();
-    return true;
   }
 
   /** Each event matched against the groups that could match it, then rendered once per matching group. */
