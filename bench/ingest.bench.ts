@@ -366,14 +366,16 @@ async function main() {
     };
     const withServer = async <T>(kind: 'naive' | 'calltrail', work: (s: Server) => Promise<T>): Promise<T> => {
       const { url, drop } = await fresh();
-      if (PARTITIONS > 0) console.log(`${kind}: call_events has ${await makeDailyPartitions(url, PARTITIONS)} partitions`);
-      const server = kind === 'naive' ? await startNaive(scratch, url) : await startCalltrail(scratch, url);
+      let server: Server | null = null;
       try {
+        if (PARTITIONS > 0) console.log(`${kind}: call_events has ${await makeDailyPartitions(url, PARTITIONS)} partitions`);
+        server = kind === 'naive' ? await startNaive(scratch, url) : await startCalltrail(scratch, url);
         // A warm-up: connections, JIT, the first partition lookups.
         await closedLoop(server, realistic(`warm-${db}`, 1400, t0 - 7200));
         return await work(server);
       } finally {
-        await server.stop();
+        // Also when the server did not start (a bad setting): its database is not left behind.
+        await server?.stop();
         await drop();
       }
     };
