@@ -35,7 +35,7 @@ import { Pool } from 'undici';
 import { createDataSource, migrate } from '../src/db/database';
 import { EventPartitionRepository } from '../src/db/event-partitions.repository';
 import { BenchApp, BenchPostgres, REPO, Scratch, createDatabase, dropDatabase, fmt, freePort, percentile, printTable, serverVersion, sql, treeVersion, waitFor } from './harness';
-import { postgresCpuMs } from './query-reads';
+import { cpuMs, postgresCpuMs } from './query-reads';
 import { run } from './support';
 
 const CALLBACKS = Number(process.env.CALLBACKS ?? 14_000);
@@ -117,12 +117,6 @@ function spread(callbacks: Callback[], tag: string): Callback[] {
     const body = JSON.parse(c.body) as Record<string, unknown>;
     return { query: c.query, body: JSON.stringify({ ...body, CallId: `${tag}-${Math.floor(i / 7)}`, RoomId: `room-${tag}-${Math.floor(i / 7)}` }) };
   });
-}
-
-/** utime + stime of a process and all its threads, in seconds (Linux, 100 Hz ticks). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Starts bench/delay-proxy.ts in front of the server of `url`; returns `url` through it. */
@@ -234,7 +228,7 @@ interface CpuReading {
 /** CPU of the server, of PostgreSQL and of this process, in seconds, and the machine's ticks, to subtract from a later reading. */
 function cpuNow(server: Server): CpuReading {
   const own = process.cpuUsage();
-  return { server: cpuSeconds(server.pid), pg: postgresCpuMs() / 1000, bench: (own.user + own.system) / 1e6, machine: machineTicks() };
+  return { server: cpuMs(server.pid) / 1000, pg: postgresCpuMs() / 1000, bench: (own.user + own.system) / 1e6, machine: machineTicks() };
 }
 
 function cpuSince(server: Server, before: CpuReading): { cpu: number; pgCpu: number; benchCpu: number; machineBusy: number } {
