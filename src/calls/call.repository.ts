@@ -17,7 +17,7 @@ import {
   type CallRow,
   type RenderedShape,
 } from './records';
-import { appCondition, isoText, rangeConditions, SqlParams, whereClause } from '../db/sql';
+import { appCondition, rangeConditions, SqlParams, utcText, whereClause } from '../db/sql';
 
 /** Orders of a call listing. */
 export type CallOrder = 'STARTED_AT_DESC' | 'STARTED_AT_ASC';
@@ -28,7 +28,7 @@ const keyset = (order: CallOrder): Keyset<CallRow> => ({
   casts: ['timestamptz', 'bigint'],
   direction: order === 'STARTED_AT_ASC' ? 'ASC' : 'DESC',
   values: (r) => [r.startedAt?.toISOString() ?? '', r.ref],
-  texts: [`coalesce(${isoText('c.started_at')}, '')`, 'c.id::text'],
+  texts: [[utcText('c.started_at'), 'timestamp'], ['c.id::text']],
 });
 
 /** Compiles a call filter, always limited to the apps of `scope` (docs/design.md, principle 8). */

@@ -19,7 +19,7 @@ import {
   type ParticipantRow,
   type RenderedShape,
 } from './records';
-import { appCondition, isoText, rangeConditions, SqlParams, whereClause } from '../db/sql';
+import { appCondition, rangeConditions, SqlParams, utcText, whereClause } from '../db/sql';
 
 const KEYSET: Keyset<ParticipantRow> = {
   kind: 'participant',
@@ -27,7 +27,7 @@ const KEYSET: Keyset<ParticipantRow> = {
   casts: ['timestamptz', 'bigint', 'text'],
   direction: 'DESC',
   values: (r) => [r.startedAt?.toISOString() ?? '', r.callRef, r.userId],
-  texts: [`coalesce(${isoText('p.started_at')}, '')`, 'p.call_ref::text', 'p.user_id'],
+  texts: [[utcText('p.started_at'), 'timestamp'], ['p.call_ref::text'], ['p.user_id']],
 };
 
 const WITH_CALLS = 'call_participants p JOIN calls c ON c.id = p.call_ref AND c.sdk_app_id = p.sdk_app_id';

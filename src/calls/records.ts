@@ -1,6 +1,6 @@
 import type { NodeProjection } from '../db/pagination';
-import { cursorText, isoText, jsonObject, nameLiteral } from '../db/sql';
-import { parseTimestamptz } from '../db/timestamps';
+import { cursorText, isoText, jsonObject, nameLiteral, utcText } from '../db/sql';
+import { isoFromUtcText, parseTimestamptz } from '../db/timestamps';
 import type {
   CallEventType,
   CallResult,
@@ -295,12 +295,17 @@ export type RenderedEntry =
 
 export type RenderedShape = readonly RenderedEntry[];
 
-/** The SQL value of one field of `table`: timestamps as the API's text, every other column as it is. */
-function renderedField<R>(table: FieldTable<R>, field: string, owner: string): string {
+/** The column of one field of `table`, and whether it is a timestamp. */
+function fieldColumn<R>(table: FieldTable<R>, field: string, owner: string): { sql: string; timestamp: boolean } {
   const column = table.find(([, f]) => f === field);
   if (!column) throw new Error(`rendered ${owner}: no field "${field}"`);
-  const [sql, , kind] = column;
-  return kind === 'timestamp' ? isoText(sql) : sql;
+  return { sql: column[0], timestamp: column[2] === 'timestamp' };
+}
+
+/** The SQL value of one field of `table` inside JSON: timestamps as the API's text, every other column as it is. */
+function renderedField<R>(table: FieldTable<R>, field: string, owner: string): string {
+  const { sql, timestamp } = fieldColumn(table, field, owner);
+  return timestamp ? isoText(sql) : sql;
 }
 
 /** `shape` as a JSON object: constants and fields of `table` here, anything else by `other` (which throws for what the object has not). */
@@ -345,8 +350,8 @@ export const RENDERED_EVENT_FIELDS: ReadonlySet<string> = new Set(EVENT_FIELDS.m
 
 /**
  * The select list of an object of a compiled read, and how to build the object from a row: each field
- * a column as the API serves it (timestamps as text, see isoText), a call's lists as JSON built in the
- * same statement ({@link callListSql}), constants in the builder.
+ * a column (a timestamp as utcText's text, made the API's text by the builder), a call's lists as JSON
+ * built in the same statement with timestamps as the API's text ({@link callListSql}), constants in the builder.
  */
 export type Projection = NodeProjection;
 
@@ -366,8 +371,10 @@ function project<R>(
       const value = entry.value;
       steps.push([entry.key, () => value]);
     } else if (entry.kind === 'field') {
-      columns.push(`${renderedField(table, entry.field, owner)} AS "${name}"`);
-      steps.push([entry.key, (row) => row[name]]);
+      // A timestamp column as PostgreSQL's cheapest text of it, made the API's text here (isoFromUtcText).
+      const { sql, timestamp } = fieldColumn(table, entry.field, owner);
+      columns.push(`${timestamp ? utcText(sql) : sql} AS "${name}"`);
+      steps.push([entry.key, timestamp ? (row) => isoFromUtcText(row[name] as string | null) : (row) => row[name]]);
     } else {
       const part = other(entry, name);
       columns.push(...part.columns);

@@ -2,6 +2,7 @@ import { AppError } from '../domain/app-error';
 import { decodeCursor, encodeCursor, isBigint } from '../domain/cursor';
 import type { DataSource } from 'typeorm';
 import { whereClause, type SqlParams } from './sql';
+import { isoFromUtcText } from './timestamps';
 
 /** Anything that runs SQL: a DataSource or a transaction's EntityManager. */
 export type Queryable = Pick<DataSource, 'query'>;
@@ -34,8 +35,11 @@ export interface Keyset<Row> {
   readonly casts: readonly string[];
   readonly direction: 'ASC' | 'DESC';
   values(row: Row): string[];
-  /** SQL of the same texts as `values`, for a compiled read's cursors ({@link queryCompiledPage}). */
-  readonly texts?: readonly string[];
+  /**
+   * SQL of the same texts as `values`, for a compiled read's cursors ({@link queryCompiledPage}); a
+   * `timestamp` one is utcText's text of a timestamptz, made the API's text (or '' for null) in Node.
+   */
+  readonly texts?: readonly (readonly [sql: string, kind?: 'timestamp'])[];
 }
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -146,7 +150,7 @@ export type RenderedPageInfoEntry =
   | { readonly key: string; readonly kind: 'hasNextPage' | 'hasPreviousPage' | 'startCursor' | 'endCursor' };
 
 /** The SQL texts of a keyset's cursor values; only keysets of compiled reads have them. */
-function keysetTexts<Row>(keyset: Keyset<Row>): readonly string[] {
+function keysetTexts<Row>(keyset: Keyset<Row>): readonly (readonly [sql: string, kind?: 'timestamp'])[] {
   if (!keyset.texts) throw new Error(`compiled page: the ${keyset.kind} keyset has no texts`);
   return keyset.texts;
 }
@@ -185,7 +189,8 @@ export async function queryCompiledPage<Row>(
   if (plan.backward) return null;
   const wantsCursor = shape.some((e) => (e.kind === 'edges' && e.edge.some((x) => x.kind === 'cursor')) || (e.kind === 'pageInfo' && e.info.some((x) => x.kind === 'startCursor' || x.kind === 'endCursor')));
   const wantsNode = shape.some((e) => e.kind === 'edges' && e.edge.some((x) => x.kind === 'node'));
-  const columns = [...(wantsCursor ? keysetTexts(keyset).map((t, i) => `${t} AS "k${i}"`) : []), ...(wantsNode ? node.columns : [])];
+  const texts = keysetTexts(keyset);
+  const columns = [...(wantsCursor ? texts.map(([t], i) => `${t} AS "k${i}"`) : []), ...(wantsNode ? node.columns : [])];
   const values = [...q.params.values, plan.limit];
   const needsRows = shape.some((e) => e.kind === 'edges' || e.kind === 'pageInfo');
   const counted = shape.some((e) => e.kind === 'totalCount')
@@ -208,7 +213,8 @@ export async function queryCompiledPage<Row>(
   const rows = read.value as Record<string, unknown>[];
   const more = rows.length > plan.size;
   const kept = more ? rows.slice(0, plan.size) : rows;
-  const cursors = wantsCursor ? kept.map((r) => encodeCursor(keyset.kind, keyset.columns.map((_, i) => r[`k${i}`] as string))) : [];
+  const cursorValue = texts.map(([, kind], i) => (kind === 'timestamp' ? (r: Record<string, unknown>) => isoFromUtcText(r[`k${i}`] as string | null) ?? '' : (r: Record<string, unknown>) => r[`k${i}`] as string));
+  const cursors = wantsCursor ? kept.map((r) => encodeCursor(keyset.kind, cursorValue.map((value) => value(r)))) : [];
   const out: Record<string, unknown> = {};
   for (const e of shape) {
     if (e.kind === 'const') out[e.key] = e.value;

@@ -35,6 +35,13 @@ export function appCondition(column: string, apps: readonly string[] | null, par
  */
 export const isoText = (sql: string): string => `to_char((${sql}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
+/**
+ * A timestamptz as PostgreSQL's own text of its UTC time (`2024-01-08 06:32:46.123456`, DateStyle
+ * ISO), for `isoFromUtcText` (src/db/timestamps.ts) to turn into the API's text: the columns of a
+ * compiled read, where {@link isoText} would cost PostgreSQL three times as much.
+ */
+export const utcText = (sql: string): string => `((${sql}) AT TIME ZONE 'UTC')::text`;
+
 /** Response keys and type names go into the SQL text as literals: only GraphQL names are taken. */
 const NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
 export function nameLiteral(name: string): string {

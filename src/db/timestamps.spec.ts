@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { types } from 'pg';
 import { pgTimestampText as pgText } from '../../test/support/timestamps';
-import { parseTimestamptz, PG_TYPES } from './timestamps';
+import { isoFromUtcText, parseTimestamptz, PG_TYPES, TimestampTextError } from './timestamps';
 
 const pgParser = types.getTypeParser(types.builtins.TIMESTAMPTZ, 'text') as (text: string) => unknown;
 
@@ -50,5 +50,43 @@ describe('parseTimestamptz', () => {
     expect(PG_TYPES.getTypeParser(types.builtins.TIMESTAMPTZ)).toBe(parseTimestamptz);
     expect(PG_TYPES.getTypeParser(types.builtins.TIMESTAMP, 'text')).toBe(types.getTypeParser(types.builtins.TIMESTAMP, 'text'));
     expect(PG_TYPES.getTypeParser(types.builtins.INT4, 'text')).toBe(types.getTypeParser(types.builtins.INT4, 'text'));
+  });
+});
+
+describe('isoFromUtcText', () => {
+  it("gives toISOString() of pg's parsed value for PostgreSQL's UTC text of any timestamp from year 1 to 9999", () => {
+    const min = new Date('0001-01-01T00:00:00Z').getTime();
+    const max = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+    fc.assert(
+      fc.property(fc.integer({ min, max }), fc.integer({ min: 0, max: 999 }), fc.boolean(), (ms, micros, whole) => {
+        const utc = pgText(whole ? ms - (((ms % 1000) + 1000) % 1000) : ms, whole ? 0 : micros, '');
+        expect(isoFromUtcText(utc)).toBe((pgParser(`${utc}+00`) as Date).toISOString());
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('pads every fraction length to the millisecond and drops the digits beyond it', () => {
+    expect(isoFromUtcText('2024-01-08 06:32:46')).toBe('2024-01-08T06:32:46.000Z');
+    expect(isoFromUtcText('2024-01-08 06:32:46.5')).toBe('2024-01-08T06:32:46.500Z');
+    expect(isoFromUtcText('2024-01-08 06:32:46.05')).toBe('2024-01-08T06:32:46.050Z');
+    expect(isoFromUtcText('2024-01-08 06:32:46.123')).toBe('2024-01-08T06:32:46.123Z');
+    expect(isoFromUtcText('2024-01-08 06:32:46.0009')).toBe('2024-01-08T06:32:46.000Z');
+    expect(isoFromUtcText('2024-01-08 06:32:46.999999')).toBe('2024-01-08T06:32:46.999Z');
+    expect(isoFromUtcText(null)).toBeNull();
+  });
+
+  it.each([
+    ['a year after 9999', '12024-01-08 06:32:46'],
+    ['BC', '2024-01-08 06:32:46 BC'],
+    ['infinity', 'infinity'],
+    ['an offset', '2024-01-08 06:32:46+00'],
+    ['DateStyle SQL', '01/08/2024 06:32:46.123'],
+    ['DateStyle Postgres', 'Mon Jan 08 06:32:46.123 2024'],
+    ['a lone point', '2024-01-08 06:32:46.'],
+    ['seven fraction digits', '2024-01-08 06:32:46.1234567'],
+  ])('refuses %s, naming the text', (_name, text) => {
+    expect(() => isoFromUtcText(text)).toThrow(TimestampTextError);
+    expect(() => isoFromUtcText(text)).toThrow(`got "${text}"`);
   });
 });

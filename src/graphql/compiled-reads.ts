@@ -19,6 +19,7 @@ import type { CallOrder } from '../calls/call.repository';
 import { RENDERED_CALL_FIELDS, RENDERED_EVENT_FIELDS, RENDERED_PARTICIPANT_FIELDS, type RenderedEntry, type RenderedShape } from '../calls/records';
 import { CountFailure, type PageArgs, type RenderedConnectionEntry, type RenderedEdgeEntry, type RenderedPageInfoEntry } from '../db/pagination';
 import { MAX_RENDERED_KEYS } from '../db/sql';
+import { TimestampTextError } from '../db/timestamps';
 import { AppError } from '../domain/app-error';
 import type { CallFilter, ParticipantFilter } from '../domain/filters';
 import type { GraphQLContext } from './context';
@@ -28,16 +29,16 @@ import type { GraphQLContext } from './context';
  * `participants` (a user's history, with or without each participation's call) or of `calls`, or one
  * `call(callId)`, whose selection is only fields of those rows, a call's `participants` and `events`,
  * `__typename`, cursors, page info and `totalCount` (counted beside the page, as the resolvers count).
- * The statement selects only the selected columns (timestamps as the API's text, a call's lists as
- * JSON built in the same statement) and the keyset's texts; the response is built from the rows
+ * The statement selects only the selected columns (timestamps as text, made the API's text without a
+ * `Date`; a call's lists as JSON built in the same statement) and the keyset's texts; the response is built from the rows
  * without graphql-js's execution, resolvers or `Date`s. The filter and page arguments go through the
  * same repository code as the usual path (tenancy, cursors, limits), and the response is the one
  * graphql-js would give, key for key (test/integration/compiled-reads.test.ts compares them).
  *
  * Anything else is executed as usual: another root field or a second one, a listed participant's or
  * an event's `call`, a backward page, a directive, a field selected twice under one key or a key named
- * `__proto__`. So is any read whose arguments the usual path refuses (it gives the error) or whose
- * statement PostgreSQL refuses.
+ * `__proto__`. So is any read whose arguments the usual path refuses (it gives the error), whose
+ * statement PostgreSQL refuses, or whose rows hold a timestamp text isoFromUtcText does not take.
  */
 export function compiledReadsPlugin(): ApolloServerPlugin<GraphQLContext> {
   const plans = new WeakMap<OperationDefinitionNode, CompiledRead | null>();
@@ -87,12 +88,15 @@ class StatementFailure extends Error {
   }
 }
 
-/** Runs a compiled read's statement: its errors become {@link StatementFailure}s, refused arguments stay AppErrors. */
+/**
+ * Runs a compiled read's statement: its errors become {@link StatementFailure}s; refused arguments stay
+ * AppErrors, and a timestamp text the builder does not take stays what it is (the read goes the usual way).
+ */
 async function statement<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (err instanceof AppError) throw err;
+    if (err instanceof AppError || err instanceof TimestampTextError) throw err;
     throw new StatementFailure(err);
   }
 }

@@ -181,6 +181,24 @@ describe("compiled reads", () => {
     expect((await both(keyAll, '{ call(callId: "a1", sdkAppId: "1400000002") { sdkAppId } }')).compiled).toBe(true);
   });
 
+  it('reads the usual way a page with a time it cannot write as the resolvers do (a year after 9999)', async () => {
+    // Ingest never writes such a time; a hand-edited row still gets the resolvers' answer, not an error.
+    await db.dataSource.query(`UPDATE calls SET ended_at = ended_at + interval '10000 years' WHERE sdk_app_id = $1 AND call_id = 'a1'`, [B]);
+    try {
+      for (const query of [
+        `{ calls(filter: { sdkAppId: "${B}" }, first: 20) { edges { cursor node { callId startedAt endedAt } } } }`,
+        `{ participants(filter: { sdkAppId: "${B}", userId: "Bob" }, first: 20) { edges { cursor node { userId call { callId endedAt } } } } }`,
+      ]) {
+        const reply = await both(keyAll, query);
+        expect(reply.json.errors).toBeUndefined();
+        expect({ query, compiled: reply.compiled }).toEqual({ query, compiled: true });
+        expect(reply.body).toContain('"endedAt":"+012024-03-10T');
+      }
+    } finally {
+      await db.dataSource.query(`UPDATE calls SET ended_at = ended_at - interval '10000 years' WHERE sdk_app_id = $1 AND call_id = 'a1'`, [B]);
+    }
+  });
+
   it("keeps a key to its apps: another app's calls are an empty page", async () => {
     for (const query of ['{ calls(filter: { sdkAppId: "1400000002" }) { edges { cursor node { callId } } } }', '{ participants(filter: { sdkAppId: "1400000002", userId: "Alice" }) { edges { node { call { callId } } } } }']) {
       const reply = await both(keyA, query);
