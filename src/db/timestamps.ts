@@ -10,6 +10,17 @@ function twoDigits(text: string, at: number): number {
   return hi >= 0 && hi <= 9 && lo >= 0 && lo <= 9 ? hi * 10 + lo : NaN;
 }
 
+/** 'YYYY-MM-DD HH:MM:SS' at the start of `text`, by its separators (PostgreSQL's DateStyle ISO). */
+function isoSeparators(text: string): boolean {
+  return (
+    text.charCodeAt(4) === 45 /* - */ &&
+    text.charCodeAt(7) === 45 &&
+    text.charCodeAt(10) === 32 /* space */ &&
+    text.charCodeAt(13) === 58 /* : */ &&
+    text.charCodeAt(16) === 58
+  );
+}
+
 /**
  * A timestamptz's text as PostgreSQL writes it in a UTC session (`2024-01-08 06:32:46.123456+00`,
  * DateStyle ISO), read without a regular expression: the same `Date` as pg's parser gives, to the
@@ -27,11 +38,7 @@ export function parseTimestamptz(text: string): Date | number | null {
     text.charCodeAt(n - 3) !== 43 /* + */ ||
     text.charCodeAt(n - 2) !== 48 ||
     text.charCodeAt(n - 1) !== 48 ||
-    text.charCodeAt(4) !== 45 /* - */ ||
-    text.charCodeAt(7) !== 45 ||
-    text.charCodeAt(10) !== 32 /* space */ ||
-    text.charCodeAt(13) !== 58 /* : */ ||
-    text.charCodeAt(16) !== 58 ||
+    !isoSeparators(text) ||
     (n > 22 && text.charCodeAt(19) !== 46) /* . */
   ) {
     return parseAnyTimestamptz(text);
@@ -80,11 +87,7 @@ export function isoFromUtcText(text: string | null): string | null {
     n < 19 ||
     n > 26 ||
     n === 20 ||
-    text.charCodeAt(4) !== 45 /* - */ ||
-    text.charCodeAt(7) !== 45 ||
-    text.charCodeAt(10) !== 32 /* space */ ||
-    text.charCodeAt(13) !== 58 /* : */ ||
-    text.charCodeAt(16) !== 58 ||
+    !isoSeparators(text) ||
     (n > 19 && text.charCodeAt(19) !== 46) /* . */
   ) {
     throw new TimestampTextError(String(text));
