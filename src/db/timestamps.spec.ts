@@ -79,6 +79,11 @@ describe('isoFromUtcText', () => {
   it.each([
     ['a year after 9999', '12024-01-08 06:32:46'],
     ['BC', '2024-01-08 06:32:46 BC'],
+    ['BC after a fraction of one digit', '0001-12-31 23:59:59.5 BC'],
+    ['BC after a fraction of two digits', '0001-12-31 23:59:59.12 BC'],
+    ['BC after a fraction of three digits', '0044-03-15 12:00:00.123 BC'],
+    ['a letter in the fraction', '2024-01-08 06:32:46.12x'],
+    ['a letter among the digits', '2024-01-08 06:3x:46.123'],
     ['infinity', 'infinity'],
     ['an offset', '2024-01-08 06:32:46+00'],
     ['DateStyle SQL', '01/08/2024 06:32:46.123'],

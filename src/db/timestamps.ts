@@ -73,6 +73,22 @@ export class TimestampTextError extends Error {
   }
 }
 
+/** The places of digits in 'YYYY-MM-DD HH:MM:SS' and every place after its '.'. */
+const DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+
+/** True when every place of a digit in `text` (of length `n`, separators checked) holds one: ' BC' after a fraction does not. */
+function digitsAt(text: string, n: number): boolean {
+  for (const i of DIGITS) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+  }
+  for (let i = 20; i < n; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+  }
+  return true;
+}
+
 /**
  * The API's text of a timestamp (`2024-01-08T06:32:46.123Z`, as `Date.toISOString()` writes the value
  * pg's parser gives) from the text `utcText` selects (`2024-01-08 06:32:46.123456`): digits beyond the
@@ -83,13 +99,7 @@ export class TimestampTextError extends Error {
 export function isoFromUtcText(text: string | null): string | null {
   if (text === null) return null;
   const n = typeof text === 'string' ? text.length : 0;
-  if (
-    n < 19 ||
-    n > 26 ||
-    n === 20 ||
-    !isoSeparators(text) ||
-    (n > 19 && text.charCodeAt(19) !== 46) /* . */
-  ) {
+  if (n < 19 || n > 26 || n === 20 || !isoSeparators(text) || (n > 19 && text.charCodeAt(19) !== 46) /* . */ || !digitsAt(text, n)) {
     throw new TimestampTextError(String(text));
   }
   const fraction = n === 19 ? '000' : n === 21 ? `${text[20]}00` : n === 22 ? `${text.slice(20, 22)}0` : text.slice(20, 23);
