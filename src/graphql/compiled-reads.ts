@@ -39,8 +39,10 @@ import type { GraphQLContext } from './context';
  * an event's `call`, a backward page, a directive, a field selected twice under one key or a key named
  * `__proto__`. So is any read whose arguments the usual path refuses (it gives the error), whose
  * statement PostgreSQL refuses, or whose rows hold a timestamp text isoFromUtcText does not take.
+ * Those last two are logged by `warn` (the app throttles it: the same data or setting fails every
+ * request alike), or by Apollo's logger without one.
  */
-export function compiledReadsPlugin(): ApolloServerPlugin<GraphQLContext> {
+export function compiledReadsPlugin(warn?: (obj: object, msg: string) => void): ApolloServerPlugin<GraphQLContext> {
   const plans = new WeakMap<OperationDefinitionNode, CompiledRead | null>();
   const planFor = (schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): CompiledRead | null => {
     let plan = plans.get(operation);
@@ -69,7 +71,11 @@ export function compiledReadsPlugin(): ApolloServerPlugin<GraphQLContext> {
             const count = err instanceof StatementFailure && err.cause instanceof CountFailure;
             const error = err instanceof StatementFailure ? (count ? (err.cause as CountFailure).cause : err.cause) : err;
             if (err instanceof StatementFailure && !isRefusedStatement(error)) failures.set(contextValue, { count, error });
-            else if (!(err instanceof AppError)) logger.warn(`compiled read failed, executing it as usual: ${(err as Error).message}`);
+            else if (!(err instanceof AppError)) {
+              const message = `compiled read failed, executing it as usual: ${(err as Error).message}`;
+              if (warn) warn({}, message);
+              else logger.warn(message);
+            }
             return null;
           }
         },

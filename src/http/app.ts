@@ -79,7 +79,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   const apollo = createApolloServer(schema, production, armor, [
     fastifyApolloDrainPlugin(server),
     graphqlMetricsPlugin(metrics),
-    ...(config.graphqlCompiledReads ? [compiledReadsPlugin()] : []),
+    // A read that falls back does so on every request alike (a row's value, a server setting): one line per interval.
+    ...(config.graphqlCompiledReads ? [compiledReadsPlugin(throttledLog((obj, msg) => server.log.warn(obj, msg), OUTAGE_LOG_MS))] : []),
   ]);
   await apollo.start();
 

@@ -181,24 +181,36 @@ describe("compiled reads", () => {
     expect((await both(keyAll, '{ call(callId: "a1", sdkAppId: "1400000002") { sdkAppId } }')).compiled).toBe(true);
   });
 
-  it.each([
-    ['a year after 9999', `ended_at + interval '10000 years'`, '"endedAt":"+012024-03-10T'],
-    ['BC, with a fraction', `'0044-03-15 12:00:00.123+00 BC'`, '"endedAt":"-000043-03-15T12:00:00.123Z"'],
-  ])('reads the usual way a page with a time it cannot write as the resolvers do (%s)', async (_name, value, shown) => {
-    // Ingest never writes such a time; a hand-edited row still gets the resolvers' answer, not an error.
+  it('reads the usual way a page with a time it cannot write as the resolvers do, and logs it once per interval', async () => {
+    // Ingest never writes such times; a hand-edited row still gets the resolvers' answer, not an error.
+    const cases = [
+      ['a year after 9999', `ended_at + interval '10000 years'`, '"endedAt":"+012024-03-10T'],
+      ['BC, with a fraction', `'0044-03-15 12:00:00.123+00 BC'`, '"endedAt":"-000043-03-15T12:00:00.123Z"'],
+    ];
+    const queries = [
+      `{ calls(filter: { sdkAppId: "${B}" }, first: 20) { edges { cursor node { callId startedAt endedAt } } } }`,
+      `{ participants(filter: { sdkAppId: "${B}", userId: "Bob" }, first: 20) { edges { cursor node { userId call { callId endedAt } } } } }`,
+    ];
     const [{ ended }] = await db.dataSource.query(`SELECT ended_at::text AS ended FROM calls WHERE sdk_app_id = $1 AND call_id = 'a1'`, [B]);
-    await db.dataSource.query(`UPDATE calls SET ended_at = ${value} WHERE sdk_app_id = $1 AND call_id = 'a1'`, [B]);
+    // An app of its own, so that no earlier test's line is in its log's interval.
+    const own = await startTestApp({ LIVE_POLL_MS: '60000', STATS_ROLLUP_INTERVAL_MS: '3600000', GRAPHQL_COMPILED_READS: 'on' }, db);
+    const warn = jest.spyOn(own.app.server.log, 'warn');
     try {
-      for (const query of [
-        `{ calls(filter: { sdkAppId: "${B}" }, first: 20) { edges { cursor node { callId startedAt endedAt } } } }`,
-        `{ participants(filter: { sdkAppId: "${B}", userId: "Bob" }, first: 20) { edges { cursor node { userId call { callId endedAt } } } } }`,
-      ]) {
-        const reply = await both(keyAll, query);
-        expect(reply.json.errors).toBeUndefined();
-        expect({ query, compiled: reply.compiled }).toEqual({ query, compiled: true });
-        expect(reply.body).toContain(shown);
+      for (const [name, value, shown] of cases) {
+        await db.dataSource.query(`UPDATE calls SET ended_at = ${value} WHERE sdk_app_id = $1 AND call_id = 'a1'`, [B]);
+        for (const query of queries) {
+          const a = await raw(own.baseUrl, keyAll, query);
+          expect({ name, query, ...a }).toEqual({ name, query, ...(await raw(resolved.baseUrl, keyAll, query)) });
+          expect(JSON.parse(a.body).errors).toBeUndefined();
+          expect(a.body).toContain(shown);
+        }
       }
+      // Four reads were compiled and fell back: the app's log has it, as one line for the interval, not one per request.
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0][1]).toMatch(/^compiled read failed, executing it as usual: timestamp text: expected .* got "/);
     } finally {
+      warn.mockRestore();
+      await own.stop();
       await db.dataSource.query(`UPDATE calls SET ended_at = $2::timestamptz WHERE sdk_app_id = $1 AND call_id = 'a1'`, [B, ended]);
     }
   });
