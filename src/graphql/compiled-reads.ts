@@ -30,8 +30,8 @@ import type { GraphQLContext } from './context';
  * `call(callId)`, whose selection is only fields of those rows, a call's `participants` and `events`,
  * `__typename`, cursors, page info and `totalCount` (counted beside the page, as the resolvers count).
  * The statement selects only the selected columns (timestamps as text, made the API's text without a
- * `Date`; a call's lists as JSON built in the same statement) and the keyset's texts; the response is built from the rows
- * without graphql-js's execution, resolvers or `Date`s. The filter and page arguments go through the
+ * `Date`; a call's lists as JSON built in the same statement) and the keyset's texts; the response is
+ * built from the rows without graphql-js's execution, resolvers or `Date`s. The filter and page arguments go through the
  * same repository code as the usual path (tenancy, cursors, limits), and the response is the one
  * graphql-js would give, key for key (test/integration/compiled-reads.test.ts compares them).
  *
