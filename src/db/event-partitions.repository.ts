@@ -9,8 +9,8 @@ const PARTITION_LOCK = 0x70617274; // "part"
 export const DEFAULT_PARTITION = 'call_events_default';
 
 /**
- * How long one try of a partition change waits for a table lock. Attaching takes the default partition's
- * exclusive lock and dropping the parent's: ingest's reads of `call_events` queue behind a waiting one, so
+ * How long one try of a partition change waits for a table lock. Creating and dropping a partition take
+ * the parent's exclusive lock: ingest's reads of `call_events` queue behind a waiting one, so
  * each wait is kept far below ingest's commit deadline, and the change is tried again a moment later
  * (docs/architecture.md, Event partitions).
  */
@@ -80,7 +80,10 @@ export class EventPartitionRepository {
       if (free.length !== 1 || free[0].from !== range.from || free[0].to !== range.to) return null;
       const bounds = [new Date(range.from * 1000).toISOString(), new Date(range.to * 1000).toISOString()];
       // Under ingest's lock (taken with the partition lock): no row for the range can land in the default partition
-      // between the move and the attach.
+      // between the move and the attach. The parent's lock first: a read that waited only for the default
+      // partition's would go on with the partitions it planned before the attach, and miss every moved row;
+      // waiting for the parent's, it plans after the commit and reads them in the new partition.
+      await tx.query(`LOCK TABLE call_events IN ACCESS EXCLUSIVE MODE`);
       await tx.query(`LOCK TABLE ${DEFAULT_PARTITION} IN ACCESS EXCLUSIVE MODE`);
       await tx.query(`CREATE TABLE ${name} (LIKE call_events INCLUDING DEFAULTS)`);
       // Lets ATTACH skip checking the new table's rows.

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { EventMaintenance, type MaintenanceReport } from '../../src/calls/event-maintenance';
+import { LiveRepository } from '../../src/calls/live.repository';
 import { EventPartitionRepository, PartitionGuard } from '../../src/db/event-partitions.repository';
 import { IngestRepository } from '../../src/ingest/ingest.repository';
 import { parseV1Callback } from '../../src/ingest/trtc-v1.schema';
@@ -137,6 +138,66 @@ describe('partitioned call_events', () => {
     const far = event(makeCallback({ CallId: 'far-ahead', EventTime: Math.floor(Date.now() / 1000) + 400 * 86_400 }));
     expect(await repository.writeBatch([far])).toEqual(['stored']);
     expect(await placement(db.dataSource, 'far-ahead')).toEqual([{ partition: 'call_events_default', n: 1 }]);
+  });
+
+  it('reads every moved row while a creation moves them: a read that waited for the move sees them in the new partition', async () => {
+    const partitions = new EventPartitionRepository(db.dataSource);
+    const live = new LiveRepository(db.dataSource);
+    const head = await live.headPosition();
+    // Four events wait in the default partition (no partition of 2033 yet); a later one of the same call has a partition.
+    await partitions.create({ from: at('2034-01-01T00:00:00Z'), to: at('2034-02-01T00:00:00Z') });
+    const waiting = [0, 1, 2, 3].map((i) => event(makeCallback({ CallId: 'moving', UserId: `u${i}`, EventTime: at('2033-05-10T00:00:00Z') + i })));
+    await new IngestRepository(db.dataSource).writeBatch([...waiting, event(makeCallback({ CallId: 'moving', Event: 'hangup', EventTime: at('2034-01-02T00:00:00Z') }))]);
+    expect(await placement(db.dataSource, 'moving')).toEqual([
+      { partition: 'call_events_default', n: 4 },
+      { partition: 'call_events_p20340101', n: 1 },
+    ]);
+
+    // The creation is held open just after its attach, its rows moved and not yet committed.
+    let attached!: () => void;
+    const atAttach = new Promise<void>((resolve) => (attached = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const held = {
+      transaction: <T>(work: (tx: EntityManager) => Promise<T>) =>
+        db.dataSource.transaction((tx) =>
+          work(
+            new Proxy(tx, {
+              get: (target, prop, receiver) =>
+                prop !== 'query'
+                  ? Reflect.get(target, prop, receiver)
+                  : async (sql: string, params?: unknown[]) => {
+                      const result = await target.query(sql, params);
+                      if (/ATTACH PARTITION/.test(sql)) {
+                        attached();
+                        await released;
+                      }
+                      return result;
+                    },
+            }),
+          ),
+        ),
+    } as unknown as DataSource;
+    const creating = new EventPartitionRepository(held).create({ from: at('2033-05-01T00:00:00Z'), to: at('2033-06-01T00:00:00Z') });
+    await atAttach;
+    // The live hub's read (a console resuming from a cursor reads the same way) starts now and waits for the move.
+    const during = live.eventsAfter(head, 100);
+    for (let waited = 0; ; waited += 20) {
+      const [{ n }] = await db.ingestDataSource.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%e.position > $1::bigint%'`);
+      if (n === 1) break;
+      if (waited > 5000) throw new Error('expected the read to wait for the move, it did not');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    release();
+    expect(await creating).toEqual({ name: 'call_events_p20330501', moved: 4 });
+    const positions = (rows: { position: string }[]) => rows.map((r) => r.position);
+    const after = await live.eventsAfter(head, 100);
+    expect(after).toHaveLength(5);
+    expect(positions(await during)).toEqual(positions(after));
+    expect(await placement(db.dataSource, 'moving')).toEqual([
+      { partition: 'call_events_p20330501', n: 4 },
+      { partition: 'call_events_p20340101', n: 1 },
+    ]);
   });
 
   it('reads a call, a resume and an event page across partitions in position order', async () => {
