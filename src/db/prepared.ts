@@ -32,7 +32,7 @@ import { QuietClient } from './quiet-client';
  *
  * A statement's parse sees the session's settings of that moment: a text with a time zone-less
  * timestamptz literal or `'now'` would keep them. calltrail's texts carry `+00` on their literals and
- * query connections keep the server's settings.
+ * query connections keep the server's settings but DateStyle, set once when they open (quiet-client.ts).
  *
  * pg itself keeps a name from being parsed twice on one connection, also with `pipeline: true`
  * (a name sent but not yet answered counts as parsed).
@@ -116,21 +116,9 @@ export class PreparingClient extends QuietClient {
     });
   }
 
-  /** Connects, then sets `PLAN_EACH_RUN`; a connection that cannot take it is closed and its error reported. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override connect(callback?: (...args: any[]) => void): any {
-    const ready = (super.connect() as Promise<unknown>)
-      .then(() => (super.query as (text: string) => Promise<unknown>)(PLAN_EACH_RUN))
-      .then(
-        () => this,
-        (err: unknown) => {
-          this.end().catch(() => undefined);
-          throw err;
-        },
-      );
-    if (!callback) return ready;
-    ready.then(() => callback(null, this), callback);
-    return undefined;
+  /** A new connection also gets `PLAN_EACH_RUN`, in the same message. */
+  protected override setup(): string {
+    return `${super.setup()}; ${PLAN_EACH_RUN}`;
   }
 
   // Overloads of pg's query() are kept as they are; only (text, values[, callback]) is rewritten.
