@@ -2,6 +2,7 @@ import { eventHorizon } from '../domain/partition-ranges';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import { BatchWriter } from '../ingest/batch-writer';
+import { BULK_GUARD } from '../db/event-partitions.repository';
 import { ingestRepositoryOn } from '../ingest/ingest.repository';
 import { IngestService } from '../ingest/ingest.service';
 
@@ -22,7 +23,7 @@ const TOOL_TIMEOUT_MS = 60_000;
  * refusal is reported to the tool, not kept in the quarantine.
  */
 export function toolIngest(config: Pick<Config, 'sdkAppIds' | 'ingestBatchMax' | 'callMaxEvents' | 'retentionDays' | 'eventPartition'>, db: Pick<Database, 'ingestDataSource'>): ToolIngest {
-  const writer = new BatchWriter(ingestRepositoryOn(db.ingestDataSource, config.callMaxEvents, config.eventPartition), {
+  const writer = new BatchWriter(ingestRepositoryOn(db.ingestDataSource, config.callMaxEvents, config.eventPartition, undefined, BULK_GUARD), {
     maxBatch: config.ingestBatchMax,
     timeoutMs: TOOL_TIMEOUT_MS,
     maxPending: 100_000,

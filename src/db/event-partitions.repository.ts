@@ -68,13 +68,14 @@ export class EventPartitionRepository {
   /**
    * Creates the partition for `range` and moves into it the rows the default partition holds for it,
    * in one transaction. Returns the rows moved, or null when another replica created an overlapping
-   * partition meanwhile (nothing is done). Throws (lock timeout) when the default partition stayed busy.
+   * partition meanwhile (nothing is done). Throws (lock timeout) when a table stayed busy for `tries`
+   * tries of {@link LOCK_TIMEOUT_MS} each.
    */
-  async create(range: TimeRange): Promise<{ name: string; moved: number } | null> {
+  async create(range: TimeRange, tries = LOCK_TRIES): Promise<{ name: string; moved: number } | null> {
     const name = partitionName(range.from);
     // Ingest's lock too: a batch routes its rows by the partitions it saw when it started, and a row routed to
     // the default partition before the attach would fail the default partition's new check after it.
-    return this.retryingLocks({ withIngestLock: true }, async (tx) => {
+    return this.retryingLocks({ withIngestLock: true, tries }, async (tx) => {
       const taken = (await this.list(tx)).flatMap((p) => (p.range ? [p.range] : []));
       const free = uncovered(range, taken);
       if (free.length !== 1 || free[0].from !== range.from || free[0].to !== range.to) return null;
@@ -82,8 +83,9 @@ export class EventPartitionRepository {
       // Under ingest's lock (taken with the partition lock): no row for the range can land in the default partition
       // between the move and the attach. The parent's lock first: a read that waited only for the default
       // partition's would go on with the partitions it planned before the attach, and miss every moved row;
-      // waiting for the parent's, it plans after the commit and reads them in the new partition.
-      await tx.query(`LOCK TABLE call_events IN ACCESS EXCLUSIVE MODE`);
+      // waiting for the parent's, it plans after the commit and reads them in the new partition. ONLY: without
+      // it, every partition would be locked too, and a vacuum or a read of any one of them would hold the creation.
+      await tx.query(`LOCK TABLE ONLY call_events IN ACCESS EXCLUSIVE MODE`);
       await tx.query(`LOCK TABLE ${DEFAULT_PARTITION} IN ACCESS EXCLUSIVE MODE`);
       await tx.query(`CREATE TABLE ${name} (LIKE call_events INCLUDING DEFAULTS)`);
       // Lets ATTACH skip checking the new table's rows.
@@ -101,7 +103,7 @@ export class EventPartitionRepository {
   /** Drops a partition with all its rows (retention); false when it no longer exists. */
   async drop(name: string): Promise<boolean> {
     if (!PARTITION_NAME.test(name)) throw new Error(`partition: expected a name like call_events_p20260101, got ${JSON.stringify(name)}`);
-    return this.retryingLocks({ withIngestLock: false }, async (tx) => {
+    return this.retryingLocks({ withIngestLock: false, tries: LOCK_TRIES }, async (tx) => {
       if (!(await this.list(tx)).some((p) => p.name === name)) return false;
       await tx.query(`DROP TABLE ${name}`);
       return true;
@@ -154,9 +156,9 @@ export class EventPartitionRepository {
    * Runs `change` in a transaction that first waits for any other process's partition change (and, with
    * `withIngestLock`, for the ingest batch in flight, taking its turn like one), then bounds each of its
    * table-lock waits by {@link LOCK_TIMEOUT_MS}: a lock not had in time rolls the try back, and another
-   * follows after a short random pause, up to {@link LOCK_TRIES} tries.
+   * follows after a short random pause, up to `options.tries` tries.
    */
-  private async retryingLocks<T>(options: { withIngestLock: boolean }, change: (tx: EntityManager) => Promise<T>): Promise<T> {
+  private async retryingLocks<T>(options: { withIngestLock: boolean; tries: number }, change: (tx: EntityManager) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.dataSource.transaction(async (tx) => {
@@ -166,12 +168,23 @@ export class EventPartitionRepository {
           return change(tx);
         });
       } catch (err) {
-        if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE || attempt >= LOCK_TRIES) throw err;
+        if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE || attempt >= options.tries) throw err;
         await new Promise((r) => setTimeout(r, 100 + Math.random() * 400));
       }
     }
   }
 }
+
+/** How a {@link PartitionGuard} tries: lock tries per creation, and seconds before a failed one is tried again. */
+export interface GuardOptions {
+  readonly tries: number;
+  readonly retryAfterSeconds: number;
+}
+
+/** The guard on ingest's path: one try, then a minute's rest (the maintenance run still tries, many times). */
+export const INGEST_GUARD: GuardOptions = { tries: 1, retryAfterSeconds: 60 };
+/** The guard of a bulk import, which no client waits on: every try, on every batch, as the maintenance run does. */
+export const BULK_GUARD: GuardOptions = { tries: LOCK_TRIES, retryAfterSeconds: 0 };
 
 /** Event times further ahead than this get no partition of their own: they stay in the default partition. */
 export const MAX_AHEAD_SECONDS = 366 * 86_400;
@@ -181,18 +194,24 @@ export const MAX_AHEAD_SECONDS = 366 * 86_400;
  * land in the default partition when their time is far off (more than a year ahead). Moving many rows out
  * of the default partition later would hold ingest for the whole move (docs/architecture.md, Event
  * partitions): an import or backfill of an old month gets its partition first instead. The known ranges
- * are cached for a minute; a creation that fails is left to the maintenance run (the rows go to the
- * default partition meanwhile, which is correct, only slower to move).
+ * are cached for a minute. A creation that fails (a long read holds a table past its tries) is left to
+ * the maintenance run: the rows go to the default partition meanwhile, which is correct, only slower to
+ * move. On ingest's path ({@link INGEST_GUARD}) a creation gets one try of its locks, at most
+ * {@link LOCK_TIMEOUT_MS} of a batch's time, and one that failed is not tried again for a minute, so a
+ * busy table costs a batch that much once, not 20 tries on every batch.
  */
 export class PartitionGuard {
   private ranges: TimeRange[] | null = null;
   private readAt = 0;
+  /** Interval starts whose creation failed, with when it may be tried again (Unix seconds). */
+  private readonly failed = new Map<number, number>();
 
   constructor(
     private readonly partitions: EventPartitionRepository,
     private readonly interval: PartitionInterval,
     private readonly onError: (err: unknown) => void = () => undefined,
     private readonly nowSeconds: () => number = () => Date.now() / 1000,
+    private readonly options: GuardOptions = BULK_GUARD,
   ) {}
 
   /** Creates the missing partitions for `times` (Unix seconds); never throws. */
@@ -206,10 +225,19 @@ export class PartitionGuard {
         missing.add(intervalStart(t, this.interval));
       }
       if (missing.size === 0) return;
+      let made = false;
       for (const start of [...missing].sort((a, b) => a - b)) {
-        for (const range of uncovered({ from: start, to: nextIntervalStart(start, this.interval) }, this.ranges!)) await this.partitions.create(range);
+        if ((this.failed.get(start) ?? 0) > now) continue;
+        try {
+          for (const range of uncovered({ from: start, to: nextIntervalStart(start, this.interval) }, this.ranges!)) await this.partitions.create(range, this.options.tries);
+          this.failed.delete(start);
+          made = true;
+        } catch (err) {
+          if (this.options.retryAfterSeconds > 0) this.failed.set(start, now + this.options.retryAfterSeconds);
+          this.onError(err);
+        }
       }
-      await this.refresh(now);
+      if (made) await this.refresh(now);
     } catch (err) {
       this.onError(err);
     }

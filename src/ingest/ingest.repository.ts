@@ -1,7 +1,7 @@
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { POSITION_LOCK } from '../db/advisory-lock';
-import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
+import { EventPartitionRepository, INGEST_GUARD, PartitionGuard, type GuardOptions } from '../db/event-partitions.repository';
 import { pgPool } from '../db/pool-stats';
 import { callKeyText, groupByCall, type CallKey } from '../domain/call-key';
 import { foldCall, type FoldedCall, type FoldedParticipant } from '../domain/fold-call';
@@ -362,6 +362,12 @@ export const GUARD_FAILED = 'could not make the partition of a batch beforehand;
  * thread's, or a CLI's), with the partition guard of its batches; `onGuardError` hears a partition
  * that could not be made beforehand ({@link GUARD_FAILED}).
  */
-export function ingestRepositoryOn(dataSource: DataSource, callMaxEvents: number, interval: PartitionInterval, onGuardError?: (err: unknown) => void): IngestRepository {
-  return new IngestRepository(dataSource, callMaxEvents, new PartitionGuard(new EventPartitionRepository(dataSource), interval, onGuardError), new FoldCache());
+export function ingestRepositoryOn(
+  dataSource: DataSource,
+  callMaxEvents: number,
+  interval: PartitionInterval,
+  onGuardError?: (err: unknown) => void,
+  guard: GuardOptions = INGEST_GUARD,
+): IngestRepository {
+  return new IngestRepository(dataSource, callMaxEvents, new PartitionGuard(new EventPartitionRepository(dataSource), interval, onGuardError, undefined, guard), new FoldCache());
 }

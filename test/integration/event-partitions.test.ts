@@ -3,7 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { EventMaintenance, type MaintenanceReport } from '../../src/calls/event-maintenance';
 import { LiveRepository } from '../../src/calls/live.repository';
-import { EventPartitionRepository, PartitionGuard } from '../../src/db/event-partitions.repository';
+import { EventPartitionRepository, INGEST_GUARD, PartitionGuard } from '../../src/db/event-partitions.repository';
 import { IngestRepository } from '../../src/ingest/ingest.repository';
 import { parseV1Callback } from '../../src/ingest/trtc-v1.schema';
 import { startTestApp, type TestApp } from '../support/app';
@@ -198,6 +198,53 @@ describe('partitioned call_events', () => {
       { partition: 'call_events_p20330501', n: 4 },
       { partition: 'call_events_p20340101', n: 1 },
     ]);
+  });
+
+  it("creates a partition while a vacuum or a read holds another partition: only call_events itself is locked, not its partitions", async () => {
+    const repository = new EventPartitionRepository(db.dataSource);
+    await repository.create({ from: at('2035-01-01T00:00:00Z'), to: at('2035-02-01T00:00:00Z') });
+    await new IngestRepository(db.dataSource).writeBatch([event(makeCallback({ CallId: 'beside-a-vacuum', EventTime: at('2035-03-05T00:00:00Z') }))]);
+    const holder = await db.ingestDataSource.createQueryRunner();
+    try {
+      await holder.startTransaction();
+      // What autovacuum takes on a partition it works on.
+      await holder.query('LOCK TABLE call_events_p20350101 IN SHARE UPDATE EXCLUSIVE MODE');
+      // One try of 100 ms: a lock on every partition would have waited for the vacuum and failed.
+      expect(await repository.create({ from: at('2035-03-01T00:00:00Z'), to: at('2035-04-01T00:00:00Z') }, 1)).toEqual({ name: 'call_events_p20350301', moved: 1 });
+    } finally {
+      await holder.rollbackTransaction();
+      await holder.release();
+    }
+  });
+
+  it("gives a creation on ingest's path one try, and leaves a failed one to the maintenance run for a minute", async () => {
+    const partitions = new EventPartitionRepository(db.dataSource);
+    const create = jest.spyOn(partitions, 'create');
+    const errors: unknown[] = [];
+    let now = at('2036-06-15T00:00:00Z');
+    const guard = new PartitionGuard(partitions, 'month', (err) => errors.push(err), () => now, INGEST_GUARD);
+    const june = at('2036-06-10T00:00:00Z');
+    const holder = await db.ingestDataSource.createQueryRunner();
+    try {
+      await holder.startTransaction();
+      // A long read of the default partition: the creation cannot take its lock.
+      await holder.query('LOCK TABLE call_events_default IN ACCESS SHARE MODE');
+      await guard.ensure([june]);
+      expect(create.mock.calls).toEqual([[{ from: at('2036-06-01T00:00:00Z'), to: at('2036-07-01T00:00:00Z') }, 1]]);
+      expect(errors.map((e) => (e as { code?: string }).code)).toEqual(['55P03']);
+      // Batches of the next minute do not try again: their rows go to the default partition, as they may.
+      now += 30;
+      await guard.ensure([june]);
+      expect(create).toHaveBeenCalledTimes(1);
+    } finally {
+      await holder.rollbackTransaction();
+      await holder.release();
+    }
+    now += 31;
+    await guard.ensure([june]);
+    expect(create).toHaveBeenCalledTimes(2);
+    expect(errors).toHaveLength(1);
+    expect((await partitions.list()).some((p) => p.name === 'call_events_p20360601')).toBe(true);
   });
 
   it('reads a call, a resume and an event page across partitions in position order', async () => {
