@@ -181,8 +181,11 @@ export interface GuardOptions {
   readonly retryAfterSeconds: number;
 }
 
-/** The guard on ingest's path: one try, then a minute's rest (the maintenance run still tries, many times). */
-export const INGEST_GUARD: GuardOptions = { tries: 1, retryAfterSeconds: 60 };
+/**
+ * The guard on ingest's path: one try, then 10 s of rest, during which the interval's rows go to the
+ * default partition (the next try moves them; the maintenance run tries too).
+ */
+export const INGEST_GUARD: GuardOptions = { tries: 1, retryAfterSeconds: 10 };
 /** The guard of a bulk import, which no client waits on: every try, on every batch, as the maintenance run does. */
 export const BULK_GUARD: GuardOptions = { tries: LOCK_TRIES, retryAfterSeconds: 0 };
 
@@ -197,8 +200,8 @@ export const MAX_AHEAD_SECONDS = 366 * 86_400;
  * are cached for a minute. A creation that fails (a long read holds a table past its tries) is left to
  * the maintenance run: the rows go to the default partition meanwhile, which is correct, only slower to
  * move. On ingest's path ({@link INGEST_GUARD}) a creation gets one try of its locks, at most
- * {@link LOCK_TIMEOUT_MS} of a batch's time, and one that failed is not tried again for a minute, so a
- * busy table costs a batch that much once, not 20 tries on every batch.
+ * {@link LOCK_TIMEOUT_MS} of a batch's time, and one that failed is not tried again for 10 s, so a
+ * busy table costs a batch that much now and then, not 20 tries (about 8 s) on every batch.
  */
 export class PartitionGuard {
   private ranges: TimeRange[] | null = null;
