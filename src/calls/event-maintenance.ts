@@ -1,4 +1,4 @@
-import { MAX_AHEAD_SECONDS, type EventPartitionRepository } from '../db/event-partitions.repository';
+import { MAX_AHEAD_SECONDS, MAX_MOVE_ROWS, type EventPartitionRepository } from '../db/event-partitions.repository';
 import { PeriodicJob } from '../domain/periodic-job';
 import { eventHorizon, nextIntervalStart, rangesToCreate, type PartitionInterval } from '../domain/partition-ranges';
 
@@ -69,7 +69,7 @@ export class EventMaintenance {
   private readonly maxMove: number;
 
   constructor(private readonly options: EventMaintenanceOptions) {
-    this.maxMove = options.maxMove ?? 100_000;
+    this.maxMove = options.maxMove ?? MAX_MOVE_ROWS;
     this.job = new PeriodicJob(() => this.runOnce(), options.intervalMs);
   }
 

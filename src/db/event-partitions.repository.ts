@@ -65,6 +65,15 @@ export class EventPartitionRepository {
     return out;
   }
 
+  /** Rows the default partition holds in `range`, counted up to `limit` + 1 (enough to tell "more than `limit`"). */
+  async defaultRows(range: TimeRange, limit: number): Promise<number> {
+    const rows: { n: number }[] = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${DEFAULT_PARTITION} WHERE event_time >= to_timestamp($1) AND event_time < to_timestamp($2) LIMIT $3) s`,
+      [range.from, range.to, limit + 1],
+    );
+    return rows[0].n;
+  }
+
   /**
    * Creates the partition for `range` and moves into it the rows the default partition holds for it,
    * in one transaction. Returns the rows moved, or null when another replica created an overlapping
@@ -175,10 +184,29 @@ export class EventPartitionRepository {
   }
 }
 
-/** How a {@link PartitionGuard} tries: lock tries per creation, and seconds before a failed one is tried again. */
+/** Rows of one interval waiting in the default partition that a creation beside ingest moves at most (more hold ingest too long). */
+export const MAX_MOVE_ROWS = 100_000;
+
+/**
+ * How a {@link PartitionGuard} tries: lock tries per creation, seconds before a failed one is tried
+ * again, and the most rows of the default partition it moves (over that, the interval is left to an
+ * operator, as the maintenance run leaves it).
+ */
 export interface GuardOptions {
   readonly tries: number;
   readonly retryAfterSeconds: number;
+  readonly maxMove?: number;
+}
+
+/** The default partition holds more rows of an interval than a creation beside ingest moves. */
+export class MoveTooLargeError extends Error {
+  constructor(range: TimeRange, maxMove: number) {
+    super(
+      `partition from ${new Date(range.from * 1000).toISOString()}: the default partition holds over ${maxMove} rows for it, ` +
+        'and moving them would hold ingest; left to an operator (docs/architecture.md, Event partitions)',
+    );
+    this.name = 'MoveTooLargeError';
+  }
 }
 
 /**
@@ -197,11 +225,14 @@ export const MAX_AHEAD_SECONDS = 366 * 86_400;
  * land in the default partition when their time is far off (more than a year ahead). Moving many rows out
  * of the default partition later would hold ingest for the whole move (docs/architecture.md, Event
  * partitions): an import or backfill of an old month gets its partition first instead. The known ranges
- * are cached for a minute. A creation that fails (a long read holds a table past its tries) is left to
- * the maintenance run: the rows go to the default partition meanwhile, which is correct, only slower to
- * move. On ingest's path ({@link INGEST_GUARD}) a creation gets one try of its locks, at most
- * {@link LOCK_TIMEOUT_MS} of a batch's time, and one that failed is not tried again for 10 s, so a
- * busy table costs a batch that much now and then, not 20 tries (about 8 s) on every batch.
+ * are cached for a minute. A creation that fails (a read of `call_events` holds it past the tries) is
+ * left to the maintenance run: the rows go to the default partition meanwhile, which is correct, only
+ * slower to move. An interval for which the default partition already holds more than `maxMove` rows
+ * is not created here either (moving them would hold ingest): the maintenance run leaves it to an
+ * operator. On ingest's path ({@link INGEST_GUARD}) a creation gets one try of its table locks
+ * ({@link LOCK_TIMEOUT_MS}, after its turn at ingest's lock like a batch), and one that failed is not
+ * tried again for 10 s, so a busy table costs a batch that much now and then, not 20 tries (about 8 s)
+ * on every batch.
  */
 export class PartitionGuard {
   private ranges: TimeRange[] | null = null;
@@ -232,7 +263,11 @@ export class PartitionGuard {
       for (const start of [...missing].sort((a, b) => a - b)) {
         if ((this.failed.get(start) ?? 0) > now) continue;
         try {
-          for (const range of uncovered({ from: start, to: nextIntervalStart(start, this.interval) }, this.ranges!)) await this.partitions.create(range, this.options.tries);
+          for (const range of uncovered({ from: start, to: nextIntervalStart(start, this.interval) }, this.ranges!)) {
+            const maxMove = this.options.maxMove ?? MAX_MOVE_ROWS;
+            if ((await this.partitions.defaultRows(range, maxMove)) > maxMove) throw new MoveTooLargeError(range, maxMove);
+            await this.partitions.create(range, this.options.tries);
+          }
           this.failed.delete(start);
           made = true;
         } catch (err) {

@@ -247,6 +247,27 @@ describe('partitioned call_events', () => {
     expect((await partitions.list()).some((p) => p.name === 'call_events_p20360601')).toBe(true);
   });
 
+  it('leaves to an operator an interval whose waiting rows are more than a creation beside ingest moves', async () => {
+    const partitions = new EventPartitionRepository(db.dataSource);
+    const create = jest.spyOn(partitions, 'create');
+    const errors: unknown[] = [];
+    const guard = new PartitionGuard(partitions, 'month', (err) => errors.push(err), () => at('2037-03-15T00:00:00Z'), { ...INGEST_GUARD, maxMove: 2 });
+    // Three rows of March 2037 wait in the default partition (written without a guard).
+    const waiting = [0, 1, 2].map((i) => event(makeCallback({ CallId: `piled-${i}`, EventTime: at('2037-03-02T00:00:00Z') + i })));
+    await new IngestRepository(db.dataSource).writeBatch(waiting);
+    await guard.ensure([at('2037-03-20T00:00:00Z')]);
+    expect(create).not.toHaveBeenCalled();
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toMatch(/partition from 2037-03-01T00:00:00.000Z: the default partition holds over 2 rows for it/);
+    expect(await placement(db.dataSource, 'piled-0')).toEqual([{ partition: 'call_events_default', n: 1 }]);
+    // Two rows are within the bound: the partition is made and they move.
+    await db.dataSource.query(`DELETE FROM call_events WHERE call_id = 'piled-2'`);
+    const next = new PartitionGuard(partitions, 'month', (err) => errors.push(err), () => at('2037-03-15T00:00:00Z'), { ...INGEST_GUARD, maxMove: 2 });
+    await next.ensure([at('2037-03-20T00:00:00Z')]);
+    expect(errors).toHaveLength(1);
+    expect(await placement(db.dataSource, 'piled-0')).toEqual([{ partition: 'call_events_p20370301', n: 1 }]);
+  });
+
   it('reads a call, a resume and an event page across partitions in position order', async () => {
     const rows: { position: string; t: string }[] = await db.dataSource.query(
       `SELECT position::text, to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM') AS t FROM call_events WHERE position > 0 ORDER BY position LIMIT 10`,
