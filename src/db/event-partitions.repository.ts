@@ -93,7 +93,7 @@ export class EventPartitionRepository {
       // between the move and the attach. The parent's lock first: a read that waited only for the default
       // partition's would go on with the partitions it planned before the attach, and miss every moved row;
       // waiting for the parent's, it plans after the commit and reads them in the new partition. ONLY: without
-      // it, every partition would be locked too, and a vacuum or a read of any one of them would hold the creation.
+      // it, every partition would be locked too, and a vacuum of any one of them would hold the creation.
       await tx.query(`LOCK TABLE ONLY call_events IN ACCESS EXCLUSIVE MODE`);
       await tx.query(`LOCK TABLE ${DEFAULT_PARTITION} IN ACCESS EXCLUSIVE MODE`);
       await tx.query(`CREATE TABLE ${name} (LIKE call_events INCLUDING DEFAULTS)`);
