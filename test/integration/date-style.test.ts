@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from 'pg';
 import { loadConfig } from '../../src/config';
 import { openDatabase } from '../../src/db/database';
-import { createApp } from '../../src/http/app';
+import { startTestApp } from '../support/app';
 import { openTestDatabase } from '../support/database';
 import { callEvents } from '../support/dataset';
 import { createKey, seed } from '../support/graphql';
@@ -27,7 +24,6 @@ const READS = [
 describe('a database whose DateStyle is not ISO', () => {
   it("is read as an ISO one: a call's times are right, and the same with compiled reads on and off", async () => {
     const base = await openTestDatabase();
-    const spool = mkdtempSync(join(tmpdir(), 'calltrail-spool-'));
     try {
       await seed(base.dataSource, A, callEvents({ callId: 'c1', caller: 'Alice', callees: ['Bob'], start: T + 3723, outcome: 'answered' }));
       const key = await createKey(base.dataSource, 'datestyle', [A]);
@@ -47,24 +43,16 @@ describe('a database whose DateStyle is not ISO', () => {
 
       const bodies: string[][] = [];
       for (const compiled of ['on', 'off']) {
-        const config = loadConfig({
-          NODE_ENV: 'test',
-          LOG_LEVEL: 'silent',
-          DATABASE_URL: base.url,
-          SPOOL_DIR: spool,
-          GRAPHQL_COMPILED_READS: compiled,
-          LIVE_POLL_MS: '60000',
-          STATS_ROLLUP_INTERVAL_MS: '3600000',
-        });
-        const db = await openDatabase(config);
-        const app = await createApp(config, { db });
+        // Pools of their own, opened after the ALTER: their connections start with the database's DateStyle.
+        const fresh = await openDatabase(loadConfig({ DATABASE_URL: base.url }));
+        const app = await startTestApp(
+          { GRAPHQL_COMPILED_READS: compiled, LIVE_POLL_MS: '60000', STATS_ROLLUP_INTERVAL_MS: '3600000' },
+          { ...fresh, drop: () => fresh.close() },
+        );
         try {
-          await app.server.listen({ port: 0, host: '127.0.0.1' });
-          const address = app.server.server.address();
-          if (address === null || typeof address === 'string') throw new Error('date-style test: expected a TCP address');
           const answers: string[] = [];
           for (const query of READS) {
-            const res = await fetch(`http://127.0.0.1:${address.port}/graphql`, {
+            const res = await fetch(`${app.baseUrl}/graphql`, {
               method: 'POST',
               headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
               body: JSON.stringify({ query }),
@@ -82,14 +70,13 @@ describe('a database whose DateStyle is not ISO', () => {
           expect(call.call.events[0].eventTime).toBe(STARTED);
           bodies.push(answers);
         } finally {
-          await app.close();
-          await db.close();
+          await app.stop();
+          await fresh.close();
         }
       }
       expect(bodies[0]).toEqual(bodies[1]);
     } finally {
       await base.drop();
-      rmSync(spool, { recursive: true, force: true });
     }
   });
 });
