@@ -260,11 +260,11 @@ export class PartitionGuard {
       }
       if (missing.size === 0) return;
       let made = false;
+      const maxMove = this.options.maxMove ?? MAX_MOVE_ROWS;
       for (const start of [...missing].sort((a, b) => a - b)) {
         if ((this.failed.get(start) ?? 0) > now) continue;
         try {
           for (const range of uncovered({ from: start, to: nextIntervalStart(start, this.interval) }, this.ranges!)) {
-            const maxMove = this.options.maxMove ?? MAX_MOVE_ROWS;
             if ((await this.partitions.defaultRows(range, maxMove)) > maxMove) throw new MoveTooLargeError(range, maxMove);
             await this.partitions.create(range, this.options.tries);
           }
