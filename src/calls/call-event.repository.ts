@@ -2,6 +2,8 @@ import type { DataSource } from 'typeorm';
 import { appsToRead, type AppScope } from '../domain/app-scope';
 import { countRows, queryPage, type Keyset, type Page, type PageArgs } from '../db/pagination';
 import { groupByCall, type CallKey } from '../domain/call-key';
+import { AppError } from '../domain/app-error';
+import { eventPosition } from '../domain/cursor';
 import { EVENT_COLUMNS, type CallEventFilter, type CallEventRecord } from './records';
 import { appCondition, rangeConditions, SqlParams, whereClause } from '../db/sql';
 
@@ -31,10 +33,50 @@ export function eventConditions(scope: AppScope, filter: CallEventFilter | null 
 export class CallEventRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  list(scope: AppScope, filter: CallEventFilter | null | undefined, args: PageArgs): Promise<Page<CallEventRecord>> {
+  /**
+   * A page of events. With `after`, the page is refused (`CURSOR_EXPIRED`) when retention deleted an
+   * event of the reader's apps after that cursor: the page would lack it. The floor is read after the
+   * page, so a delete that commits while the page is read is either in the page's rows or in the floor.
+   */
+  async list(scope: AppScope, filter: CallEventFilter | null | undefined, args: PageArgs): Promise<Page<CallEventRecord>> {
     const params = new SqlParams();
     const conditions = eventConditions(scope, filter, params);
-    return queryPage(this.dataSource, { columns: EVENT_COLUMNS, source: 'call_events e', conditions, params }, KEYSET, args);
+    const page = await queryPage(this.dataSource, { columns: EVENT_COLUMNS, source: 'call_events e', conditions, params }, KEYSET, args);
+    if (args.after != null && args.rows !== false) await this.checkRetention(scope, filter, eventPosition('after', args.after));
+    return page;
+  }
+
+  /** Throws `CURSOR_EXPIRED` when retention deleted an event of the reader's apps after `afterPosition`. */
+  async checkRetention(scope: AppScope, filter: CallEventFilter | null | undefined, afterPosition: string): Promise<void> {
+    const params = new SqlParams();
+    const apps = appCondition('sdk_app_id', appsToRead(scope, filter?.sdkAppId), params);
+    const rows: { floor: string | null }[] = await this.dataSource.query(`SELECT max(position)::text AS floor FROM event_retention_floors ${whereClause(apps)}`, params.values);
+    const floor = rows[0]?.floor ?? null;
+    if (floor !== null && BigInt(floor) > BigInt(afterPosition)) {
+      throw new AppError(
+        'CURSOR_EXPIRED',
+        `after: expected a cursor at or after position ${floor} (events up to there were deleted by retention, RETENTION_DAYS), got position ${BigInt(afterPosition)}: ` +
+          'events after it may be gone; read again without `after`',
+        'after',
+      );
+    }
+  }
+
+  /**
+   * Throws `CURSOR_EXPIRED` when `afterPosition` is beyond every position this database has given out:
+   * the cursor comes from before a restore or a failover, and events after it here would be skipped.
+   * Only against the primary (a replica's sequence may lag behind its cursors).
+   */
+  async checkReached(afterPosition: string): Promise<void> {
+    const rows: { head: string }[] = await this.dataSource.query(`SELECT last_value::text AS head FROM call_events_position_seq`);
+    if (BigInt(afterPosition) > BigInt(rows[0].head)) {
+      throw new AppError(
+        'CURSOR_EXPIRED',
+        `after: expected a cursor of this database (position at most ${rows[0].head}), got position ${BigInt(afterPosition)}: ` +
+          'it comes from before a restore or a failover; subscribe again without `after`',
+        'after',
+      );
+    }
   }
 
   count(scope: AppScope, filter: CallEventFilter | null | undefined): Promise<number> {

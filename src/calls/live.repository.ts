@@ -28,9 +28,15 @@ export class LiveRepository {
     this.events = new CallEventRepository(dataSource);
   }
 
-  /** Stored events matching a subscriber's filter, within its scope, after a position. */
+  /**
+   * Stored events matching a subscriber's filter, within its scope, after a position. Refused with
+   * `CURSOR_EXPIRED` when retention deleted a matching app's event after that position, or when the
+   * position is beyond any this database gave out (checked when nothing follows it).
+   */
   async replay(scope: AppScope, filter: CallEventFilter | null | undefined, afterPosition: string, limit: number): Promise<readonly CallEventRecord[]> {
-    return (await this.events.list(scope, filter, { first: limit, after: eventCursor(afterPosition) })).nodes;
+    const rows = (await this.events.list(scope, filter, { first: limit, after: eventCursor(afterPosition) })).nodes;
+    if (rows.length === 0) await this.events.checkReached(afterPosition);
+    return rows;
   }
 
   /** The highest stored position ('0' when empty). */

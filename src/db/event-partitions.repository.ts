@@ -5,6 +5,9 @@ import { intervalStart, nextIntervalStart, partitionName, uncovered, type Partit
 /** Serialises changes to the partitions of `call_events` across replicas (transaction-level). */
 const PARTITION_LOCK = 0x70617274; // "part"
 
+/** Completes an INSERT of (sdk_app_id, position) into `event_retention_floors`: a floor only ever rises. */
+const RAISE_FLOOR = `ON CONFLICT (sdk_app_id) DO UPDATE SET position = greatest(event_retention_floors.position, excluded.position), updated_at = now()`;
+
 /** The stray-time partition made by the migration PartitionCallEvents. */
 export const DEFAULT_PARTITION = 'call_events_default';
 
@@ -109,20 +112,32 @@ export class EventPartitionRepository {
     });
   }
 
-  /** Drops a partition with all its rows (retention); false when it no longer exists. */
+  /**
+   * Drops a partition with all its rows (retention); false when it no longer exists. Each app's highest
+   * position in it raises that app's retention floor in the same transaction, so a cursor the drop made
+   * stale is refused from the moment the rows are gone (docs/api.md, Cursors and retention). The
+   * partition is held in SHARE mode while it is read (reads go on; no row can be added unseen), then
+   * dropped.
+   */
   async drop(name: string): Promise<boolean> {
     if (!PARTITION_NAME.test(name)) throw new Error(`partition: expected a name like call_events_p20260101, got ${JSON.stringify(name)}`);
     return this.retryingLocks({ withIngestLock: false, tries: LOCK_TRIES }, async (tx) => {
       if (!(await this.list(tx)).some((p) => p.name === name)) return false;
+      await tx.query(`LOCK TABLE ${name} IN SHARE MODE`);
+      await tx.query(`INSERT INTO event_retention_floors (sdk_app_id, position) SELECT sdk_app_id, max(position) FROM ${name} GROUP BY sdk_app_id ${RAISE_FLOOR}`);
       await tx.query(`DROP TABLE ${name}`);
       return true;
     });
   }
 
-  /** Deletes up to `limit` rows of the default partition with an event time before `before` (Unix seconds); returns how many. */
+  /**
+   * Deletes up to `limit` rows of the default partition with an event time before `before` (Unix
+   * seconds), raising their apps' retention floors in the same statement; returns how many.
+   */
   async deleteStrayBefore(before: number, limit: number): Promise<number> {
     const rows: { n: number }[] = await this.dataSource.query(
-      `WITH d AS (DELETE FROM ${DEFAULT_PARTITION} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${DEFAULT_PARTITION} WHERE event_time < to_timestamp($1) LIMIT $2)) RETURNING 1)
+      `WITH d AS (DELETE FROM ${DEFAULT_PARTITION} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${DEFAULT_PARTITION} WHERE event_time < to_timestamp($1) LIMIT $2)) RETURNING sdk_app_id, position),
+         f AS (INSERT INTO event_retention_floors (sdk_app_id, position) SELECT sdk_app_id, max(position) FROM d GROUP BY sdk_app_id ${RAISE_FLOOR})
        SELECT count(*)::int AS n FROM d`,
       [before, limit],
     );

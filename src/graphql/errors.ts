@@ -8,6 +8,7 @@ const GRAPHQL_CODE: Partial<Record<AppErrorCode, [code: string, status: number]>
   FORBIDDEN: ['FORBIDDEN', 403],
   BAD_USER_INPUT: ['BAD_USER_INPUT', 400],
   UNAVAILABLE: ['SERVICE_UNAVAILABLE', 503],
+  CURSOR_EXPIRED: ['CURSOR_EXPIRED', 400],
 };
 
 /** An AppError as a GraphQLError (for errors raised outside resolvers, e.g. in the context). */
