@@ -20,6 +20,13 @@ export interface ResumeOptions<Event extends { cursor: string }> {
   onEvent(event: Event): void;
   /** The subscription stopped for good: a close code that retrying cannot fix (4401, 4403, ...) or refused GraphQL errors. */
   onStopped?(reason: unknown): void;
+  /**
+   * The saved cursor expired (`CURSOR_EXPIRED`): events after it are gone (retention deleted some while
+   * you were away) or it comes from another database (a restore or a failover). Read your state again
+   * (with queries) and return the cursor to go on from, or null for live events only. Without this
+   * handler the subscription stops (`onStopped`).
+   */
+  onCursorExpired?(errors: readonly unknown[]): string | null | Promise<string | null>;
   /** A WebSocket class where there is no global one (Node 20: `import WebSocket from 'ws'`). */
   readonly webSocketImpl?: unknown;
   /** Longest wait between tries, in ms (default 30 s). */
@@ -34,6 +41,8 @@ export interface ResumeOptions<Event extends { cursor: string }> {
 export function resumeSubscription<Event extends { cursor: string }>(o: ResumeOptions<Event>): { stop(): void; last(): string | null } {
   let last = o.after;
   let failures = 0;
+  /** Expiries since the last event handled. */
+  let expiries = 0;
   let stopped = false;
   let client: Client | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -52,6 +61,20 @@ export function resumeSubscription<Event extends { cursor: string }>(o: ResumeOp
       if (ended || stopped) return;
       ended = true;
       dispose(current);
+      if (expired(reason) && o.onCursorExpired) {
+        // The events after `last` cannot be replayed: the caller re-reads its state and says where to go on.
+        // The newest stored event may itself be older than what retention deleted: the same cursor would
+        // expire again until a newer event is stored, so a repeated expiry waits as a failed try does.
+        const wait = expiries === 0 ? 0 : Math.min(o.maxDelayMs ?? 30_000, 500 * 2 ** (expiries - 1));
+        expiries++;
+        return void Promise.resolve()
+          .then(() => o.onCursorExpired!(reason as unknown[]))
+          .then((cursor) => {
+            if (stopped) return;
+            last = cursor;
+            timer = setTimeout(connect, wait);
+          }, stop);
+      }
       if (!retryable(reason)) return stop(reason);
       const delay = Math.min(o.maxDelayMs ?? 30_000, 500 * 2 ** failures++);
       timer = setTimeout(connect, delay / 2 + Math.random() * (delay / 2));
@@ -78,6 +101,7 @@ export function resumeSubscription<Event extends { cursor: string }>(o: ResumeOp
             return stop(err);
           }
           last = event.cursor;
+          expiries = 0;
         },
         error: (err) => end(err),
         complete: () => end({ code: 1000, reason: 'completed by the server' }),
@@ -92,6 +116,11 @@ export function resumeSubscription<Event extends { cursor: string }>(o: ResumeOp
 /** Closes a client for good; graphql-ws's dispose rejects when the socket closed before it connected. */
 function dispose(client: Client | null): void {
   Promise.resolve(client?.dispose()).catch(() => undefined);
+}
+
+/** GraphQL errors that say the cursor cannot be resumed from. */
+function expired(reason: unknown): boolean {
+  return Array.isArray(reason) && reason.some((e) => e?.extensions?.code === 'CURSOR_EXPIRED');
 }
 
 /** A close event with a code worth a new try (no code: the connection failed), or a GraphQL refusal that is temporary. */

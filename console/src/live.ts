@@ -16,12 +16,17 @@ export interface LiveHandlers {
   status(text: string, tone: Tone): void;
   /** Given up: retrying cannot help (a refused key, a refused request). */
   stopped(message: string): void;
+  /** The feed's cursor expired (events after it were deleted by retention): the connection has stopped; read the feed again. */
+  expired(message: string): void;
 }
 
 /** GraphQL error codes of a subscription that no retry can fix. */
 const FINAL_CODES = new Set(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'FORBIDDEN', 'UNAUTHENTICATED']);
 
 type GraphQLErrors = readonly { readonly message?: string; readonly extensions?: { readonly code?: unknown } }[];
+
+/** GraphQL errors saying the feed's `after` cannot be resumed from. */
+const cursorExpired = (err: unknown): boolean => Array.isArray(err) && (err as GraphQLErrors).some((e) => e.extensions?.code === 'CURSOR_EXPIRED');
 
 function actionFor(err: unknown): CloseAction {
   if (Array.isArray(err)) {
@@ -111,6 +116,7 @@ export class LiveConnection {
   private fail(generation: number, err: unknown): void {
     if (generation !== this.generation) return;
     this.stop();
+    if (cursorExpired(err)) return this.on.expired((err as GraphQLErrors).map((e) => e.message ?? 'error').join('; '));
     const action = actionFor(err);
     if (!action.retry) return this.on.stopped(action.message);
     const delay = backoffMs(++this.attempt);

@@ -66,13 +66,23 @@ export class Session {
     return true;
   }
 
-  private goLive(): void {
+  /**
+   * The feed and the board live. `fromLiveEdge`: until its first live event, the feed subscribes
+   * without `after` even though it has a cursor (after an expired one: the newest stored event may be
+   * older than what retention deleted), and is anchored as a feed without a cursor is.
+   */
+  private goLive(fromLiveEdge = false): void {
+    let edge = fromLiveEdge;
     this.live = new LiveConnection(this.wsUrl, this.key, this.filters, {
-      resumeCursor: () => this.feed.lastCursor,
-      event: (event) => this.feed.add(event) && this.view.eventAdded(event),
+      resumeCursor: () => (edge ? null : this.feed.lastCursor),
+      event: (event) => {
+        if (!this.feed.add(event)) return;
+        edge = false; // a live event is newer than anything deleted: resuming after it is safe
+        this.view.eventAdded(event);
+      },
       call: (call) => this.callUpdated(call),
       connected: () => {
-        const unanchored = this.feed.lastCursor === null; // the feed subscribes without `after`
+        const unanchored = edge || this.feed.lastCursor === null; // the feed subscribes without `after`
         this.later(() => {
           void this.resyncBoard();
           void this.refreshStats();
@@ -81,6 +91,7 @@ export class Session {
       },
       status: (text, tone) => this.view.status(text, tone),
       stopped: (message) => this.stop(message),
+      expired: () => void this.reload(),
     });
     this.live.start();
   }
@@ -95,6 +106,18 @@ export class Session {
     if (stored === null || stored.every((e) => this.feed.has(e.cursor))) return;
     this.live?.stop();
     if (await this.loadHistory()) this.goLive();
+  }
+
+  /**
+   * The feed's cursor expired: retention deleted events after it while the page was away, so they
+   * cannot be replayed. The feed is read again from the newest stored events and goes live from the
+   * live edge, anchored as at the start: the newest stored event may itself be older than what
+   * retention deleted, so resuming after it would expire again.
+   */
+  private async reload(): Promise<void> {
+    this.live?.stop();
+    this.view.status('Events after the last one shown were deleted by retention while this page was away: reading the feed again…', 'warn');
+    if (await this.loadHistory()) this.goLive(true);
   }
 
   /** Ends everything; with a message, tells the view why. */

@@ -181,6 +181,36 @@ describe('the console at /console', () => {
     await until('the new call rings', () => boardState('r-new'), (s) => s === 'RINGING');
   }, 150000);
 
+  it('reads its feed again when retention deleted events after its cursor while its server was away, then goes on live', async () => {
+    await post(server!, call({ callId: 'x-before', caller: 'Expiry', callees: ['Bob'], outcome: 'ongoing' }).slice(0, 1));
+    await until('the last event before the outage', feedRows, (rows) => rows.some((r) => r.callId === 'x-before'));
+    await server!.stop();
+    await until('the console notices', status, (t) => t.startsWith('Reconnecting'));
+    // While the page is away: an event is stored, then a late event of an old day, and retention deletes
+    // the late one with its day (as a partition drop does: its row goes, its app's floor rises to it). Its
+    // position is past the page's cursor, and past the newest event left.
+    await post(ingest!, call({ callId: 'x-later', caller: 'Expiry', callees: ['Carol'], outcome: 'ongoing' }).slice(0, 1));
+    await post(ingest!, call({ callId: 'x-deleted', caller: 'Expiry', callees: ['Carol'], outcome: 'ongoing' }).slice(0, 1));
+    await db.dataSource.query(`WITH d AS (DELETE FROM call_events WHERE call_id = 'x-deleted' RETURNING sdk_app_id, position)
+      INSERT INTO event_retention_floors (sdk_app_id, position) SELECT sdk_app_id, position FROM d
+      ON CONFLICT (sdk_app_id) DO UPDATE SET position = excluded.position`);
+    const sent = browser!.received.length;
+    server = await ready(env);
+    await until('the console is live again', status, (t) => t === 'Live', 30000);
+    const refusals = () => browser!.received.slice(sent).map((m) => JSON.parse(m)).filter((m) => m.type === 'error');
+    const refused = await until('the resume refused', async () => refusals(), (r) => r.length > 0);
+    expect(JSON.stringify(refused)).toContain('"code":"CURSOR_EXPIRED"');
+    // Read again: the event stored while it was away is in the feed, once.
+    let rows = await until('the feed read again', feedRows, (r) => r.some((row) => row.callId === 'x-later'));
+    expect(new Set(rows.map((r) => r.cursor)).size).toBe(rows.length);
+    // And live from there, without another refusal.
+    await post(ingest!, call({ callId: 'x-after', caller: 'Expiry', callees: ['Dan'], outcome: 'ongoing' }).slice(0, 1));
+    rows = await until('a live event after the reload', feedRows, (r) => r.some((row) => row.callId === 'x-after'));
+    expect(rows.filter((r) => r.callId.startsWith('x-')).map((r) => r.callId)).toEqual(['x-after', 'x-later', 'x-before']);
+    expect(refusals()).toHaveLength(1);
+    expect(await status()).toBe('Live');
+  }, 150000);
+
   it('applies the app, user and media filters to the feed, the board and the chart', async () => {
     await page().fill('#filter-app', B);
     await page().fill('#filter-user', 'Carol');

@@ -106,6 +106,43 @@ describe('the resume client of docs/api.md', () => {
     expect(sockets).toBe(1);
   }, 30000);
 
+  it('asks onCursorExpired where to go on when events after its cursor were deleted by retention, and stops without it', async () => {
+    const key = await createKey(db.dataSource, 'expiry', [APP]);
+    const base = `http://127.0.0.1:${port}`;
+    const read = async (q: string) => (await gql(base, key, q)).data!.callEvents.edges[0].cursor as string;
+    const old = await read('{ callEvents(filter: { userId: "resume" }, first: 1) { edges { cursor } } }');
+    // As retention does when it deletes events: the app's floor rises past the saved cursor.
+    await db.dataSource.query(`INSERT INTO event_retention_floors (sdk_app_id, position) SELECT $1, max(position) FROM call_events`, [APP]);
+    const latest = await read('{ callEvents(filter: { userId: "resume" }, last: 1) { edges { cursor } } }');
+
+    const stopped: unknown[] = [];
+    resumeSubscription<Event>({ url: url(), apiKey: key, query: FEED, after: old, onEvent: () => undefined, onStopped: (r) => stopped.push(r), webSocketImpl: WebSocket });
+    const expiries: unknown[] = [];
+    const received: Event[] = [];
+    const sub = resumeSubscription<Event>({
+      url: url(),
+      apiKey: key,
+      query: FEED,
+      after: old,
+      onEvent: (e) => received.push(e),
+      onStopped: (r) => stopped.push(r),
+      onCursorExpired: async (errors) => {
+        expiries.push(errors);
+        return latest; // re-read: here, the newest stored event
+      },
+      webSocketImpl: WebSocket,
+    });
+    await waitFor(() => expiries.length === 1 && stopped.length === 1, 10000, 'the expiry and the stop');
+    expect(JSON.stringify(expiries[0])).toContain('"code":"CURSOR_EXPIRED"');
+    expect(JSON.stringify(stopped[0])).toContain('"code":"CURSOR_EXPIRED"');
+    await deliver(5000);
+    await waitFor(() => received.length >= 1, 10000, 'the event after the new cursor');
+    await settle(300);
+    sub.stop();
+    expect(received.map((e) => e.callId)).toEqual([body(5000).CallId]);
+    expect(expiries).toHaveLength(1);
+  }, 30000);
+
   it('stops without a retry when the server refuses the key at connection_init (4403)', async () => {
     const stopped: { code?: number }[] = [];
     sockets = 0;
