@@ -23,8 +23,8 @@ export interface ResumeOptions<Event extends { cursor: string }> {
   /**
    * The saved cursor expired (`CURSOR_EXPIRED`): events after it are gone (retention deleted some while
    * you were away) or it comes from another database (a restore or a failover). Read your state again
-   * (with queries) and return the cursor to go on from, or null for live events only. Without this
-   * handler the subscription stops (`onStopped`).
+   * (with queries) and return the cursor of the newest event you read, or null for live events only.
+   * Without this handler the subscription stops (`onStopped`).
    */
   onCursorExpired?(errors: readonly unknown[]): string | null | Promise<string | null>;
   /** A WebSocket class where there is no global one (Node 20: `import WebSocket from 'ws'`). */
@@ -63,8 +63,8 @@ export function resumeSubscription<Event extends { cursor: string }>(o: ResumeOp
       dispose(current);
       if (expired(reason) && o.onCursorExpired) {
         // The events after `last` cannot be replayed: the caller re-reads its state and says where to go on.
-        // The newest stored event may itself be older than what retention deleted: the same cursor would
-        // expire again until a newer event is stored, so a repeated expiry waits as a failed try does.
+        // A stored event's cursor does not expire; should the one returned expire too, the next try waits
+        // as a failed connection's does.
         const wait = expiries === 0 ? 0 : Math.min(o.maxDelayMs ?? 30_000, 500 * 2 ** (expiries - 1));
         expiries++;
         return void Promise.resolve()

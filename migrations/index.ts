@@ -6,7 +6,7 @@ import { AddQuarantineCredentials1795760000000 } from './1795760000000-AddQuaran
 import { CreateBiViews1795780000000 } from './1795780000000-CreateBiViews';
 import { PartitionCallEvents1795800000000 } from './1795800000000-PartitionCallEvents';
 import { AddCallFirstEventAt1795810000000 } from './1795810000000-AddCallFirstEventAt';
-import { CreateEventRetentionFloors1795820000000 } from './1795820000000-CreateEventRetentionFloors';
+import { CreateEventRetentionFloor1795820000000 } from './1795820000000-CreateEventRetentionFloor';
 
 /** Every migration, oldest first. Listed explicitly so the same list runs from TypeScript and compiled JS. */
-export const MIGRATIONS = [CreateCallTables1795648500000, CreateApiKeys1795649600000, BoundQuarantine1795700000000, CreateCallStatsRollup1795706400000, AddQuarantineCredentials1795760000000, CreateBiViews1795780000000, PartitionCallEvents1795800000000, AddCallFirstEventAt1795810000000, CreateEventRetentionFloors1795820000000];
+export const MIGRATIONS = [CreateCallTables1795648500000, CreateApiKeys1795649600000, BoundQuarantine1795700000000, CreateCallStatsRollup1795706400000, AddQuarantineCredentials1795760000000, CreateBiViews1795780000000, PartitionCallEvents1795800000000, AddCallFirstEventAt1795810000000, CreateEventRetentionFloor1795820000000];

@@ -66,23 +66,13 @@ export class Session {
     return true;
   }
 
-  /**
-   * The feed and the board live. `fromLiveEdge`: until its first live event, the feed subscribes
-   * without `after` even though it has a cursor (after an expired one: the newest stored event may be
-   * older than what retention deleted), and is anchored as a feed without a cursor is.
-   */
-  private goLive(fromLiveEdge = false): void {
-    let edge = fromLiveEdge;
+  private goLive(): void {
     this.live = new LiveConnection(this.wsUrl, this.key, this.filters, {
-      resumeCursor: () => (edge ? null : this.feed.lastCursor),
-      event: (event) => {
-        if (!this.feed.add(event)) return;
-        edge = false; // a live event is newer than anything deleted: resuming after it is safe
-        this.view.eventAdded(event);
-      },
+      resumeCursor: () => this.feed.lastCursor,
+      event: (event) => this.feed.add(event) && this.view.eventAdded(event),
       call: (call) => this.callUpdated(call),
       connected: () => {
-        const unanchored = edge || this.feed.lastCursor === null; // the feed subscribes without `after`
+        const unanchored = this.feed.lastCursor === null; // the feed subscribes without `after`
         this.later(() => {
           void this.resyncBoard();
           void this.refreshStats();
@@ -110,14 +100,13 @@ export class Session {
 
   /**
    * The feed's cursor expired: retention deleted events after it while the page was away, so they
-   * cannot be replayed. The feed is read again from the newest stored events and goes live from the
-   * live edge, anchored as at the start: the newest stored event may itself be older than what
-   * retention deleted, so resuming after it would expire again.
+   * cannot be replayed. The feed is read again from the newest stored events, whose cursors retention
+   * has not passed, and goes live from the last of them.
    */
   private async reload(): Promise<void> {
     this.live?.stop();
     this.view.status('Events after the last one shown were deleted by retention while this page was away: reading the feed again…', 'warn');
-    if (await this.loadHistory()) this.goLive(true);
+    if (await this.loadHistory()) this.goLive();
   }
 
   /** Ends everything; with a message, tells the view why. */

@@ -35,28 +35,31 @@ export class CallEventRepository {
 
   /**
    * A page of events. With `after`, the page is refused (`CURSOR_EXPIRED`) when retention deleted an
-   * event of the reader's apps after that cursor: the page would lack it. The floor is read after the
-   * page, so a delete that commits while the page is read is either in the page's rows or in the floor.
+   * event after that cursor: the page would lack it. The floor is read after the page, so a delete that
+   * commits while the page is read is either in the page's rows or in the floor.
    */
   async list(scope: AppScope, filter: CallEventFilter | null | undefined, args: PageArgs): Promise<Page<CallEventRecord>> {
     const params = new SqlParams();
     const conditions = eventConditions(scope, filter, params);
     const page = await queryPage(this.dataSource, { columns: EVENT_COLUMNS, source: 'call_events e', conditions, params }, KEYSET, args);
-    if (args.after != null && args.rows !== false) await this.checkRetention(scope, filter, eventPosition('after', args.after));
+    if (args.after != null && args.rows !== false) await this.checkRetention(eventPosition('after', args.after));
     return page;
   }
 
-  /** Throws `CURSOR_EXPIRED` when retention deleted an event of the reader's apps after `afterPosition`. */
-  async checkRetention(scope: AppScope, filter: CallEventFilter | null | undefined, afterPosition: string): Promise<void> {
-    const params = new SqlParams();
-    const apps = appCondition('sdk_app_id', appsToRead(scope, filter?.sdkAppId), params);
-    const rows: { floor: string | null }[] = await this.dataSource.query(`SELECT max(position)::text AS floor FROM event_retention_floors ${whereClause(apps)}`, params.values);
-    const floor = rows[0]?.floor ?? null;
-    if (floor !== null && BigInt(floor) > BigInt(afterPosition)) {
+  /**
+   * Throws `CURSOR_EXPIRED` when retention deleted an event after `afterPosition`. Retention keeps every
+   * event after some position and deletes only below it (docs/architecture.md, Event partitions and
+   * retention), so that is a cursor below the highest position it deleted; every stored event's cursor
+   * is at or above it.
+   */
+  async checkRetention(afterPosition: string): Promise<void> {
+    const rows: { floor: string }[] = await this.dataSource.query(`SELECT position::text AS floor FROM event_retention_floor`);
+    const floor = rows[0]?.floor;
+    if (floor !== undefined && BigInt(floor) > BigInt(afterPosition)) {
       throw new AppError(
         'CURSOR_EXPIRED',
-        `after: expected a cursor at or after position ${floor} (events up to there were deleted by retention, RETENTION_DAYS), got position ${BigInt(afterPosition)}: ` +
-          'events after it may be gone; read again without `after`',
+        `after: expected a cursor at or after position ${floor} (retention, RETENTION_DAYS, deleted the events up to there), got position ${BigInt(afterPosition)}: ` +
+          'events after it are gone; read again without `after`',
         'after',
       );
     }
@@ -65,14 +68,15 @@ export class CallEventRepository {
   /**
    * Throws `CURSOR_EXPIRED` when `afterPosition` is beyond every position this database has given out:
    * the cursor comes from before a restore or a failover, and events after it here would be skipped.
-   * Only against the primary (a replica's sequence may lag behind its cursors).
+   * Only against the primary (a replica's sequence may lag behind its cursors). Once the database has
+   * given out positions past the cursor, nothing tells such a cursor apart.
    */
   async checkReached(afterPosition: string): Promise<void> {
     const rows: { head: string }[] = await this.dataSource.query(`SELECT last_value::text AS head FROM call_events_position_seq`);
     if (BigInt(afterPosition) > BigInt(rows[0].head)) {
       throw new AppError(
         'CURSOR_EXPIRED',
-        `after: expected a cursor of this database (position at most ${rows[0].head}), got position ${BigInt(afterPosition)}: ` +
+        `after: expected a cursor of this database, got position ${BigInt(afterPosition)}, beyond every position it gave out: ` +
           'it comes from before a restore or a failover; subscribe again without `after`',
         'after',
       );

@@ -4,8 +4,8 @@ import { EventMaintenance, type MaintenanceReport } from './event-maintenance';
 const NOW = Date.parse('2026-11-26T12:00:00Z') / 1000;
 const month = (iso: string) => Date.parse(`${iso}-01T00:00:00Z`) / 1000;
 
-/** A repository in memory, whose `drop` of one partition fails like a lock held too long. */
-function fakeRepository(failDropOf: string | null) {
+/** A repository in memory, whose `drop` of one partition fails like a lock held too long (and of another is postponed). */
+function fakeRepository(failDropOf: string | null, postponeDropOf: string | null = null) {
   const partitions = [
     { name: 'call_events_default', range: null },
     { name: 'call_events_p20260101', range: { from: month('2026-01'), to: month('2026-02') } },
@@ -13,6 +13,8 @@ function fakeRepository(failDropOf: string | null) {
     { name: 'call_events_p20261101', range: { from: month('2026-11'), to: month('2026-12') } },
   ];
   const calls = { deleted: 0 };
+  /** The `keepAbove` of each drop and stray delete. */
+  const keptAbove: (string | null)[] = [];
   const repo = {
     list: async () => [...partitions],
     defaultIntervals: async () => new Map<number, number>([[month('2026-09'), 150_000]]),
@@ -21,12 +23,18 @@ function fakeRepository(failDropOf: string | null) {
       partitions.push({ name, range });
       return { name, moved: 0 };
     },
-    drop: async (name: string) => {
+    drop: async (name: string, keepAbove: string | null) => {
+      keptAbove.push(keepAbove);
       if (name === failDropOf) throw Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' });
+      if (name === postponeDropOf) return { outcome: 'postponed', keep: 20_000 };
       partitions.splice(partitions.findIndex((p) => p.name === name), 1);
-      return true;
+      return { outcome: 'dropped', kept: 3 };
     },
-    deleteStrayBefore: async () => 0,
+    keptFrom: async () => '1000',
+    deleteStrayBefore: async (_before: number, _limit: number, keepAbove: string | null) => {
+      keptAbove.push(keepAbove);
+      return 0;
+    },
     deleteCallsBefore: async () => {
       const n = calls.deleted === 0 ? 1000 : 250;
       calls.deleted += n;
@@ -34,7 +42,7 @@ function fakeRepository(failDropOf: string | null) {
     },
     oldestEventTime: async () => month('2026-02'),
   };
-  return { repo: repo as unknown as EventPartitionRepository, partitions, calls };
+  return { repo: repo as unknown as EventPartitionRepository, partitions, calls, keptAbove };
 }
 
 const run = (repo: EventPartitionRepository): Promise<MaintenanceReport> =>
@@ -61,6 +69,17 @@ describe('EventMaintenance', () => {
     expect(partitions.map((p) => p.name)).not.toContain('call_events_p20260901');
     expect(report.callsDeleted).toBe(1250);
     expect(calls.deleted).toBe(1250);
+  });
+
+  it('keeps every event stored after the oldest one kept, and reports a drop postponed for it', async () => {
+    const { repo, partitions, keptAbove } = fakeRepository(null, 'call_events_p20260101');
+    const report = await run(repo);
+    expect(report.outcome).toBe('ok');
+    expect(keptAbove).toEqual(['1000', '1000', '1000']); // both drops and the stray delete
+    expect(report.dropped).toEqual(['call_events_p20260201']);
+    expect(report.keptLate).toBe(3);
+    expect(report.postponedDrops).toEqual([{ name: 'call_events_p20260101', keep: 20_000 }]);
+    expect(partitions.map((p) => p.name)).toContain('call_events_p20260101');
   });
 
   it('runs every other step when one fails, and reports the failure', async () => {

@@ -21,6 +21,10 @@ export interface MaintenanceReport {
   readonly outcome: 'ok' | 'skipped' | 'error';
   readonly created: readonly { readonly name: string; readonly moved: number }[];
   readonly dropped: readonly string[];
+  /** Events of dropped partitions kept (moved to the default partition): stored after the oldest event kept. */
+  readonly keptLate?: number;
+  /** Partitions past the horizon left for a later run: more of their events were stored after the oldest kept one than a drop moves. */
+  readonly postponedDrops?: readonly { readonly name: string; readonly keep: number }[];
   readonly strayDeleted: number;
   readonly callsDeleted: number;
   /** Partitions of `call_events` after the run, the default one included. */
@@ -134,14 +138,26 @@ export class EventMaintenance {
     }, undefined);
 
     const dropped: string[] = [];
+    const postponedDrops: { name: string; keep: number }[] = [];
     let strayDeleted = 0;
+    let keptLate = 0;
     if (dropBefore !== null) {
-      for (const p of await step(() => repo.list(), [])) {
-        if (p.range && p.range.to <= dropBefore && (await step(() => repo.drop(p.name), false))) dropped.push(p.name);
+      // What retention keeps is every event after a position (a cursor below it has lost events; one above
+      // it has lost none): events past the horizon stored after the oldest kept one (late callbacks) stay.
+      const keepAbove = await step(() => repo.keptFrom(dropBefore), undefined);
+      if (keepAbove !== undefined) {
+        for (const p of await step(() => repo.list(), [])) {
+          if (!p.range || p.range.to > dropBefore) continue;
+          const result = await step(() => repo.drop(p.name, keepAbove), null);
+          if (result?.outcome === 'dropped') {
+            dropped.push(p.name);
+            keptLate += result.kept;
+          } else if (result?.outcome === 'postponed') postponedDrops.push({ name: p.name, keep: result.keep });
+        }
+        await step(async () => {
+          for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.job.isStopped; strayDeleted += n) n = await repo.deleteStrayBefore(dropBefore, DELETE_BATCH, keepAbove);
+        }, undefined);
       }
-      await step(async () => {
-        for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.job.isStopped; strayDeleted += n) n = await repo.deleteStrayBefore(dropBefore, DELETE_BATCH);
-      }, undefined);
     }
 
     let callsDeleted = 0;
@@ -154,6 +170,6 @@ export class EventMaintenance {
 
     const partitions = (await step(() => repo.list(), [])).length;
     const oldestEventAt = await step(() => repo.oldestEventTime(), null);
-    return { outcome: errors.length > 0 ? 'error' : 'ok', created, skippedMoves, dropped, strayDeleted, callsDeleted, partitions, oldestEventAt, error: errors[0], errors: errors.length };
+    return { outcome: errors.length > 0 ? 'error' : 'ok', created, skippedMoves, dropped, keptLate, postponedDrops, strayDeleted, callsDeleted, partitions, oldestEventAt, error: errors[0], errors: errors.length };
   }
 }

@@ -5,8 +5,14 @@ import { intervalStart, nextIntervalStart, partitionName, uncovered, type Partit
 /** Serialises changes to the partitions of `call_events` across replicas (transaction-level). */
 const PARTITION_LOCK = 0x70617274; // "part"
 
-/** Completes an INSERT of (sdk_app_id, position) into `event_retention_floors`: a floor only ever rises. */
-const RAISE_FLOOR = `ON CONFLICT (sdk_app_id) DO UPDATE SET position = greatest(event_retention_floors.position, excluded.position), updated_at = now()`;
+/** Completes an INSERT of a position into `event_retention_floor`: the floor only ever rises. */
+const RAISE_FLOOR = `ON CONFLICT (id) DO UPDATE SET position = greatest(event_retention_floor.position, excluded.position), updated_at = now()`;
+
+/** Above every position (bigint's largest): "keep nothing" for retention's deletes. */
+const MAX_POSITION = '9223372036854775807';
+
+/** Events of a dropped partition a drop moves to the default partition at most (more would hold ingest). */
+export const MAX_KEEP_ROWS = 10_000;
 
 /** The stray-time partition made by the migration PartitionCallEvents. */
 export const DEFAULT_PARTITION = 'call_events_default';
@@ -113,33 +119,60 @@ export class EventPartitionRepository {
   }
 
   /**
-   * Drops a partition with all its rows (retention); false when it no longer exists. Each app's highest
-   * position in it raises that app's retention floor in the same transaction, so a cursor the drop made
-   * stale is refused from the moment the rows are gone (docs/api.md, Cursors and retention). The
-   * partition is held in SHARE mode while it is read (reads go on; no row can be added unseen), then
-   * dropped.
+   * The lowest position among events at or after `since` (Unix seconds): the events retention keeps
+   * by time. Retention deletes nothing at or above it, so what it keeps is always every event after
+   * some position (docs/architecture.md, Event partitions and retention). Null when there is none.
    */
-  async drop(name: string): Promise<boolean> {
+  async keptFrom(since: number): Promise<string | null> {
+    const rows: { p: string | null }[] = await this.dataSource.query(`SELECT min(position)::text AS p FROM call_events WHERE event_time >= to_timestamp($1)`, [since]);
+    return rows[0]?.p ?? null;
+  }
+
+  /**
+   * Drops a partition (retention), keeping its events at positions above `keepAbove` (late callbacks of
+   * its days, stored after events retention keeps): they are moved to the default partition, where a
+   * later run deletes them once every event before them is gone. The highest position dropped raises
+   * the retention floor in the same transaction. Returns 'gone' when the partition no longer exists, and
+   * 'postponed' (nothing done) when it holds more than `maxKeep` events to keep: moving them would hold
+   * ingest (an import of old days does this; the partition goes once the events stored before it have).
+   */
+  async drop(name: string, keepAbove: string | null, maxKeep = MAX_KEEP_ROWS): Promise<{ outcome: 'dropped'; kept: number } | { outcome: 'gone' } | { outcome: 'postponed'; keep: number }> {
     if (!PARTITION_NAME.test(name)) throw new Error(`partition: expected a name like call_events_p20260101, got ${JSON.stringify(name)}`);
     return this.retryingLocks({ withIngestLock: false, tries: LOCK_TRIES }, async (tx) => {
-      if (!(await this.list(tx)).some((p) => p.name === name)) return false;
+      if (!(await this.list(tx)).some((p) => p.name === name)) return { outcome: 'gone' as const };
+      // Readers pass a SHARE lock; no row can be added unseen (none should: its times are past the horizon).
       await tx.query(`LOCK TABLE ${name} IN SHARE MODE`);
-      await tx.query(`INSERT INTO event_retention_floors (sdk_app_id, position) SELECT sdk_app_id, max(position) FROM ${name} GROUP BY sdk_app_id ${RAISE_FLOOR}`);
-      await tx.query(`DROP TABLE ${name}`);
-      return true;
+      const above = keepAbove ?? MAX_POSITION;
+      const [{ keep }]: { keep: number }[] = await tx.query(`SELECT count(*)::int AS keep FROM (SELECT 1 FROM ${name} WHERE position > $1::bigint LIMIT $2) k`, [above, maxKeep + 1]);
+      if (keep > maxKeep) return { outcome: 'postponed' as const, keep };
+      await tx.query(`INSERT INTO event_retention_floor (position) SELECT max(position) FROM ${name} WHERE position < $1::bigint HAVING max(position) IS NOT NULL ${RAISE_FLOOR}`, [above]);
+      if (keep === 0) {
+        await tx.query(`DROP TABLE ${name}`);
+      } else {
+        // Detached, its range is no partition's: the kept rows go to the default partition, positions unchanged
+        // (columns by name: a partition attached by the migration may order them differently).
+        const [{ columns }]: { columns: string }[] = await tx.query(
+          `SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS columns FROM pg_attribute WHERE attrelid = 'call_events'::regclass AND attnum > 0 AND NOT attisdropped`,
+        );
+        await tx.query(`ALTER TABLE call_events DETACH PARTITION ${name}`);
+        await tx.query(`INSERT INTO call_events (${columns}) SELECT ${columns} FROM ${name} WHERE position > $1::bigint`, [above]);
+        await tx.query(`DROP TABLE ${name}`);
+      }
+      return { outcome: 'dropped' as const, kept: keep };
     });
   }
 
   /**
    * Deletes up to `limit` rows of the default partition with an event time before `before` (Unix
-   * seconds), raising their apps' retention floors in the same statement; returns how many.
+   * seconds) and a position below `keepAbove` (null: any), raising the retention floor in the same
+   * statement; returns how many.
    */
-  async deleteStrayBefore(before: number, limit: number): Promise<number> {
+  async deleteStrayBefore(before: number, limit: number, keepAbove: string | null = null): Promise<number> {
     const rows: { n: number }[] = await this.dataSource.query(
-      `WITH d AS (DELETE FROM ${DEFAULT_PARTITION} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${DEFAULT_PARTITION} WHERE event_time < to_timestamp($1) LIMIT $2)) RETURNING sdk_app_id, position),
-         f AS (INSERT INTO event_retention_floors (sdk_app_id, position) SELECT sdk_app_id, max(position) FROM d GROUP BY sdk_app_id ${RAISE_FLOOR})
+      `WITH d AS (DELETE FROM ${DEFAULT_PARTITION} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${DEFAULT_PARTITION} WHERE event_time < to_timestamp($1) AND position < $3::bigint LIMIT $2)) RETURNING position),
+         f AS (INSERT INTO event_retention_floor (position) SELECT max(position) FROM d HAVING max(position) IS NOT NULL ${RAISE_FLOOR})
        SELECT count(*)::int AS n FROM d`,
-      [before, limit],
+      [before, limit, keepAbove ?? MAX_POSITION],
     );
     return rows[0].n;
   }

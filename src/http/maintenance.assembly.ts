@@ -26,8 +26,11 @@ export function startMaintenance(config: Config, db: Pick<Database, 'dataSource'
     for (const s of r.skippedMoves ?? []) {
       log.warn({ interval: new Date(s.from * 1000).toISOString(), rows: s.rows }, 'the default partition holds too many rows of this interval to move them while ingest runs; they stay there (docs/operations.md, Retention)');
     }
+    for (const d of r.postponedDrops ?? []) {
+      log.warn({ partition: d.name, keep: d.keep }, 'retention: this partition holds more events stored after the oldest kept one than a drop moves; it is dropped once they are older than every event kept (docs/operations.md, Retention)');
+    }
     if (r.created.length + r.dropped.length + r.strayDeleted + r.callsDeleted > 0) {
-      log.info({ created: r.created, dropped: r.dropped, strayDeleted: r.strayDeleted, callsDeleted: r.callsDeleted, partitions: r.partitions }, 'event partitions maintained');
+      log.info({ created: r.created, dropped: r.dropped, keptLate: r.keptLate, strayDeleted: r.strayDeleted, callsDeleted: r.callsDeleted, partitions: r.partitions }, 'event partitions maintained');
     }
   };
   const maintenance = new EventMaintenance({

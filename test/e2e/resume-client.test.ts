@@ -111,8 +111,8 @@ describe('the resume client of docs/api.md', () => {
     const base = `http://127.0.0.1:${port}`;
     const read = async (q: string) => (await gql(base, key, q)).data!.callEvents.edges[0].cursor as string;
     const old = await read('{ callEvents(filter: { userId: "resume" }, first: 1) { edges { cursor } } }');
-    // As retention does when it deletes events: the app's floor rises past the saved cursor.
-    await db.dataSource.query(`INSERT INTO event_retention_floors (sdk_app_id, position) SELECT $1, max(position) FROM call_events`, [APP]);
+    // As retention does when it deletes events: the floor (the highest position deleted) rises past the saved cursor.
+    await db.dataSource.query(`INSERT INTO event_retention_floor (position) SELECT max(position) FROM call_events`);
     const latest = await read('{ callEvents(filter: { userId: "resume" }, last: 1) { edges { cursor } } }');
 
     const stopped: unknown[] = [];

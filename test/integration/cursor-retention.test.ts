@@ -1,36 +1,41 @@
 import type { Client } from 'graphql-ws';
 import { CallEventRepository } from '../../src/calls/call-event.repository';
-import { EventMaintenance } from '../../src/calls/event-maintenance';
-import { ALL_APPS } from '../../src/domain/app-scope';
+import { EventMaintenance, type MaintenanceReport } from '../../src/calls/event-maintenance';
 import { EventPartitionRepository } from '../../src/db/event-partitions.repository';
+import { ALL_APPS } from '../../src/domain/app-scope';
 import { eventCursor } from '../../src/domain/cursor';
 import { IngestRepository } from '../../src/ingest/ingest.repository';
 import { parseV1Callback } from '../../src/ingest/trtc-v1.schema';
 import { startTestApp, type TestApp } from '../support/app';
 import { commandOf, makeCallback } from '../support/callbacks';
-import { createKey, gql } from '../support/graphql';
+import { createKey, gql, type GraphQLReply } from '../support/graphql';
 import { collect, wsClient } from '../support/ws';
 
 const A = '1400000001';
 const B = '1400000002';
 const at = (iso: string) => Date.parse(iso) / 1000;
 
-const EVENTS = `query($after: String, $f: CallEventFilter) { callEvents(first: 10, after: $after, filter: $f) { edges { node { callId cursor } } } }`;
-const FEED = `subscription($after: String, $f: CallEventFilter) { callEventAdded(filter: $f, after: $after) { callId cursor } }`;
+const EVENTS = `query($after: String, $first: Int) { callEvents(first: $first, after: $after) { edges { node { callId } } pageInfo { endCursor hasNextPage } } }`;
+const FEED = `subscription($after: String) { callEventAdded(after: $after) { callId cursor } }`;
+type Page = { edges: { node: { callId: string } }[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
+const ids = (page: Page) => page.edges.map((e) => e.node.callId);
 
 /**
- * Retention deletes whole partitions by event time, so it can delete an event whose position is newer
- * than a cursor a client holds (a late callback of an old day). Reading on from that cursor would
- * silently skip it: the read and the resume are refused with CURSOR_EXPIRED instead.
+ * Retention deletes old events a partition (a span of event time) at a time, but keeps every event
+ * after the oldest one it keeps, late callbacks of old days included: what is stored is always every
+ * event after some position. A cursor below the highest position deleted (the floor) would skip
+ * events that are gone: reading or resuming after it is refused with CURSOR_EXPIRED instead. Every
+ * stored event's cursor is above the floor, so paging through what is kept is never refused.
  */
 describe('cursors and retention', () => {
   let t: TestApp;
   let keyAll: string;
   let keyA: string;
-  let keyB: string;
   const clients: Client[] = [];
   const positions = new Map<string, string>();
   const cursor = (callId: string) => eventCursor(positions.get(callId)!);
+  const floor = async () => (await t.db.dataSource.query(`SELECT position::text AS p FROM event_retention_floor`))[0]?.p ?? null;
+  const where = async (callId: string) => (await t.db.dataSource.query(`SELECT tableoid::regclass::text AS t FROM call_events WHERE call_id = $1`, [callId]))[0]?.t ?? null;
 
   /** Stores one event of `callId` for `app` at `time` (through the batch transaction, without the horizon check). */
   async function store(app: string, callId: string, time: number): Promise<void> {
@@ -41,8 +46,8 @@ describe('cursors and retention', () => {
   }
 
   /** The maintenance run of a replica as of `now`, keeping events RETENTION_DAYS=60 (null: keeping them all). */
-  const retention = (now: number, retentionDays: number | null = 60) =>
-    new EventMaintenance({
+  async function retention(now: number, retentionDays: number | null = 60): Promise<MaintenanceReport> {
+    const report = await new EventMaintenance({
       partitions: new EventPartitionRepository(t.db.dataSource),
       interval: 'month',
       ahead: 0,
@@ -52,108 +57,122 @@ describe('cursors and retention', () => {
       exclusive: async (work) => ({ acquired: true, value: await work() }),
       nowSeconds: () => now,
     }).runNow();
+    if (report.outcome !== 'ok') throw new Error(`retention: expected ok, got ${report.outcome}: ${String(report.error)}`);
+    return report;
+  }
 
   const subscribe = (key: string, variables: Record<string, unknown>) => {
     const c = wsClient(t.baseUrl, key);
     clients.push(c);
     return collect<{ callId: string }>(c, FEED, variables);
   };
+  const errorOf = async (sub: ReturnType<typeof subscribe>) => {
+    for (let waited = 0; sub.errors.length === 0 && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    return JSON.stringify(sub.errors);
+  };
 
   beforeAll(async () => {
     t = await startTestApp({ LIVE_POLL_MS: '200' });
     keyAll = await createKey(t.db.dataSource, 'all', null);
     keyA = await createKey(t.db.dataSource, 'a', [A]);
-    keyB = await createKey(t.db.dataSource, 'b', [B]);
     for (const month of ['2031-03-10', '2031-06-05']) await retention(at(`${month}T00:00:00Z`), null);
-    // In position order: a current event, a late one of March, another current one, one of the other app.
-    await store(A, 'current-1', at('2031-06-10T00:00:00Z'));
-    await store(A, 'late-march', at('2031-03-15T00:00:00Z'));
-    await store(A, 'current-2', at('2031-06-11T00:00:00Z'));
+    // In position order: two March events, one of June, a late retry of March's last second (stored after
+    // June's first event), another of June, one of the other app.
+    await store(A, 'march-1', at('2031-03-05T00:00:00Z'));
+    await store(A, 'march-2', at('2031-03-20T00:00:00Z'));
+    await store(A, 'june-1', at('2031-06-10T00:00:00Z'));
+    await store(A, 'late-march', at('2031-03-31T23:59:59Z'));
+    await store(A, 'june-2', at('2031-06-11T00:00:00Z'));
     await store(B, 'other-app', at('2031-06-11T00:00:00Z'));
-    // As of 12 June, March is past 60 days and a day: its partition goes, and the late event with it.
-    const report = await retention(at('2031-06-12T00:00:00Z'));
-    expect(report.outcome).toBe('ok');
-    expect(report.dropped).toContain('call_events_p20310301');
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.dispose()));
     await t.stop();
   });
 
-  it('records, per app, the highest position a dropped partition held', async () => {
-    const floors = await t.db.dataSource.query(`SELECT sdk_app_id, position::text AS position FROM event_retention_floors ORDER BY 1`);
-    expect(floors).toEqual([{ sdk_app_id: A, position: positions.get('late-march') }]);
+  it('drops a partition past the horizon but keeps its events stored after the oldest event kept, and records the highest position deleted', async () => {
+    // As of 12 June, March is past 60 days and a day: its partition goes.
+    const report = await retention(at('2031-06-12T00:00:00Z'));
+    expect(report.dropped).toContain('call_events_p20310301');
+    expect(report.keptLate).toBe(1);
+    expect(await where('march-1')).toBeNull();
+    expect(await where('march-2')).toBeNull();
+    // The late retry has a position after june-1's: deleting it would leave a hole among the events kept.
+    expect(await where('late-march')).toBe('call_events_default');
+    expect(await floor()).toBe(positions.get('march-2'));
+    // A second run deletes nothing more: the late event is still after the oldest kept one.
+    const again = await retention(at('2031-06-12T00:00:00Z'));
+    expect(again.strayDeleted).toBe(0);
+    expect(await where('late-march')).toBe('call_events_default');
   });
 
   it('refuses a page after a cursor below the floor, naming the field, the floor and the cursor', async () => {
-    const reply = await gql(t.baseUrl, keyAll, EVENTS, { after: cursor('current-1') });
+    const reply = await gql(t.baseUrl, keyAll, EVENTS, { after: cursor('march-1') });
     expect(reply.data).toBeNull();
     expect(reply.errors).toHaveLength(1);
     expect(reply.errors![0].extensions).toMatchObject({ code: 'CURSOR_EXPIRED', field: 'after' });
     expect(reply.errors![0].message).toBe(
-      `after: expected a cursor at or after position ${positions.get('late-march')} (events up to there were deleted by retention, RETENTION_DAYS), ` +
-        `got position ${positions.get('current-1')}: events after it may be gone; read again without \`after\``,
+      `after: expected a cursor at or after position ${positions.get('march-2')} (retention, RETENTION_DAYS, deleted the events up to there), ` +
+        `got position ${positions.get('march-1')}: events after it are gone; read again without \`after\``,
     );
   });
 
-  it('pages on from a cursor at or above the floor, and for an app that lost nothing', async () => {
-    const fromLate = await gql(t.baseUrl, keyAll, EVENTS, { after: cursor('late-march') });
-    expect(fromLate.errors).toBeUndefined();
-    expect(fromLate.data!.callEvents.edges.map((e: { node: { callId: string } }) => e.node.callId)).toEqual(['current-2', 'other-app']);
-    // App B lost nothing: its key reads on from the same old cursor.
-    const other = await gql(t.baseUrl, keyB, EVENTS, { after: cursor('current-1') });
-    expect(other.errors).toBeUndefined();
-    expect(other.data!.callEvents.edges.map((e: { node: { callId: string } }) => e.node.callId)).toEqual(['other-app']);
-    // A key for all apps asking for app B only is not refused either.
-    const filtered = await gql(t.baseUrl, keyAll, EVENTS, { after: cursor('current-1'), f: { sdkAppId: B } });
-    expect(filtered.errors).toBeUndefined();
-    // Without a cursor nothing is refused.
-    expect((await gql(t.baseUrl, keyA, EVENTS)).errors).toBeUndefined();
+  it('pages through every event kept, from the first, without a refusal; and from the floor itself', async () => {
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let pages = 0; pages < 10; pages++) {
+      const reply: GraphQLReply<{ callEvents: Page }> = await gql<{ callEvents: Page }>(t.baseUrl, keyAll, EVENTS, { first: 2, after });
+      expect(reply.errors).toBeUndefined();
+      seen.push(...ids(reply.data!.callEvents));
+      if (!reply.data!.callEvents.pageInfo.hasNextPage) break;
+      after = reply.data!.callEvents.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(['june-1', 'late-march', 'june-2', 'other-app']);
+    const fromFloor = await gql<{ callEvents: Page }>(t.baseUrl, keyAll, EVENTS, { first: 10, after: cursor('march-2') });
+    expect(fromFloor.errors).toBeUndefined();
+    expect(ids(fromFloor.data!.callEvents)).toEqual(['june-1', 'late-march', 'june-2', 'other-app']);
   });
 
-  it('ends a resume from below the floor with CURSOR_EXPIRED, and resumes from at or above it', async () => {
-    const stale = subscribe(keyA, { after: cursor('current-1') });
-    const fresh = subscribe(keyA, { after: cursor('late-march') });
-    const otherApp = subscribe(keyB, { after: cursor('current-1') });
-    await fresh.waitFor(1);
-    await otherApp.waitFor(1);
-    for (let waited = 0; stale.errors.length === 0 && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+  it('ends a resume from below the floor with CURSOR_EXPIRED, and resumes from the floor with every event kept', async () => {
+    const stale = subscribe(keyA, { after: cursor('march-1') });
+    const fresh = subscribe(keyA, { after: cursor('march-2') });
+    await fresh.waitFor(3);
+    expect(await errorOf(stale)).toContain('"code":"CURSOR_EXPIRED"');
     expect(stale.items).toEqual([]);
-    expect(JSON.stringify(stale.errors)).toContain('"code":"CURSOR_EXPIRED"');
-    expect(JSON.stringify(stale.errors)).toContain(`after: expected a cursor at or after position ${positions.get('late-march')}`);
-    expect(fresh.items.map((e) => e.callId)).toEqual(['current-2']);
-    expect(otherApp.items.map((e) => e.callId)).toEqual(['other-app']);
+    expect(fresh.items.map((e) => e.callId)).toEqual(['june-1', 'late-march', 'june-2']);
   });
 
-  it('raises the floor when retention deletes stray rows of the default partition', async () => {
-    // January has no partition: its event waits in the default partition, and retention deletes it there.
-    await store(A, 'stray-january', at('2031-01-20T00:00:00Z'));
-    expect((await gql(t.baseUrl, keyA, EVENTS, { after: cursor('current-2') })).errors).toBeUndefined();
-    const report = await retention(at('2031-06-12T00:00:00Z'));
+  it('deletes a late event it kept once every event stored before it is gone', async () => {
+    // July's partition, by a run that keeps the late event where it is (with null, it would give March a partition again).
+    expect((await retention(at('2031-07-02T00:00:00Z'))).created.map((c) => c.name)).toEqual(['call_events_p20310701']);
+    expect(await where('late-march')).toBe('call_events_default');
+    await store(A, 'july-5', at('2031-07-05T00:00:00Z'));
+    // As of 2 September, June is past 60 days and a day: it goes, and the late March event with it.
+    const report = await retention(at('2031-09-02T00:00:00Z'));
+    expect(report.dropped).toContain('call_events_p20310601');
     expect(report.strayDeleted).toBe(1);
-    const reply = await gql(t.baseUrl, keyA, EVENTS, { after: cursor('current-2') });
-    expect(reply.errors?.[0].extensions?.code).toBe('CURSOR_EXPIRED');
-    expect(reply.errors?.[0].message).toContain(`at or after position ${positions.get('stray-january')}`);
-    // The floor only rises: the partition drop's floor was lower, this one is kept.
-    const floors = await t.db.dataSource.query(`SELECT position::text AS position FROM event_retention_floors WHERE sdk_app_id = $1`, [A]);
-    expect(floors).toEqual([{ position: positions.get('stray-january') }]);
+    expect(await where('late-march')).toBeNull();
+    expect(await floor()).toBe(positions.get('other-app'));
+    expect((await gql(t.baseUrl, keyAll, EVENTS, { after: cursor('june-2') })).errors?.[0].extensions?.code).toBe('CURSOR_EXPIRED');
+    const rest = await gql<{ callEvents: Page }>(t.baseUrl, keyAll, EVENTS, { first: 10, after: cursor('other-app') });
+    expect(ids(rest.data!.callEvents)).toEqual(['july-5']);
   });
 
-  it('refuses a page read while a drop of the rows after its cursor commits: the floor is read after the rows', async () => {
-    await retention(at('2031-02-10T00:00:00Z'), null); // February's partition
-    await store(A, 'late-february', at('2031-02-15T00:00:00Z'));
-    await store(A, 'current-3', at('2031-06-11T00:00:00Z'));
+  it('refuses a page read while a drop of the events after its cursor commits: the floor is read after the rows', async () => {
+    await retention(at('2031-08-02T00:00:00Z'), null); // August's partition
+    await store(A, 'august-1', at('2031-08-05T00:00:00Z'));
+    await store(A, 'july-6', at('2031-07-06T00:00:00Z'));
     const events = new CallEventRepository(t.db.dataSource);
-    const from = { first: 10, after: cursor('stray-january') };
-    expect((await events.list(ALL_APPS, null, from)).nodes.map((e) => e.callId)).toEqual(['late-february', 'current-3']);
+    const from = { first: 10, after: cursor('july-5') };
+    expect((await events.list(ALL_APPS, null, from)).nodes.map((e) => e.callId)).toEqual(['august-1', 'july-6']);
 
-    // A drop, as retention runs it, left uncommitted: the page read waits for its lock on call_events.
+    // A drop of August, as retention runs it, left uncommitted: the page read waits for its lock on call_events.
     const drop = t.db.dataSource.createQueryRunner();
     await drop.startTransaction();
     try {
-      await drop.query(`INSERT INTO event_retention_floors (sdk_app_id, position) SELECT sdk_app_id, max(position) FROM call_events_p20310201 GROUP BY 1
-        ON CONFLICT (sdk_app_id) DO UPDATE SET position = greatest(event_retention_floors.position, excluded.position)`);
-      await drop.query(`DROP TABLE call_events_p20310201`);
+      await drop.query(`INSERT INTO event_retention_floor (position) SELECT max(position) FROM call_events_p20310801
+        ON CONFLICT (id) DO UPDATE SET position = greatest(event_retention_floor.position, excluded.position)`);
+      await drop.query(`DROP TABLE call_events_p20310801`);
       const page = events.list(ALL_APPS, null, from);
       page.catch(() => undefined);
       for (let waited = 0; waited < 10_000; waited += 20) {
@@ -162,7 +181,7 @@ describe('cursors and retention', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
       await drop.commitTransaction();
-      // The page lacks late-february: it is refused, not answered with current-3 alone.
+      // The page lacks august-1: it is refused, not answered with july-6 alone.
       await expect(page).rejects.toMatchObject({ code: 'CURSOR_EXPIRED', field: 'after' });
     } finally {
       if (drop.isTransactionActive) await drop.rollbackTransaction();
@@ -172,9 +191,24 @@ describe('cursors and retention', () => {
 
   it('ends a resume from a cursor beyond any position this database gave out (a restore or a failover)', async () => {
     const ahead = subscribe(keyAll, { after: eventCursor('1000000000') });
-    for (let waited = 0; ahead.errors.length === 0 && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    const error = await errorOf(ahead);
     expect(ahead.items).toEqual([]);
-    expect(JSON.stringify(ahead.errors)).toContain('"code":"CURSOR_EXPIRED"');
-    expect(JSON.stringify(ahead.errors)).toContain('got position 1000000000: it comes from before a restore or a failover');
+    expect(error).toContain('"code":"CURSOR_EXPIRED"');
+    expect(error).toContain('got position 1000000000, beyond every position it gave out: it comes from before a restore or a failover');
+  });
+
+  it('postpones the drop of a partition holding more events to keep than a drop moves', async () => {
+    const repo = new EventPartitionRepository(t.db.dataSource);
+    await retention(at('2031-10-02T00:00:00Z'), null);
+    await store(A, 'october-1', at('2031-10-05T00:00:00Z'));
+    await store(A, 'october-2', at('2031-10-06T00:00:00Z'));
+    const keepAbove = positions.get('july-6')!;
+    expect(await repo.drop('call_events_p20311001', keepAbove, 1)).toEqual({ outcome: 'postponed', keep: 2 });
+    expect(await where('october-1')).toBe('call_events_p20311001');
+    const before = await floor();
+    expect(await repo.drop('call_events_p20311001', keepAbove, 2)).toEqual({ outcome: 'dropped', kept: 2 });
+    expect(await where('october-1')).toBe('call_events_default');
+    expect(await where('october-2')).toBe('call_events_default');
+    expect(await floor()).toBe(before); // nothing was deleted
   });
 });
