@@ -6,6 +6,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * delete. Retention deletes only events below the lowest position it keeps, so every kept event is
  * above the floor and a cursor below it is one whose next events may be gone: reading or resuming after
  * it is refused with `CURSOR_EXPIRED` instead of silently skipping them (docs/api.md, Cursors and retention).
+ * Reverting this migration forgets the floor: until retention deletes again, a cursor from before
+ * earlier deletes is read on without a refusal.
  */
 export class CreateEventRetentionFloor1795820000000 implements MigrationInterface {
   name = 'CreateEventRetentionFloor1795820000000';

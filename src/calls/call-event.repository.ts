@@ -31,7 +31,15 @@ export function eventConditions(scope: AppScope, filter: CallEventFilter | null 
 
 /** Reads stored events; limited to the caller's apps. */
 export class CallEventRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  /**
+   * `primary`: where the retention floor is read (default: `dataSource`). Reading it on the primary
+   * while rows come from a replica can only find it higher than the rows' snapshot, never lower: at
+   * worst a page is refused that the replica could still answer whole.
+   */
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly primary: DataSource = dataSource,
+  ) {}
 
   /**
    * A page of events. With `after`, the page is refused (`CURSOR_EXPIRED`) when retention deleted an
@@ -53,7 +61,7 @@ export class CallEventRepository {
    * is at or above it.
    */
   async checkRetention(afterPosition: string): Promise<void> {
-    const rows: { floor: string }[] = await this.dataSource.query(`SELECT position::text AS floor FROM event_retention_floor`);
+    const rows: { floor: string }[] = await this.primary.query(`SELECT position::text AS floor FROM event_retention_floor`);
     const floor = rows[0]?.floor;
     if (floor !== undefined && BigInt(floor) > BigInt(afterPosition)) {
       throw new AppError(

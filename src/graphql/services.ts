@@ -35,7 +35,7 @@ export function createServices(dataSource: DataSource, keyCacheMs = 0, statsRoll
     const services: Services = {
       calls: new CallRepository(ds),
       participants: new ParticipantRepository(ds),
-      events: new CallEventRepository(ds),
+      events: new CallEventRepository(ds, dataSource),
       stats: new StatsRepository(ds, statsRollups),
       quarantine: new QuarantineRepository(ds),
       apiKeys,

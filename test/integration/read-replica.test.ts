@@ -238,6 +238,20 @@ describe('DATABASE_READ_URL', () => {
     console.log(`read-replica test: after resume, /readyz ${JSON.stringify((await readyz(main.baseUrl)).body.replica)}`);
   }, 60000);
 
+  it('reads the retention floor on the primary: a floor the replica has not replayed yet refuses a page after a cursor below it', async () => {
+    await replica.pause();
+    try {
+      // As retention does when it deletes the events up to the newest (here without deleting them).
+      await main.db.dataSource.query(`INSERT INTO event_retention_floor (position) SELECT max(position) FROM call_events`);
+      const page = await gql(main.baseUrl, key, `query($a: String) { callEvents(after: $a) { edges { cursor } } }`, { a: resumeFrom });
+      expect(page.errors?.[0].extensions).toMatchObject({ code: 'CURSOR_EXPIRED', field: 'after' });
+    } finally {
+      await main.db.dataSource.query(`DELETE FROM event_retention_floor`);
+      await replica.resume();
+    }
+    expect((await gql(main.baseUrl, key, `query($a: String) { callEvents(after: $a) { edges { cursor } } }`, { a: resumeFrom })).errors).toBeUndefined();
+  }, 60000);
+
   it('keeps ingest ready and answers queries from the primary while the replica is down, then reads it again', async () => {
     await replica.down();
     await post(main.baseUrl, callOf('rr-3', 'rr-erin', 'rr-frank', T0 + 200));
