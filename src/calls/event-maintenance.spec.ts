@@ -26,11 +26,12 @@ function fakeRepository(failDropOf: string | null, postponeDropOf: string | null
     drop: async (name: string, keepAbove: string | null) => {
       keptAbove.push(keepAbove);
       if (name === failDropOf) throw Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' });
-      if (name === postponeDropOf) return { outcome: 'postponed', keep: 20_000 };
       partitions.splice(partitions.findIndex((p) => p.name === name), 1);
       return { outcome: 'dropped', kept: 3 };
     },
-    keptFrom: async () => '1000',
+    minPosition: async (name: string) => ({ call_events_p20260101: '100', call_events_p20260201: '200', call_events_p20261101: '5000' })[name] ?? null,
+    defaultMinPosition: async () => '6000',
+    countAbove: async (name: string) => (name === postponeDropOf ? 20_000 : 3),
     deleteStrayBefore: async (_before: number, _limit: number, keepAbove: string | null) => {
       keptAbove.push(keepAbove);
       return 0;
@@ -75,7 +76,8 @@ describe('EventMaintenance', () => {
     const { repo, partitions, keptAbove } = fakeRepository(null, 'call_events_p20260101');
     const report = await run(repo);
     expect(report.outcome).toBe('ok');
-    expect(keptAbove).toEqual(['1000', '1000', '1000']); // both drops and the stray delete
+    // The events kept start at November's lowest position; January stays whole, so they start at its lowest.
+    expect(keptAbove).toEqual(['100', '100']); // February's drop, then the stray delete
     expect(report.dropped).toEqual(['call_events_p20260201']);
     expect(report.keptLate).toBe(3);
     expect(report.postponedDrops).toEqual([{ name: 'call_events_p20260101', keep: 20_000 }]);
@@ -83,12 +85,14 @@ describe('EventMaintenance', () => {
   });
 
   it('runs every other step when one fails, and reports the failure', async () => {
-    const { repo } = fakeRepository('call_events_p20260101');
+    const { repo, keptAbove } = fakeRepository('call_events_p20260101');
     const report = await run(repo);
     expect(report.outcome).toBe('error');
     expect(report.errors).toBe(1);
     expect(String(report.error)).toContain('lock timeout');
-    expect(report.dropped).toEqual(['call_events_p20260201']);
+    // A failed drop stops the later ones and the stray delete until the next run: its events would stay below the floor.
+    expect(report.dropped).toEqual([]);
+    expect(keptAbove).toEqual(['5000']);
     expect(report.created.map((c) => c.name)).toEqual(['call_events_p20261201']);
     expect(report.callsDeleted).toBe(1250);
     expect(report.oldestEventAt).toBe(month('2026-02'));

@@ -1,6 +1,13 @@
-import { MAX_AHEAD_SECONDS, MAX_MOVE_ROWS, type EventPartitionRepository } from '../db/event-partitions.repository';
+import { MAX_AHEAD_SECONDS, MAX_KEEP_ROWS, MAX_MOVE_ROWS, type EventPartitionRepository } from '../db/event-partitions.repository';
 import { PeriodicJob } from '../domain/periodic-job';
 import { eventHorizon, nextIntervalStart, rangesToCreate, type PartitionInterval } from '../domain/partition-ranges';
+
+/** The lowest of some positions (decimal texts), ignoring nulls; null when there is none. */
+function lowest(positions: readonly (string | null)[]): string | null {
+  let min: bigint | null = null;
+  for (const p of positions) if (p !== null && (min === null || BigInt(p) < min)) min = BigInt(p);
+  return min === null ? null : min.toString();
+}
 
 /** Identifies the maintenance job's session lock among calltrail's advisory locks. */
 export const MAINTENANCE_LOCK = 0x6d61696e; // "main"
@@ -58,6 +65,8 @@ export interface EventMaintenanceOptions {
   readonly onReport?: (report: MaintenanceReport) => void;
   /** Most rows moved out of the default partition into a new one by a run (default 100,000): the move holds ingest. */
   readonly maxMove?: number;
+  /** Most late events a drop keeps, moving them to the default partition (default 10,000); over it the drop waits. */
+  readonly maxKeep?: number;
 }
 
 
@@ -65,15 +74,18 @@ export interface EventMaintenanceOptions {
  * Keeps `call_events` partitioned and trimmed (docs/architecture.md, Event partitions and retention):
  * at start and every interval, in one replica at a time, creates the partitions of the current and
  * next intervals (and of any interval whose rows wait in the default partition), drops partitions
- * past `RETENTION_DAYS`, and deletes calls past `CALL_RETENTION_DAYS` in small batches. Runs never
- * overlap; a failed step is tried again at the next run.
+ * past `RETENTION_DAYS` (keeping every event stored after the oldest one kept: {@link planRetention}),
+ * and deletes calls past `CALL_RETENTION_DAYS` in small batches. Runs never overlap; a failed step is
+ * tried again at the next run.
  */
 export class EventMaintenance {
   private readonly job: PeriodicJob<MaintenanceReport>;
   private readonly maxMove: number;
+  private readonly maxKeep: number;
 
   constructor(private readonly options: EventMaintenanceOptions) {
     this.maxMove = options.maxMove ?? MAX_MOVE_ROWS;
+    this.maxKeep = options.maxKeep ?? MAX_KEEP_ROWS;
     this.job = new PeriodicJob(() => this.runOnce(), options.intervalMs);
   }
 
@@ -89,6 +101,34 @@ export class EventMaintenance {
 
   stop(): Promise<void> {
     return this.job.stop();
+  }
+
+  /**
+   * Which partitions past the horizon go, and the position above which their events stay (docs/architecture.md,
+   * Event partitions and retention). What is kept is every event after a position: the lowest position among
+   * the events kept (whole partitions not past the horizon, rows of the default partition not past it) bounds
+   * what may be deleted; events of a dropped partition above it (late callbacks) are moved and kept. A partition
+   * with more of them than a drop moves stays whole, and its events count as kept too (which may keep more
+   * of the others: planned again until nothing changes; only counts are read).
+   */
+  private async planRetention(dropBefore: number): Promise<{ drops: string[]; postponed: { name: string; keep: number }[]; keepAbove: string | null }> {
+    const repo = this.options.partitions;
+    const partitions = (await repo.list()).filter((p): p is typeof p & { range: NonNullable<typeof p.range> } => p.range !== null);
+    const past = partitions.filter((p) => p.range.to <= dropBefore).sort((a, b) => a.range.from - b.range.from);
+    let keepAbove = lowest([...(await Promise.all(partitions.filter((p) => p.range.to > dropBefore).map((p) => repo.minPosition(p.name)))), await repo.defaultMinPosition(dropBefore)]);
+    const postponed = new Map<string, number>();
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const p of past) {
+        if (postponed.has(p.name)) continue;
+        const keep = await repo.countAbove(p.name, keepAbove, this.maxKeep);
+        if (keep <= this.maxKeep) continue;
+        postponed.set(p.name, keep);
+        keepAbove = lowest([keepAbove, await repo.minPosition(p.name)]);
+        changed = true;
+      }
+    }
+    return { drops: past.filter((p) => !postponed.has(p.name)).map((p) => p.name), postponed: [...postponed].map(([name, keep]) => ({ name, keep })), keepAbove };
   }
 
   private async runOnce(): Promise<MaintenanceReport> {
@@ -142,22 +182,22 @@ export class EventMaintenance {
     let strayDeleted = 0;
     let keptLate = 0;
     if (dropBefore !== null) {
-      // What retention keeps is every event after a position (a cursor below it has lost events; one above
-      // it has lost none): events past the horizon stored after the oldest kept one (late callbacks) stay.
-      const keepAbove = await step(() => repo.keptFrom(dropBefore), undefined);
-      if (keepAbove !== undefined) {
-        for (const p of await step(() => repo.list(), [])) {
-          if (!p.range || p.range.to > dropBefore) continue;
-          const result = await step(() => repo.drop(p.name, keepAbove), null);
-          if (result?.outcome === 'dropped') {
-            dropped.push(p.name);
+      // A failed drop stops the others and the stray delete until the next run: its rows would stay below the floor they raise.
+      await step(async () => {
+        const plan = await this.planRetention(dropBefore);
+        postponedDrops.push(...plan.postponed);
+        for (const name of plan.drops) {
+          const result = await repo.drop(name, plan.keepAbove, this.maxKeep);
+          if (result.outcome === 'dropped') {
+            dropped.push(name);
             keptLate += result.kept;
-          } else if (result?.outcome === 'postponed') postponedDrops.push({ name: p.name, keep: result.keep });
+          } else if (result.outcome === 'postponed') {
+            postponedDrops.push({ name, keep: result.keep });
+            return; // rows stored since the plan: its events stay, below what the next drops would delete
+          }
         }
-        await step(async () => {
-          for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.job.isStopped; strayDeleted += n) n = await repo.deleteStrayBefore(dropBefore, DELETE_BATCH, keepAbove);
-        }, undefined);
-      }
+        for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.job.isStopped; strayDeleted += n) n = await repo.deleteStrayBefore(dropBefore, DELETE_BATCH, plan.keepAbove);
+      }, undefined);
     }
 
     let callsDeleted = 0;

@@ -37,6 +37,13 @@ export interface EventPartition {
 
 const PARTITION_NAME = /^call_events_p\d{8}(_\d{6})?$/;
 
+/** Names are written into statements: only a partition's name (or, with `orDefault`, the default partition's) passes. */
+function checkName(name: string, orDefault: boolean): void {
+  if (!PARTITION_NAME.test(name) && !(orDefault && name === DEFAULT_PARTITION)) {
+    throw new Error(`partition: expected a name like call_events_p20260101, got ${JSON.stringify(name)}`);
+  }
+}
+
 /**
  * The one door to the partitions of `call_events` and to retention's deletes: lists, creates (moving
  * the rows the default partition holds for the new range), drops. Every change runs under
@@ -118,14 +125,24 @@ export class EventPartitionRepository {
     });
   }
 
-  /**
-   * The lowest position among events at or after `since` (Unix seconds): the events retention keeps
-   * by time. Retention deletes nothing at or above it, so what it keeps is always every event after
-   * some position (docs/architecture.md, Event partitions and retention). Null when there is none.
-   */
-  async keptFrom(since: number): Promise<string | null> {
-    const rows: { p: string | null }[] = await this.dataSource.query(`SELECT min(position)::text AS p FROM call_events WHERE event_time >= to_timestamp($1)`, [since]);
+  /** The lowest position in a partition (null when empty): a probe of its primary key. */
+  async minPosition(name: string): Promise<string | null> {
+    checkName(name, true);
+    const rows: { p: string | null }[] = await this.dataSource.query(`SELECT min(position)::text AS p FROM ${name}`);
     return rows[0]?.p ?? null;
+  }
+
+  /** The lowest position among rows of the default partition with an event time at or after `since` (Unix seconds). */
+  async defaultMinPosition(since: number): Promise<string | null> {
+    const rows: { p: string | null }[] = await this.dataSource.query(`SELECT min(position)::text AS p FROM ${DEFAULT_PARTITION} WHERE event_time >= to_timestamp($1)`, [since]);
+    return rows[0]?.p ?? null;
+  }
+
+  /** Rows of a partition at positions above `above`, counted up to `limit` + 1. */
+  async countAbove(name: string, above: string | null, limit: number): Promise<number> {
+    checkName(name, false);
+    const rows: { n: number }[] = await this.dataSource.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${name} WHERE position > $1::bigint LIMIT $2) k`, [above ?? MAX_POSITION, limit + 1]);
+    return rows[0].n;
   }
 
   /**
@@ -137,7 +154,7 @@ export class EventPartitionRepository {
    * ingest (an import of old days does this; the partition goes once the events stored before it have).
    */
   async drop(name: string, keepAbove: string | null, maxKeep = MAX_KEEP_ROWS): Promise<{ outcome: 'dropped'; kept: number } | { outcome: 'gone' } | { outcome: 'postponed'; keep: number }> {
-    if (!PARTITION_NAME.test(name)) throw new Error(`partition: expected a name like call_events_p20260101, got ${JSON.stringify(name)}`);
+    checkName(name, false);
     return this.retryingLocks({ withIngestLock: false, tries: LOCK_TRIES }, async (tx) => {
       if (!(await this.list(tx)).some((p) => p.name === name)) return { outcome: 'gone' as const };
       // Readers pass a SHARE lock; no row can be added unseen (none should: its times are past the horizon).

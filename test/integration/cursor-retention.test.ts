@@ -75,13 +75,14 @@ describe('cursors and retention', () => {
     t = await startTestApp({ LIVE_POLL_MS: '200' });
     keyAll = await createKey(t.db.dataSource, 'all', null);
     keyA = await createKey(t.db.dataSource, 'a', [A]);
-    for (const month of ['2031-03-10', '2031-06-05']) await retention(at(`${month}T00:00:00Z`), null);
-    // In position order: two March events, one of June, a late retry of March's last second (stored after
-    // June's first event), another of June, one of the other app.
+    for (const month of ['2031-03-10', '2031-04-05', '2031-06-05']) await retention(at(`${month}T00:00:00Z`), null);
+    // In position order: two March events, one of April, a late retry of March's last second (stored after
+    // April's first event), two of June, one of the other app.
     await store(A, 'march-1', at('2031-03-05T00:00:00Z'));
     await store(A, 'march-2', at('2031-03-20T00:00:00Z'));
-    await store(A, 'june-1', at('2031-06-10T00:00:00Z'));
+    await store(A, 'april-2', at('2031-04-02T00:00:00Z'));
     await store(A, 'late-march', at('2031-03-31T23:59:59Z'));
+    await store(A, 'june-1', at('2031-06-10T00:00:00Z'));
     await store(A, 'june-2', at('2031-06-11T00:00:00Z'));
     await store(B, 'other-app', at('2031-06-11T00:00:00Z'));
   });
@@ -91,13 +92,15 @@ describe('cursors and retention', () => {
   });
 
   it('drops a partition past the horizon but keeps its events stored after the oldest event kept, and records the highest position deleted', async () => {
-    // As of 12 June, March is past 60 days and a day: its partition goes.
+    // As of 12 June, March is past 60 days and a day: its partition goes. April's is kept whole, though
+    // its first days are past the horizon too.
     const report = await retention(at('2031-06-12T00:00:00Z'));
     expect(report.dropped).toContain('call_events_p20310301');
+    expect(report.dropped).not.toContain('call_events_p20310401');
     expect(report.keptLate).toBe(1);
     expect(await where('march-1')).toBeNull();
     expect(await where('march-2')).toBeNull();
-    // The late retry has a position after june-1's: deleting it would leave a hole among the events kept.
+    // The late retry has a position after april-2's: deleting it would leave a hole among the events kept.
     expect(await where('late-march')).toBe('call_events_default');
     expect(await floor()).toBe(positions.get('march-2'));
     // A second run deletes nothing more: the late event is still after the oldest kept one.
@@ -121,45 +124,43 @@ describe('cursors and retention', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let pages = 0; pages < 10; pages++) {
-      const reply: GraphQLReply<{ callEvents: Page }> = await gql<{ callEvents: Page }>(t.baseUrl, keyAll, EVENTS, { first: 2, after });
+      const reply: GraphQLReply<{ callEvents: Page }> = await gql<{ callEvents: Page }>(t.baseUrl, keyAll, EVENTS, { first: 1, after });
       expect(reply.errors).toBeUndefined();
       seen.push(...ids(reply.data!.callEvents));
       if (!reply.data!.callEvents.pageInfo.hasNextPage) break;
       after = reply.data!.callEvents.pageInfo.endCursor;
     }
-    expect(seen).toEqual(['june-1', 'late-march', 'june-2', 'other-app']);
+    expect(seen).toEqual(['april-2', 'late-march', 'june-1', 'june-2', 'other-app']);
     const fromFloor = await gql<{ callEvents: Page }>(t.baseUrl, keyAll, EVENTS, { first: 10, after: cursor('march-2') });
     expect(fromFloor.errors).toBeUndefined();
-    expect(ids(fromFloor.data!.callEvents)).toEqual(['june-1', 'late-march', 'june-2', 'other-app']);
+    expect(ids(fromFloor.data!.callEvents)).toEqual(['april-2', 'late-march', 'june-1', 'june-2', 'other-app']);
   });
 
   it('ends a resume from below the floor with CURSOR_EXPIRED, and resumes from the floor with every event kept', async () => {
     const stale = subscribe(keyA, { after: cursor('march-1') });
     const fresh = subscribe(keyA, { after: cursor('march-2') });
-    await fresh.waitFor(3);
+    await fresh.waitFor(4);
     expect(await errorOf(stale)).toContain('"code":"CURSOR_EXPIRED"');
     expect(stale.items).toEqual([]);
-    expect(fresh.items.map((e) => e.callId)).toEqual(['june-1', 'late-march', 'june-2']);
+    expect(fresh.items.map((e) => e.callId)).toEqual(['april-2', 'late-march', 'june-1', 'june-2']);
   });
 
   it('deletes a late event it kept once every event stored before it is gone', async () => {
-    // July's partition, by a run that keeps the late event where it is (with null, it would give March a partition again).
-    expect((await retention(at('2031-07-02T00:00:00Z'))).created.map((c) => c.name)).toEqual(['call_events_p20310701']);
-    expect(await where('late-march')).toBe('call_events_default');
-    await store(A, 'july-5', at('2031-07-05T00:00:00Z'));
-    // As of 2 September, June is past 60 days and a day: it goes, and the late March event with it.
-    const report = await retention(at('2031-09-02T00:00:00Z'));
-    expect(report.dropped).toContain('call_events_p20310601');
+    // As of 2 July, April is past 60 days and a day: it goes, and the late March event with it.
+    const report = await retention(at('2031-07-02T00:00:00Z'));
+    expect(report.dropped).toContain('call_events_p20310401');
     expect(report.strayDeleted).toBe(1);
+    expect(await where('april-2')).toBeNull();
     expect(await where('late-march')).toBeNull();
-    expect(await floor()).toBe(positions.get('other-app'));
-    expect((await gql(t.baseUrl, keyAll, EVENTS, { after: cursor('june-2') })).errors?.[0].extensions?.code).toBe('CURSOR_EXPIRED');
-    const rest = await gql<{ callEvents: Page }>(t.baseUrl, keyAll, EVENTS, { first: 10, after: cursor('other-app') });
-    expect(ids(rest.data!.callEvents)).toEqual(['july-5']);
+    expect(await floor()).toBe(positions.get('late-march'));
+    expect((await gql(t.baseUrl, keyAll, EVENTS, { after: cursor('april-2') })).errors?.[0].extensions?.code).toBe('CURSOR_EXPIRED');
+    const rest = await gql<{ callEvents: Page }>(t.baseUrl, keyAll, EVENTS, { first: 10, after: cursor('late-march') });
+    expect(ids(rest.data!.callEvents)).toEqual(['june-1', 'june-2', 'other-app']);
   });
 
   it('refuses a page read while a drop of the events after its cursor commits: the floor is read after the rows', async () => {
     await retention(at('2031-08-02T00:00:00Z'), null); // August's partition
+    await store(A, 'july-5', at('2031-07-05T00:00:00Z'));
     await store(A, 'august-1', at('2031-08-05T00:00:00Z'));
     await store(A, 'july-6', at('2031-07-06T00:00:00Z'));
     const events = new CallEventRepository(t.db.dataSource);
