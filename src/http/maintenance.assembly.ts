@@ -21,6 +21,8 @@ export function startMaintenance(config: Config, db: Pick<Database, 'dataSource'
     m.created.inc(r.created.length);
     m.dropped.inc(r.dropped.length);
     m.callsDeleted.inc(r.callsDeleted);
+    m.keptLate.inc(r.keptLate ?? 0);
+    if (r.error === undefined || (r.postponedDrops ?? []).length > 0) m.postponed.set((r.postponedDrops ?? []).length);
     if (r.partitions > 0) m.partitions.set(r.partitions);
     if (r.oldestEventAt !== null || r.error === undefined) m.oldestEvent.set(r.oldestEventAt ?? 0);
     for (const s of r.skippedMoves ?? []) {

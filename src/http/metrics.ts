@@ -88,6 +88,12 @@ export function createMetrics() {
         callsDeleted: new Counter({ name: 'calltrail_calls_deleted_total', help: 'Calls deleted by retention (CALL_RETENTION_DAYS) on this replica', registers: [registry] }),
         partitions: new Gauge({ name: 'calltrail_event_partitions', help: 'Partitions of call_events, the default one included, as of the last run', registers: [registry] }),
         oldestEvent: new Gauge({ name: 'calltrail_events_oldest_timestamp_seconds', help: 'Event time of the oldest stored event as of the last run (0: none)', registers: [registry] }),
+        postponed: new Gauge({
+          name: 'calltrail_event_partitions_postponed',
+          help: 'Partitions past RETENTION_DAYS the last run left whole: more of their events were stored after the oldest event kept than a drop moves',
+          registers: [registry],
+        }),
+        keptLate: new Counter({ name: 'calltrail_events_kept_late_total', help: 'Events of dropped partitions kept (moved to the default partition): stored after the oldest event kept', registers: [registry] }),
       };
     },
     /** Registers the reconcile job's metrics (docs/reliability.md, "Reconcile"), its apps' series at 0. */

@@ -430,6 +430,9 @@ describe('retention', () => {
     expect(s.value('calltrail_event_partitions_dropped_total')).toBeGreaterThanOrEqual(2);
     expect(s.value('calltrail_calls_deleted_total')).toBe(100);
     expect(s.value('calltrail_event_partitions')).toBeGreaterThanOrEqual(4);
+    // Every old event was stored before the callbacks of the test: none is kept late, no drop waits.
+    expect(s.value('calltrail_event_partitions_postponed')).toBe(0);
+    expect(s.value('calltrail_events_kept_late_total')).toBe(0);
     expect(s.value('calltrail_events_oldest_timestamp_seconds')).toBeGreaterThan(now - 61 * DAY);
     expect(s.value('calltrail_maintenance_runs_total', { outcome: 'ok' })).toBeGreaterThanOrEqual(2);
   });
