@@ -37,6 +37,8 @@ export class Session {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private statsPending = false;
   private ended = false;
+  /** Feed cursors refused as expired since the last live event. */
+  private expiries = 0;
 
   constructor(
     private readonly key: string,
@@ -69,7 +71,10 @@ export class Session {
   private goLive(): void {
     this.live = new LiveConnection(this.wsUrl, this.key, this.filters, {
       resumeCursor: () => this.feed.lastCursor,
-      event: (event) => this.feed.add(event) && this.view.eventAdded(event),
+      event: (event) => {
+        this.expiries = 0;
+        if (this.feed.add(event)) this.view.eventAdded(event);
+      },
       call: (call) => this.callUpdated(call),
       connected: () => {
         const unanchored = this.feed.lastCursor === null; // the feed subscribes without `after`
@@ -106,7 +111,10 @@ export class Session {
   private async reload(): Promise<void> {
     this.live?.stop();
     this.view.status('Events after the last one shown were deleted by retention while this page was away: reading the feed again…', 'warn');
-    if (await this.loadHistory()) this.goLive();
+    // Should the newest stored event's cursor be refused too, the next reads wait as reconnects do.
+    const attempt = this.expiries++;
+    if (attempt > 0) await new Promise((resolve) => this.later(() => resolve(undefined), backoffMs(attempt)));
+    if (!this.ended && (await this.loadHistory())) this.goLive();
   }
 
   /** Ends everything; with a message, tells the view why. */

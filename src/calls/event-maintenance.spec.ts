@@ -13,6 +13,7 @@ function fakeRepository(failDropOf: string | null, postponeDropOf: string | null
     { name: 'call_events_p20261101', range: { from: month('2026-11'), to: month('2026-12') } },
   ];
   const calls = { deleted: 0 };
+  const head = { value: '9000' };
   /** The `keepAbove` of each drop and stray delete. */
   const keptAbove: (string | null)[] = [];
   const repo = {
@@ -31,6 +32,7 @@ function fakeRepository(failDropOf: string | null, postponeDropOf: string | null
     },
     minPosition: async (name: string) => ({ call_events_p20260101: '100', call_events_p20260201: '200', call_events_p20261101: '5000' })[name] ?? null,
     defaultMinPosition: async () => '6000',
+    positionHead: async () => head.value,
     countAbove: async (name: string) => (name === postponeDropOf ? 20_000 : 3),
     deleteStrayBefore: async (_before: number, _limit: number, keepAbove: string | null) => {
       keptAbove.push(keepAbove);
@@ -43,7 +45,7 @@ function fakeRepository(failDropOf: string | null, postponeDropOf: string | null
     },
     oldestEventTime: async () => month('2026-02'),
   };
-  return { repo: repo as unknown as EventPartitionRepository, partitions, calls, keptAbove };
+  return { repo: repo as unknown as EventPartitionRepository, partitions, calls, keptAbove, head };
 }
 
 const run = (repo: EventPartitionRepository): Promise<MaintenanceReport> =>
@@ -82,6 +84,14 @@ describe('EventMaintenance', () => {
     expect(report.keptLate).toBe(3);
     expect(report.postponedDrops).toEqual([{ name: 'call_events_p20260101', keep: 20_000 }]);
     expect(partitions.map((p) => p.name)).toContain('call_events_p20260101');
+  });
+
+  it("keeps what is stored after its plan: the sequence's head bounds what may be deleted", async () => {
+    const { repo, keptAbove, head } = fakeRepository(null);
+    head.value = '42'; // nothing kept has a lower position: only what the sequence has given out so far may go
+    const report = await run(repo);
+    expect(report.dropped).toEqual(['call_events_p20260101', 'call_events_p20260201']);
+    expect(keptAbove).toEqual(['42', '42', '42']);
   });
 
   it('runs every other step when one fails, and reports the failure', async () => {

@@ -106,16 +106,20 @@ export class EventMaintenance {
   /**
    * Which partitions past the horizon go, and the position above which their events stay (docs/architecture.md,
    * Event partitions and retention). What is kept is every event after a position: the lowest position among
-   * the events kept (whole partitions not past the horizon, rows of the default partition not past it) bounds
-   * what may be deleted; events of a dropped partition above it (late callbacks) are moved and kept. A partition
+   * the events kept (whole partitions not past the horizon, rows of the default partition not past it, and
+   * whatever is stored after this plan: the sequence's head) bounds what may be deleted; events of a dropped
+   * partition above it (late callbacks) are moved and kept. A partition
    * with more of them than a drop moves stays whole, and its events count as kept too (which may keep more
    * of the others: planned again until nothing changes; only counts are read).
    */
-  private async planRetention(dropBefore: number): Promise<{ drops: string[]; postponed: { name: string; keep: number }[]; keepAbove: string | null }> {
+  private async planRetention(dropBefore: number): Promise<{ drops: string[]; postponed: { name: string; keep: number }[]; keepAbove: string }> {
     const repo = this.options.partitions;
     const partitions = (await repo.list()).filter((p): p is typeof p & { range: NonNullable<typeof p.range> } => p.range !== null);
     const past = partitions.filter((p) => p.range.to <= dropBefore).sort((a, b) => a.range.from - b.range.from);
-    let keepAbove = lowest([...(await Promise.all(partitions.filter((p) => p.range.to > dropBefore).map((p) => repo.minPosition(p.name)))), await repo.defaultMinPosition(dropBefore)]);
+    // The sequence's head too: an event stored after this plan, wherever its time puts it, stays.
+    const head = await repo.positionHead();
+    const kept = partitions.filter((p) => p.range.to > dropBefore).map((p) => repo.minPosition(p.name));
+    let keepAbove = lowest([...(await Promise.all(kept)), await repo.defaultMinPosition(dropBefore), head]) ?? head;
     const postponed = new Map<string, number>();
     for (let changed = true; changed; ) {
       changed = false;
@@ -124,7 +128,7 @@ export class EventMaintenance {
         const keep = await repo.countAbove(p.name, keepAbove, this.maxKeep);
         if (keep <= this.maxKeep) continue;
         postponed.set(p.name, keep);
-        keepAbove = lowest([keepAbove, await repo.minPosition(p.name)]);
+        keepAbove = lowest([keepAbove, await repo.minPosition(p.name)]) ?? keepAbove;
         changed = true;
       }
     }

@@ -138,6 +138,12 @@ export class EventPartitionRepository {
     return rows[0]?.p ?? null;
   }
 
+  /** The position sequence's last value: every event stored later has a higher position. */
+  async positionHead(): Promise<string> {
+    const rows: { p: string }[] = await this.dataSource.query(`SELECT last_value::text AS p FROM call_events_position_seq`);
+    return rows[0].p;
+  }
+
   /** Rows of a partition at positions above `above`, counted up to `limit` + 1. */
   async countAbove(name: string, above: string | null, limit: number): Promise<number> {
     checkName(name, false);
@@ -162,7 +168,7 @@ export class EventPartitionRepository {
       const above = keepAbove ?? MAX_POSITION;
       const [{ keep }]: { keep: number }[] = await tx.query(`SELECT count(*)::int AS keep FROM (SELECT 1 FROM ${name} WHERE position > $1::bigint LIMIT $2) k`, [above, maxKeep + 1]);
       if (keep > maxKeep) return { outcome: 'postponed' as const, keep };
-      await tx.query(`INSERT INTO event_retention_floor (position) SELECT max(position) FROM ${name} WHERE position < $1::bigint HAVING max(position) IS NOT NULL ${RAISE_FLOOR}`, [above]);
+      await tx.query(`INSERT INTO event_retention_floor (position) SELECT max(position) FROM ${name} WHERE position <= $1::bigint HAVING max(position) IS NOT NULL ${RAISE_FLOOR}`, [above]);
       if (keep === 0) {
         await tx.query(`DROP TABLE ${name}`);
       } else {
@@ -181,12 +187,12 @@ export class EventPartitionRepository {
 
   /**
    * Deletes up to `limit` rows of the default partition with an event time before `before` (Unix
-   * seconds) and a position below `keepAbove` (null: any), raising the retention floor in the same
-   * statement; returns how many.
+   * seconds) and a position at or below `keepAbove` (null: any), raising the retention floor in the
+   * same statement; returns how many.
    */
   async deleteStrayBefore(before: number, limit: number, keepAbove: string | null = null): Promise<number> {
     const rows: { n: number }[] = await this.dataSource.query(
-      `WITH d AS (DELETE FROM ${DEFAULT_PARTITION} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${DEFAULT_PARTITION} WHERE event_time < to_timestamp($1) AND position < $3::bigint LIMIT $2)) RETURNING position),
+      `WITH d AS (DELETE FROM ${DEFAULT_PARTITION} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${DEFAULT_PARTITION} WHERE event_time < to_timestamp($1) AND position <= $3::bigint LIMIT $2)) RETURNING position),
          f AS (INSERT INTO event_retention_floor (position) SELECT max(position) FROM d HAVING max(position) IS NOT NULL ${RAISE_FLOOR})
        SELECT count(*)::int AS n FROM d`,
       [before, limit, keepAbove ?? MAX_POSITION],
