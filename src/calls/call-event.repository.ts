@@ -44,13 +44,19 @@ export class CallEventRepository {
   /**
    * A page of events. With `after`, the page is refused (`CURSOR_EXPIRED`) when retention deleted an
    * event after that cursor: the page would lack it. The floor is read after the page, so a delete that
-   * commits while the page is read is either in the page's rows or in the floor.
+   * commits while the page is read is either in the page's rows or in the floor. An empty page read on
+   * the primary also refuses a cursor beyond every position the database gave out ({@link checkReached}).
    */
   async list(scope: AppScope, filter: CallEventFilter | null | undefined, args: PageArgs): Promise<Page<CallEventRecord>> {
     const params = new SqlParams();
     const conditions = eventConditions(scope, filter, params);
     const page = await queryPage(this.dataSource, { columns: EVENT_COLUMNS, source: 'call_events e', conditions, params }, KEYSET, args);
-    if (args.after != null && args.rows !== false) await this.checkRetention(eventPosition('after', args.after));
+    if (args.after != null && args.rows !== false) {
+      const after = eventPosition('after', args.after);
+      await this.checkRetention(after);
+      // Nothing after the cursor: it may come from another database's history (read on the primary only).
+      if (page.nodes.length === 0 && this.dataSource === this.primary) await this.checkReached(after);
+    }
     return page;
   }
 

@@ -30,13 +30,11 @@ export class LiveRepository {
 
   /**
    * Stored events matching a subscriber's filter, within its scope, after a position. Refused with
-   * `CURSOR_EXPIRED` when retention deleted a matching app's event after that position, or when the
-   * position is beyond any this database gave out (checked when nothing follows it).
+   * `CURSOR_EXPIRED` when retention deleted an event after that position, or when the position is
+   * beyond any this database gave out (CallEventRepository.list, on the primary).
    */
   async replay(scope: AppScope, filter: CallEventFilter | null | undefined, afterPosition: string, limit: number): Promise<readonly CallEventRecord[]> {
-    const rows = (await this.events.list(scope, filter, { first: limit, after: eventCursor(afterPosition) })).nodes;
-    if (rows.length === 0) await this.events.checkReached(afterPosition);
-    return rows;
+    return (await this.events.list(scope, filter, { first: limit, after: eventCursor(afterPosition) })).nodes;
   }
 
   /** The highest stored position ('0' when empty). */

@@ -196,6 +196,12 @@ describe('cursors and retention', () => {
     expect(ahead.items).toEqual([]);
     expect(error).toContain('"code":"CURSOR_EXPIRED"');
     expect(error).toContain('got position 1000000000, beyond every position it gave out: it comes from before a restore or a failover');
+    // A page after it too (queries read the primary here).
+    const page = await gql(t.baseUrl, keyAll, EVENTS, { after: eventCursor('1000000000') });
+    expect(page.errors?.[0].extensions).toMatchObject({ code: 'CURSOR_EXPIRED', field: 'after' });
+    // The newest stored event's cursor is not beyond it.
+    const [{ p }]: { p: string }[] = await t.db.dataSource.query(`SELECT max(position)::text AS p FROM call_events`);
+    expect((await gql(t.baseUrl, keyAll, EVENTS, { after: eventCursor(p) })).errors).toBeUndefined();
   });
 
   it('postpones the drop of a partition holding more events to keep than a drop moves', async () => {
