@@ -104,13 +104,13 @@ export class EventMaintenance {
   }
 
   /**
-   * Which partitions past the horizon go, and the position above which their events stay (docs/architecture.md,
-   * Event partitions and retention). What is kept is every event after a position: the lowest position among
-   * the events kept (whole partitions not past the horizon, rows of the default partition not past it, and
-   * whatever is stored after this plan: the sequence's head) bounds what may be deleted; events of a dropped
-   * partition above it (late callbacks) are moved and kept. A partition
-   * with more of them than a drop moves stays whole, and its events count as kept too (which may keep more
-   * of the others: planned again until nothing changes; only counts are read).
+   * Which partitions past the horizon go, and the position above which their events stay
+   * (docs/architecture.md, Event partitions and retention). What is kept is every event after a position:
+   * the lowest position among the events kept (whole partitions not past the horizon, rows of the default
+   * partition not past it, and whatever is stored after this plan: the sequence's head) bounds what may be
+   * deleted; events of a dropped partition above it (late callbacks) are moved and kept. A partition with
+   * more of them than a drop moves stays whole, and its events count as kept too (which may keep more of
+   * the others: planned again until nothing changes; only counts are read).
    */
   private async planRetention(dropBefore: number): Promise<{ drops: string[]; postponed: { name: string; keep: number }[]; keepAbove: string }> {
     const repo = this.options.partitions;

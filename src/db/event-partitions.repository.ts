@@ -144,10 +144,10 @@ export class EventPartitionRepository {
     return rows[0].p;
   }
 
-  /** Rows of a partition at positions above `above`, counted up to `limit` + 1. */
-  async countAbove(name: string, above: string | null, limit: number): Promise<number> {
+  /** Rows of a partition at positions above `above` (null: none), counted up to `limit` + 1. */
+  async countAbove(name: string, above: string | null, limit: number, db: Pick<DataSource, 'query'> = this.dataSource): Promise<number> {
     checkName(name, false);
-    const rows: { n: number }[] = await this.dataSource.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${name} WHERE position > $1::bigint LIMIT $2) k`, [above ?? MAX_POSITION, limit + 1]);
+    const rows: { n: number }[] = await db.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${name} WHERE position > $1::bigint LIMIT $2) k`, [above ?? MAX_POSITION, limit + 1]);
     return rows[0].n;
   }
 
@@ -166,7 +166,7 @@ export class EventPartitionRepository {
       // Readers pass a SHARE lock; no row can be added unseen (none should: its times are past the horizon).
       await tx.query(`LOCK TABLE ${name} IN SHARE MODE`);
       const above = keepAbove ?? MAX_POSITION;
-      const [{ keep }]: { keep: number }[] = await tx.query(`SELECT count(*)::int AS keep FROM (SELECT 1 FROM ${name} WHERE position > $1::bigint LIMIT $2) k`, [above, maxKeep + 1]);
+      const keep = await this.countAbove(name, above, maxKeep, tx);
       if (keep > maxKeep) return { outcome: 'postponed' as const, keep };
       await tx.query(`INSERT INTO event_retention_floor (position) SELECT max(position) FROM ${name} WHERE position <= $1::bigint HAVING max(position) IS NOT NULL ${RAISE_FLOOR}`, [above]);
       if (keep === 0) {
