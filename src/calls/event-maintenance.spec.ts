@@ -94,6 +94,24 @@ describe('EventMaintenance', () => {
     expect(keptAbove).toEqual(['42', '42', '42']);
   });
 
+  it('plans again when a partition is created while it plans, and waits for the next run when that goes on', async () => {
+    const { repo, partitions, keptAbove } = fakeRepository(null);
+    // A creation on ingest's path between the plan's first reads: once, then at every plan.
+    let creations = 1;
+    const defaultMin = repo.defaultMinPosition.bind(repo);
+    (repo as unknown as { defaultMinPosition: typeof defaultMin }).defaultMinPosition = async (since) => {
+      if (creations-- > 0) partitions.push({ name: `call_events_p2026120${creations + 2}`, range: null });
+      return defaultMin(since);
+    };
+    expect((await run(repo)).dropped).toEqual(['call_events_p20260101', 'call_events_p20260201']);
+    creations = 10;
+    keptAbove.length = 0;
+    const report = await run(repo);
+    expect(report.outcome).toBe('error');
+    expect(String(report.error)).toContain('changed during each of 3 plans');
+    expect(keptAbove).toEqual([]);
+  });
+
   it('runs every other step when one fails, and reports the failure', async () => {
     const { repo, keptAbove } = fakeRepository('call_events_p20260101');
     const report = await run(repo);

@@ -20,6 +20,9 @@ const DAY = 86_400;
  */
 export const DROP_GRACE_SECONDS = DAY;
 
+/** Plans of retention made at most per run while the partitions keep changing under them. */
+const PLAN_TRIES = 3;
+
 /** Rows deleted per statement by retention (stray rows of the default partition, calls). */
 const DELETE_BATCH = 1000;
 
@@ -110,11 +113,14 @@ export class EventMaintenance {
    * partition not past it, and whatever is stored after this plan: the sequence's head) bounds what may be
    * deleted; events of a dropped partition above it (late callbacks) are moved and kept. A partition with
    * more of them than a drop moves stays whole, and its events count as kept too (which may keep more of
-   * the others: planned again until nothing changes; only counts are read).
+   * the others: planned again until nothing changes; only counts are read). Null when the partitions
+   * changed meanwhile (a creation on ingest's path may move rows out of the default partition after the
+   * list was read and before the default partition was): the plan is made again.
    */
-  private async planRetention(dropBefore: number): Promise<{ drops: string[]; postponed: { name: string; keep: number }[]; keepAbove: string }> {
+  private async planRetention(dropBefore: number): Promise<{ drops: string[]; postponed: { name: string; keep: number }[]; keepAbove: string } | null> {
     const repo = this.options.partitions;
-    const partitions = (await repo.list()).filter((p): p is typeof p & { range: NonNullable<typeof p.range> } => p.range !== null);
+    const listed = await repo.list();
+    const partitions = listed.filter((p): p is typeof p & { range: NonNullable<typeof p.range> } => p.range !== null);
     const past = partitions.filter((p) => p.range.to <= dropBefore).sort((a, b) => a.range.from - b.range.from);
     // The sequence's head too: an event stored after this plan, wherever its time puts it, stays.
     const head = await repo.positionHead();
@@ -132,6 +138,8 @@ export class EventMaintenance {
         changed = true;
       }
     }
+    const names = (list: readonly { name: string }[]) => list.map((p) => p.name).join(',');
+    if (names(await repo.list()) !== names(listed)) return null;
     return { drops: past.filter((p) => !postponed.has(p.name)).map((p) => p.name), postponed: [...postponed].map(([name, keep]) => ({ name, keep })), keepAbove };
   }
 
@@ -188,7 +196,9 @@ export class EventMaintenance {
     if (dropBefore !== null) {
       // A failed drop stops the others and the stray delete until the next run: its rows would stay below the floor they raise.
       await step(async () => {
-        const plan = await this.planRetention(dropBefore);
+        let plan = await this.planRetention(dropBefore);
+        for (let tries = 1; plan === null && tries < PLAN_TRIES; tries++) plan = await this.planRetention(dropBefore);
+        if (plan === null) throw new Error(`retention: the partitions of call_events changed during each of ${PLAN_TRIES} plans; dropping waits for the next run`);
         postponedDrops.push(...plan.postponed);
         for (const name of plan.drops) {
           const result = await repo.drop(name, plan.keepAbove, this.maxKeep);
