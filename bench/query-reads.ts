@@ -19,7 +19,7 @@ export interface Read {
   readonly sql: string | null;
 }
 
-/** Random choices shared by both sides: the same distributions of users and calls. */
+/** Random choices shared by both sides: the same distributions of users and calls (pgbench's script below draws them alike). */
 export class Choices {
   constructor(private readonly info: SeedInfo) {}
   user(): number {
@@ -185,7 +185,9 @@ export async function load(app: BenchApp, agent: Agent, keys: string[], read: Re
 export function pgbench(scratch: Scratch, url: string, read: Read, info: SeedInfo, opts: { clients: number; seconds: number }): number | null {
   if (!read.sql) return null;
   const file = join(scratch.dir, `${read.name}.sql`);
-  writeFileSync(file, `\\set u random(0, ${info.users - 1})\n\\set c 2 * random(0, ${Math.floor(info.calls / 2) - 1})\n${read.sql}\n`);
+  // The same distributions as Choices: users skewed to the low (busiest) numbers as floor(users * r²), calls uniform.
+  const user = `\\set r random(0, 999999)\n\\set u (${info.users} * :r * :r) / 1000000000000\n`;
+  writeFileSync(file, `${user}\\set c 2 * random(0, ${Math.floor(info.calls / 2) - 1})\n${read.sql}\n`);
   const clients = read.clients ?? opts.clients;
   const out = execFileSync('pgbench', ['-n', '-c', String(clients), '-j', String(Math.min(2, clients)), '-T', String(opts.seconds), '-f', file, url], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const tps = /tps = ([\d.]+)/.exec(out);
