@@ -14,6 +14,8 @@ function fakeRepository(failDropOf: string | null, postponeDropOf: string | null
   ];
   const calls = { deleted: 0 };
   const head = { value: '9000' };
+  /** The partitions of each dropAll, in one call each. */
+  const dropCalls: string[][] = [];
   /** The `keepAbove` of each drop and stray delete. */
   const keptAbove: (string | null)[] = [];
   const repo = {
@@ -24,11 +26,12 @@ function fakeRepository(failDropOf: string | null, postponeDropOf: string | null
       partitions.push({ name, range });
       return { name, moved: 0 };
     },
-    drop: async (name: string, keepAbove: string | null) => {
+    dropAll: async (names: readonly string[], keepAbove: string | null) => {
       keptAbove.push(keepAbove);
-      if (name === failDropOf) throw Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' });
-      partitions.splice(partitions.findIndex((p) => p.name === name), 1);
-      return { outcome: 'dropped', kept: 3 };
+      if (names.includes(failDropOf ?? '')) throw Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' });
+      for (const name of names) partitions.splice(partitions.findIndex((p) => p.name === name), 1);
+      dropCalls.push([...names]);
+      return { outcome: 'dropped', dropped: [...names], kept: 3 * names.length, strayDeleted: 0 };
     },
     minPosition: async (name: string) => ({ call_events_p20260101: '100', call_events_p20260201: '200', call_events_p20261101: '5000' })[name] ?? null,
     defaultMinPosition: async () => '6000',
@@ -45,7 +48,7 @@ function fakeRepository(failDropOf: string | null, postponeDropOf: string | null
     },
     oldestEventTime: async () => month('2026-02'),
   };
-  return { repo: repo as unknown as EventPartitionRepository, partitions, calls, keptAbove, head };
+  return { repo: repo as unknown as EventPartitionRepository, partitions, calls, keptAbove, head, dropCalls };
 }
 
 const run = (repo: EventPartitionRepository): Promise<MaintenanceReport> =>
@@ -79,7 +82,7 @@ describe('EventMaintenance', () => {
     const report = await run(repo);
     expect(report.outcome).toBe('ok');
     // The events kept start at November's lowest position; January stays whole, so they start at its lowest.
-    expect(keptAbove).toEqual(['100', '100']); // February's drop, then the stray delete
+    expect(keptAbove).toEqual(['100']); // February's drop, with the first stray rows
     expect(report.dropped).toEqual(['call_events_p20260201']);
     expect(report.keptLate).toBe(3);
     expect(report.postponedDrops).toEqual([{ name: 'call_events_p20260101', keep: 20_000 }]);
@@ -87,23 +90,28 @@ describe('EventMaintenance', () => {
   });
 
   it("keeps what is stored after its plan: the sequence's head bounds what may be deleted", async () => {
-    const { repo, keptAbove, head } = fakeRepository(null);
+    const { repo, keptAbove, head, dropCalls } = fakeRepository(null);
     head.value = '42'; // nothing kept has a lower position: only what the sequence has given out so far may go
     const report = await run(repo);
     expect(report.dropped).toEqual(['call_events_p20260101', 'call_events_p20260201']);
-    expect(keptAbove).toEqual(['42', '42', '42']);
+    expect(keptAbove).toEqual(['42']);
+    expect(dropCalls).toEqual([['call_events_p20260101', 'call_events_p20260201']]); // one transaction for both
   });
 
   it('plans again when a partition is created while it plans, and waits for the next run when that goes on', async () => {
     const { repo, partitions, keptAbove } = fakeRepository(null);
-    // A creation on ingest's path between the plan's first reads: once, then at every plan.
+    // A creation on ingest's path between the plan's first reads, moving the default partition's lowest kept
+    // rows (position 7) into the new partition: once, then at every plan.
     let creations = 1;
     const defaultMin = repo.defaultMinPosition.bind(repo);
+    const minPosition = repo.minPosition.bind(repo);
     (repo as unknown as { defaultMinPosition: typeof defaultMin }).defaultMinPosition = async (since) => {
-      if (creations-- > 0) partitions.push({ name: `call_events_p2026120${creations + 2}`, range: null });
+      if (creations-- > 0) partitions.push({ name: `call_events_p2027010${creations + 2}`, range: { from: month('2027-01'), to: month('2027-02') } });
       return defaultMin(since);
     };
+    (repo as unknown as { minPosition: typeof minPosition }).minPosition = async (name) => (name.startsWith('call_events_p2027') ? '7' : minPosition(name));
     expect((await run(repo)).dropped).toEqual(['call_events_p20260101', 'call_events_p20260201']);
+    expect(keptAbove).toEqual(['7']); // the second plan read the new partition
     creations = 10;
     keptAbove.length = 0;
     const report = await run(repo);
@@ -118,7 +126,7 @@ describe('EventMaintenance', () => {
     expect(report.outcome).toBe('error');
     expect(report.errors).toBe(1);
     expect(String(report.error)).toContain('lock timeout');
-    // A failed drop stops the later ones and the stray delete until the next run: its events would stay below the floor.
+    // The drops are one transaction: a failed one leaves the others undone, and the stray rows too, until the next run.
     expect(report.dropped).toEqual([]);
     expect(keptAbove).toEqual(['5000']);
     expect(report.created.map((c) => c.name)).toEqual(['call_events_p20261201']);

@@ -194,23 +194,19 @@ export class EventMaintenance {
     let strayDeleted = 0;
     let keptLate = 0;
     if (dropBefore !== null) {
-      // A failed drop stops the others and the stray delete until the next run: its rows would stay below the floor they raise.
       await step(async () => {
         let plan = await this.planRetention(dropBefore);
         for (let tries = 1; plan === null && tries < PLAN_TRIES; tries++) plan = await this.planRetention(dropBefore);
         if (plan === null) throw new Error(`retention: the partitions of call_events changed during each of ${PLAN_TRIES} plans; dropping waits for the next run`);
         postponedDrops.push(...plan.postponed);
-        for (const name of plan.drops) {
-          const result = await repo.drop(name, plan.keepAbove, this.maxKeep);
-          if (result.outcome === 'dropped') {
-            dropped.push(name);
-            keptLate += result.kept;
-          } else if (result.outcome === 'postponed') {
-            postponedDrops.push({ name, keep: result.keep });
-            return; // rows stored since the plan: its events stay, below what the next drops would delete
-          }
-        }
-        for (let n = DELETE_BATCH; n === DELETE_BATCH && !this.job.isStopped; strayDeleted += n) n = await repo.deleteStrayBefore(dropBefore, DELETE_BATCH, plan.keepAbove);
+        // Every drop and the first stray rows in one transaction: a drop that fails or finds rows stored since the
+        // plan leaves nothing done, rather than some partitions gone above the events of another that stays.
+        const result = await repo.dropAll(plan.drops, plan.keepAbove, this.maxKeep, { before: dropBefore, limit: DELETE_BATCH });
+        if (result.outcome === 'postponed') return void postponedDrops.push({ name: result.name, keep: result.keep });
+        dropped.push(...result.dropped);
+        keptLate += result.kept;
+        strayDeleted += result.strayDeleted;
+        for (let n = result.strayDeleted; n === DELETE_BATCH && !this.job.isStopped; strayDeleted += n) n = await repo.deleteStrayBefore(dropBefore, DELETE_BATCH, plan.keepAbove);
       }, undefined);
     }
 

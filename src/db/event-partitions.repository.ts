@@ -152,47 +152,69 @@ export class EventPartitionRepository {
   }
 
   /**
-   * Drops a partition (retention), keeping its events at positions above `keepAbove` (late callbacks of
-   * its days, stored after events retention keeps): they are moved to the default partition, where a
-   * later run deletes them once every event before them is gone. The highest position dropped raises
-   * the retention floor in the same transaction. Returns 'gone' when the partition no longer exists, and
-   * 'postponed' (nothing done) when it holds more than `maxKeep` events to keep: moving them would hold
-   * ingest (an import of old days does this; the partition goes once the events stored before it have).
+   * Drops partitions (retention), in one transaction, keeping their events at positions above
+   * `keepAbove` (null: none; late callbacks of their days, stored after events retention keeps): those
+   * are moved to the default partition, where a later run deletes them once every event before them is
+   * gone. The highest position dropped raises the retention floor in the same transaction, and so do the
+   * first `stray.limit` stray rows deleted with them (`deleteStrayBefore`), so no partly done retention is
+   * ever seen (docs/architecture.md, Event partitions and retention). Nothing is done, and the first such
+   * partition is returned as 'postponed', when one holds more than `maxKeep` events to keep: moving them
+   * would hold ingest (an import of old days does this; the partition goes once the events stored before
+   * it have). Partitions that no longer exist are skipped.
    */
-  async drop(name: string, keepAbove: string | null, maxKeep = MAX_KEEP_ROWS): Promise<{ outcome: 'dropped'; kept: number } | { outcome: 'gone' } | { outcome: 'postponed'; keep: number }> {
-    checkName(name, false);
+  async dropAll(
+    names: readonly string[],
+    keepAbove: string | null,
+    maxKeep = MAX_KEEP_ROWS,
+    stray: { readonly before: number; readonly limit: number } | null = null,
+  ): Promise<{ outcome: 'dropped'; dropped: string[]; kept: number; strayDeleted: number } | { outcome: 'postponed'; name: string; keep: number }> {
+    for (const name of names) checkName(name, false);
     return this.retryingLocks({ withIngestLock: false, tries: LOCK_TRIES }, async (tx) => {
-      if (!(await this.list(tx)).some((p) => p.name === name)) return { outcome: 'gone' as const };
-      // Readers pass a SHARE lock; no row can be added unseen (none should: its times are past the horizon).
-      await tx.query(`LOCK TABLE ${name} IN SHARE MODE`);
+      const existing = new Set((await this.list(tx)).map((p) => p.name));
       const above = keepAbove ?? MAX_POSITION;
-      const keep = await this.countAbove(name, above, maxKeep, tx);
-      if (keep > maxKeep) return { outcome: 'postponed' as const, keep };
-      await tx.query(`INSERT INTO event_retention_floor (position) SELECT max(position) FROM ${name} WHERE position <= $1::bigint HAVING max(position) IS NOT NULL ${RAISE_FLOOR}`, [above]);
-      if (keep === 0) {
-        await tx.query(`DROP TABLE ${name}`);
-      } else {
-        // Detached, its range is no partition's: the kept rows go to the default partition, positions unchanged
-        // (columns by name: a partition attached by the migration may order them differently).
-        const [{ columns }]: { columns: string }[] = await tx.query(
-          `SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS columns FROM pg_attribute WHERE attrelid = 'call_events'::regclass AND attnum > 0 AND NOT attisdropped`,
-        );
-        await tx.query(`ALTER TABLE call_events DETACH PARTITION ${name}`);
-        await tx.query(`INSERT INTO call_events (${columns}) SELECT ${columns} FROM ${name} WHERE position > $1::bigint`, [above]);
+      const plan: { name: string; keep: number }[] = [];
+      for (const name of names.filter((n) => existing.has(n))) {
+        // Readers pass a SHARE lock; no row can be added unseen (none should: its times are past the horizon).
+        await tx.query(`LOCK TABLE ${name} IN SHARE MODE`);
+        const keep = await this.countAbove(name, above, maxKeep, tx);
+        if (keep > maxKeep) return { outcome: 'postponed' as const, name, keep };
+        plan.push({ name, keep });
+      }
+      for (const { name } of plan) {
+        await tx.query(`INSERT INTO event_retention_floor (position) SELECT max(position) FROM ${name} WHERE position <= $1::bigint HAVING max(position) IS NOT NULL ${RAISE_FLOOR}`, [above]);
+      }
+      // Columns by name: a partition attached by the migration may order them differently.
+      const columns = plan.some((p) => p.keep > 0) ? await this.columnList(tx) : '';
+      for (const { name, keep } of plan) {
+        if (keep > 0) {
+          // Detached, its range is no partition's: the kept rows go to the default partition, positions unchanged.
+          await tx.query(`ALTER TABLE call_events DETACH PARTITION ${name}`);
+          await tx.query(`INSERT INTO call_events (${columns}) SELECT ${columns} FROM ${name} WHERE position > $1::bigint`, [above]);
+        }
         await tx.query(`DROP TABLE ${name}`);
       }
-      return { outcome: 'dropped' as const, kept: keep };
+      const strayDeleted = stray ? await this.deleteStrayBefore(stray.before, stray.limit, keepAbove, tx) : 0;
+      return { outcome: 'dropped' as const, dropped: plan.map((p) => p.name), kept: plan.reduce((n, p) => n + p.keep, 0), strayDeleted };
     });
+  }
+
+  /** The columns of `call_events`, quoted, in order. */
+  private async columnList(tx: EntityManager): Promise<string> {
+    const [{ columns }]: { columns: string }[] = await tx.query(
+      `SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS columns FROM pg_attribute WHERE attrelid = 'call_events'::regclass AND attnum > 0 AND NOT attisdropped`,
+    );
+    return columns;
   }
 
   /**
    * Deletes up to `limit` rows of the default partition with an event time before `before` (Unix
-   * seconds) and a position at or below `keepAbove` (null: any), raising the retention floor in the
-   * same statement; returns how many.
+   * seconds) and a position at or below `keepAbove` (null: any), the lowest positions first, raising the
+   * retention floor in the same statement; returns how many. Lowest first: every row left is above
+   * what went, batch after batch.
    */
-  async deleteStrayBefore(before: number, limit: number, keepAbove: string | null = null): Promise<number> {
-    const rows: { n: number }[] = await this.dataSource.query(
-      `WITH d AS (DELETE FROM ${DEFAULT_PARTITION} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${DEFAULT_PARTITION} WHERE event_time < to_timestamp($1) AND position <= $3::bigint LIMIT $2)) RETURNING position),
+  async deleteStrayBefore(before: number, limit: number, keepAbove: string | null = null, db: Pick<DataSource, 'query'> = this.dataSource): Promise<number> {
+    const rows: { n: number }[] = await db.query(
+      `WITH d AS (DELETE FROM ${DEFAULT_PARTITION} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${DEFAULT_PARTITION} WHERE event_time < to_timestamp($1) AND position <= $3::bigint ORDER BY position LIMIT $2)) RETURNING position),
          f AS (INSERT INTO event_retention_floor (position) SELECT max(position) FROM d HAVING max(position) IS NOT NULL ${RAISE_FLOOR})
        SELECT count(*)::int AS n FROM d`,
       [before, limit, keepAbove ?? MAX_POSITION],

@@ -9,6 +9,7 @@ import { parseV1Callback } from '../../src/ingest/trtc-v1.schema';
 import { startTestApp, type TestApp } from '../support/app';
 import { commandOf, makeCallback } from '../support/callbacks';
 import { createKey, gql, type GraphQLReply } from '../support/graphql';
+import { openTestDatabase } from '../support/database';
 import { collect, wsClient } from '../support/ws';
 
 const A = '1400000001';
@@ -210,12 +211,63 @@ describe('cursors and retention', () => {
     await store(A, 'october-1', at('2031-10-05T00:00:00Z'));
     await store(A, 'october-2', at('2031-10-06T00:00:00Z'));
     const keepAbove = positions.get('july-6')!;
-    expect(await repo.drop('call_events_p20311001', keepAbove, 1)).toEqual({ outcome: 'postponed', keep: 2 });
+    expect(await repo.dropAll(['call_events_p20311001'], keepAbove, 1)).toEqual({ outcome: 'postponed', name: 'call_events_p20311001', keep: 2 });
     expect(await where('october-1')).toBe('call_events_p20311001');
     const before = await floor();
-    expect(await repo.drop('call_events_p20311001', keepAbove, 2)).toEqual({ outcome: 'dropped', kept: 2 });
+    expect(await repo.dropAll(['call_events_p20311001'], keepAbove, 2)).toEqual({ outcome: 'dropped', dropped: ['call_events_p20311001'], kept: 2, strayDeleted: 0 });
     expect(await where('october-1')).toBe('call_events_default');
     expect(await where('october-2')).toBe('call_events_default');
     expect(await floor()).toBe(before); // nothing was deleted
   });
+});
+
+describe('a retention run that cannot drop one of its partitions', () => {
+  it('drops none of them and leaves the floor where it was, so no kept event falls below it', async () => {
+    const db = await openTestDatabase();
+    const ds = db.dataSource;
+    const run = (now: number, retentionDays: number | null) =>
+      new EventMaintenance({
+        partitions: new EventPartitionRepository(ds),
+        interval: 'month',
+        ahead: 0,
+        retentionDays,
+        callRetentionDays: null,
+        intervalMs: 60_000,
+        exclusive: async (work) => ({ acquired: true, value: await work() }),
+        nowSeconds: () => now,
+      }).runNow();
+    const store = async (callId: string, time: number) => {
+      const body = makeCallback({ CallId: callId, EventTime: time });
+      await new IngestRepository(ds).writeBatch([parseV1Callback(A, { sdkappid: A, command: commandOf(body) }, body)]);
+    };
+    const stored = async () => (await ds.query(`SELECT call_id FROM call_events ORDER BY position`)).map((r: { call_id: string }) => r.call_id);
+    const floor = async () => (await ds.query(`SELECT position::text AS p FROM event_retention_floor`))[0]?.p ?? null;
+    const held = ds.createQueryRunner();
+    try {
+      for (const month of ['2031-01-10', '2031-02-10', '2031-06-05']) await run(at(`${month}T00:00:00Z`), null);
+      // In position order: one of February, a late retry of January's last second, one of June.
+      await store('feb-a', at('2031-02-10T00:00:00Z'));
+      await store('jan-late', at('2031-01-31T23:59:59Z'));
+      await store('june-1', at('2031-06-10T00:00:00Z'));
+      // A long read of February (a BI query, say) keeps its partition from being dropped.
+      await held.startTransaction();
+      await held.query(`SELECT count(*) FROM call_events_p20310201`);
+      const failed = await run(at('2031-06-12T00:00:00Z'), 60);
+      expect(failed.outcome).toBe('error');
+      expect(String(failed.error)).toContain('lock timeout');
+      // January alone would have gone, and jan-late's position with it, above feb-a which stays.
+      expect(failed.dropped).toEqual([]);
+      expect(await floor()).toBeNull();
+      expect(await stored()).toEqual(['feb-a', 'jan-late', 'june-1']);
+      await held.rollbackTransaction();
+      const report = await run(at('2031-06-12T00:00:00Z'), 60);
+      expect(report.dropped).toEqual(expect.arrayContaining(['call_events_p20310101', 'call_events_p20310201']));
+      expect(await stored()).toEqual(['june-1']);
+      expect(await floor()).not.toBeNull();
+    } finally {
+      if (held.isTransactionActive) await held.rollbackTransaction();
+      await held.release();
+      await db.drop();
+    }
+  }, 60000);
 });

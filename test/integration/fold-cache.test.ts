@@ -142,7 +142,8 @@ describe('the fold cache of large calls', () => {
     await repo.writeBatch(parse(ev.slice(0, 14))); // 11 events on day 0, 3 on day 1
     expect(held.get({ sdkAppId: APP, callId: 'dropped' })?.events).toHaveLength(14);
     now = (day0 + 2 * DAY + 60) * 1000;
-    expect(await partitions.drop((await partitions.list()).find((p) => p.range?.from === day0)!.name, null)).toEqual({ outcome: 'dropped', kept: 0 });
+    const day0Partition = (await partitions.list()).find((p) => p.range?.from === day0)!.name;
+    expect(await partitions.dropAll([day0Partition], null)).toEqual({ outcome: 'dropped', dropped: [day0Partition], kept: 0, strayDeleted: 0 });
     // 3 stored + 4 new is within CALL_MAX_EVENTS (15): stored, and folded from what is stored.
     expect(await repo.writeBatch(parse(ev.slice(14, 18)))).toEqual(['stored', 'stored', 'stored', 'stored']);
     const written = await whole('dropped');

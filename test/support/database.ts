@@ -42,7 +42,8 @@ export async function openTestDatabase(logger?: Logger): Promise<TestDatabase> {
 
 /** Empties every data table (for tests that share one database across cases). */
 export async function truncateAll(ds: DataSource): Promise<void> {
-  await ds.query('TRUNCATE call_events, call_participants, calls, rejected_callbacks, rejected_callback_counts, api_keys RESTART IDENTITY CASCADE');
+  // The retention floor goes with the events: positions start again from 1.
+  await ds.query('TRUNCATE call_events, call_participants, calls, rejected_callbacks, rejected_callback_counts, api_keys, event_retention_floor RESTART IDENTITY CASCADE');
 }
 
 /** A TypeORM logger that counts the SQL statements sent. */
