@@ -1,4 +1,5 @@
 import type { Client } from 'graphql-ws';
+import type { DataSource } from 'typeorm';
 import { CallEventRepository } from '../../src/calls/call-event.repository';
 import { EventMaintenance, type MaintenanceReport } from '../../src/calls/event-maintenance';
 import { EventPartitionRepository } from '../../src/db/event-partitions.repository';
@@ -15,6 +16,19 @@ import { collect, wsClient } from '../support/ws';
 const A = '1400000001';
 const B = '1400000002';
 const at = (iso: string) => Date.parse(iso) / 1000;
+
+/** A maintenance run of a replica over `ds` as of `now`, monthly partitions, none ahead; `retentionDays` null keeps every event. */
+const maintenanceRun = (ds: DataSource, now: number, retentionDays: number | null): Promise<MaintenanceReport> =>
+  new EventMaintenance({
+    partitions: new EventPartitionRepository(ds),
+    interval: 'month',
+    ahead: 0,
+    retentionDays,
+    callRetentionDays: null,
+    intervalMs: 60_000,
+    exclusive: async (work) => ({ acquired: true, value: await work() }),
+    nowSeconds: () => now,
+  }).runNow();
 
 const EVENTS = `query($after: String, $first: Int) { callEvents(first: $first, after: $after) { edges { node { callId } } pageInfo { endCursor hasNextPage } } }`;
 const FEED = `subscription($after: String) { callEventAdded(after: $after) { callId cursor } }`;
@@ -48,16 +62,7 @@ describe('cursors and retention', () => {
 
   /** The maintenance run of a replica as of `now`, keeping events RETENTION_DAYS=60 (null: keeping them all). */
   async function retention(now: number, retentionDays: number | null = 60): Promise<MaintenanceReport> {
-    const report = await new EventMaintenance({
-      partitions: new EventPartitionRepository(t.db.dataSource),
-      interval: 'month',
-      ahead: 0,
-      retentionDays,
-      callRetentionDays: null,
-      intervalMs: 60_000,
-      exclusive: async (work) => ({ acquired: true, value: await work() }),
-      nowSeconds: () => now,
-    }).runNow();
+    const report = await maintenanceRun(t.db.dataSource, now, retentionDays);
     if (report.outcome !== 'ok') throw new Error(`retention: expected ok, got ${report.outcome}: ${String(report.error)}`);
     return report;
   }
@@ -225,17 +230,7 @@ describe('a retention run that cannot drop one of its partitions', () => {
   it('drops none of them and leaves the floor where it was, so no kept event falls below it', async () => {
     const db = await openTestDatabase();
     const ds = db.dataSource;
-    const run = (now: number, retentionDays: number | null) =>
-      new EventMaintenance({
-        partitions: new EventPartitionRepository(ds),
-        interval: 'month',
-        ahead: 0,
-        retentionDays,
-        callRetentionDays: null,
-        intervalMs: 60_000,
-        exclusive: async (work) => ({ acquired: true, value: await work() }),
-        nowSeconds: () => now,
-      }).runNow();
+    const run = (now: number, retentionDays: number | null) => maintenanceRun(ds, now, retentionDays);
     const store = async (callId: string, time: number) => {
       const body = makeCallback({ CallId: callId, EventTime: time });
       await new IngestRepository(ds).writeBatch([parseV1Callback(A, { sdkappid: A, command: commandOf(body) }, body)]);
