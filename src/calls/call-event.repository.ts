@@ -66,7 +66,7 @@ export class CallEventRepository {
    * retention), so that is a cursor below the highest position it deleted; every stored event's cursor
    * is at or above it.
    */
-  async checkRetention(afterPosition: string): Promise<void> {
+  private async checkRetention(afterPosition: string): Promise<void> {
     const rows: { floor: string }[] = await this.primary.query(`SELECT position::text AS floor FROM event_retention_floor`);
     const floor = rows[0]?.floor;
     if (floor !== undefined && BigInt(floor) > BigInt(afterPosition)) {
@@ -85,7 +85,7 @@ export class CallEventRepository {
    * Only against the primary (a replica's sequence may lag behind its cursors). Once the database has
    * given out positions past the cursor, nothing tells such a cursor apart.
    */
-  async checkReached(afterPosition: string): Promise<void> {
+  private async checkReached(afterPosition: string): Promise<void> {
     const rows: { head: string }[] = await this.dataSource.query(`SELECT last_value::text AS head FROM call_events_position_seq`);
     if (BigInt(afterPosition) > BigInt(rows[0].head)) {
       throw new AppError(

@@ -37,11 +37,9 @@ export interface EventPartition {
 
 const PARTITION_NAME = /^call_events_p\d{8}(_\d{6})?$/;
 
-/** Names are written into statements: only a partition's name (or, with `orDefault`, the default partition's) passes. */
-function checkName(name: string, orDefault: boolean): void {
-  if (!PARTITION_NAME.test(name) && !(orDefault && name === DEFAULT_PARTITION)) {
-    throw new Error(`partition: expected a name like call_events_p20260101, got ${JSON.stringify(name)}`);
-  }
+/** Names are written into statements: only a range partition's name passes. */
+function checkName(name: string): void {
+  if (!PARTITION_NAME.test(name)) throw new Error(`partition: expected a name like call_events_p20260101, got ${JSON.stringify(name)}`);
 }
 
 /**
@@ -127,7 +125,7 @@ export class EventPartitionRepository {
 
   /** The lowest position in a partition (null when empty): a probe of its primary key. */
   async minPosition(name: string): Promise<string | null> {
-    checkName(name, true);
+    checkName(name);
     const rows: { p: string | null }[] = await this.dataSource.query(`SELECT min(position)::text AS p FROM ${name}`);
     return rows[0]?.p ?? null;
   }
@@ -146,7 +144,7 @@ export class EventPartitionRepository {
 
   /** Rows of a partition at positions above `above` (null: none), counted up to `limit` + 1. */
   async countAbove(name: string, above: string | null, limit: number, db: Pick<DataSource, 'query'> = this.dataSource): Promise<number> {
-    checkName(name, false);
+    checkName(name);
     const rows: { n: number }[] = await db.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${name} WHERE position > $1::bigint LIMIT $2) k`, [above ?? MAX_POSITION, limit + 1]);
     return rows[0].n;
   }
@@ -168,7 +166,7 @@ export class EventPartitionRepository {
     maxKeep = MAX_KEEP_ROWS,
     stray: { readonly before: number; readonly limit: number } | null = null,
   ): Promise<{ outcome: 'dropped'; dropped: string[]; kept: number; strayDeleted: number } | { outcome: 'postponed'; name: string; keep: number }> {
-    for (const name of names) checkName(name, false);
+    for (const name of names) checkName(name);
     return this.retryingLocks({ withIngestLock: false, tries: LOCK_TRIES }, async (tx) => {
       const existing = new Set((await this.list(tx)).map((p) => p.name));
       const above = keepAbove ?? MAX_POSITION;
