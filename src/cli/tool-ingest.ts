@@ -1,4 +1,4 @@
-import { eventHorizon } from '../domain/partition-ranges';
+import { eventWindow } from '../domain/partition-ranges';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import { BatchWriter } from '../ingest/batch-writer';
@@ -28,7 +28,7 @@ export function toolIngest(config: Pick<Config, 'sdkAppIds' | 'ingestBatchMax' |
     timeoutMs: TOOL_TIMEOUT_MS,
     maxPending: 100_000,
     spool: null,
-    horizon: () => eventHorizon(config.retentionDays, Date.now() / 1000),
+    window: () => eventWindow(config.retentionDays, Date.now() / 1000),
   });
   const service = new IngestService(
     { sdkAppIds: config.sdkAppIds, secret: null, signToken: null, signWindowSeconds: 0 },

@@ -79,10 +79,31 @@ export function partitionName(from: number): string {
   return `call_events_p${iso.slice(0, 10).replace(/-/g, '')}${time}`;
 }
 
+/** How far after the server's clock an event may be dated while retention is on: clock skew, not data. */
+export const MAX_EVENT_AHEAD_SECONDS = DAY;
+
+/** The event times ingest takes now, in Unix seconds: both ends included. */
+export interface EventWindow {
+  readonly earliest: number;
+  readonly latest: number;
+}
+
 /**
- * The retention horizon of raw events: callbacks with an earlier event time are refused (their partition
- * may be gone, and with it what would tell a redelivery from a new callback). Null when retention is off.
+ * The retention horizon: events with an earlier time are dropped, and callbacks dated before it refused
+ * (their partition may be gone, and with it what would tell a redelivery from a new callback). Null when
+ * retention is off.
  */
 export function eventHorizon(retentionDays: number | null, nowSeconds: number): number | null {
   return retentionDays === null ? null : nowSeconds - retentionDays * DAY;
+}
+
+/**
+ * The event times ingest takes while retention is on (`RETENTION_DAYS`); null when it is off: from the
+ * horizon to a day after now. A callback dated further ahead is refused since it would hold back
+ * retention until its own time passed the horizon: every event stored after it is kept while it is
+ * (docs/reliability.md, Retention).
+ */
+export function eventWindow(retentionDays: number | null, nowSeconds: number): EventWindow | null {
+  const earliest = eventHorizon(retentionDays, nowSeconds);
+  return earliest === null ? null : { earliest, latest: nowSeconds + MAX_EVENT_AHEAD_SECONDS };
 }

@@ -21,6 +21,7 @@ const REPLY: Partial<Record<AppErrorCode, [status: number, errorCode: number]>> 
   UNSUPPORTED_ENCODING: [415, 4150],
   CALL_TOO_LARGE: [422, 4220],
   EVENT_EXPIRED: [422, 4221],
+  EVENT_AHEAD: [422, 4222],
   UNAVAILABLE: [503, 5030],
 };
 

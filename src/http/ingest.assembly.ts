@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
-import { eventHorizon } from '../domain/partition-ranges';
+import { eventWindow } from '../domain/partition-ranges';
 import { BatchWriter } from '../ingest/batch-writer';
 import { EventSpool } from '../ingest/event-spool';
 import type { FoldCacheSize } from '../ingest/fold-cache';
@@ -70,7 +70,7 @@ export async function createIngest(config: Config, db: Pick<Database, 'ingestDat
     timeoutMs: config.ingestTimeoutMs,
     maxPending: config.ingestMaxPending,
     spool,
-    horizon: () => eventHorizon(config.retentionDays, Date.now() / 1000),
+    window: () => eventWindow(config.retentionDays, Date.now() / 1000),
     onError: (err, size) => batchFailed({ err: errorSummary(err), size }, 'ingest batch failed'),
     onBatch: (size, ms) => {
       metrics.batchSize.observe(size);

@@ -85,4 +85,21 @@ describe('BatchWriter', () => {
     await expect(queued).resolves.toBe('stored');
     await expect(w.submit(event('b'))).rejects.toBeInstanceOf(AppError);
   });
+
+  it('refuses events dated outside the window, ends included, and writes the others of the batch', async () => {
+    const store = new FakeStore();
+    const at = (id: string, eventTime: number) => ({ ...event(id), eventTime }) as CallbackEvent;
+    const w = new BatchWriter(store, { ...options, maxBatch: 10, window: () => ({ earliest: 1_000, latest: 2_000 }) });
+    // Each end is checked on its own: a batch with only a late event, then one with only an early one.
+    const ahead = await Promise.allSettled([at('first', 1_000), at('ahead', 2_001), at('last', 2_000)].map((e) => w.submit(e)));
+    const old = await Promise.allSettled([at('old', 999), at('middle', 1_500)].map((e) => w.submit(e)));
+    const settled = [...ahead, ...old].map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as AppError).code));
+    expect(settled).toEqual(['stored', 'EVENT_AHEAD', 'stored', 'EVENT_EXPIRED', 'stored']);
+    expect(store.batches).toEqual([['first', 'last'], ['middle']]);
+    const refusal = (ahead[1] as PromiseRejectedResult).reason as AppError;
+    expect(refusal.field).toBe('EventTime');
+    expect(refusal.message).toBe(
+      "EventTime: expected a time at most a day after the server's clock while RETENTION_DAYS is set (at or before 1970-01-01T00:33:20.000Z), got 1970-01-01T00:33:21.000Z",
+    );
+  });
 });

@@ -1,5 +1,6 @@
 import { AppError } from '../domain/app-error';
 import { callKeyText } from '../domain/call-key';
+import type { EventWindow } from '../domain/partition-ranges';
 import { CallTooLargeError, type WriteResult } from './ingest.repository';
 import type { CallbackEvent } from './trtc-v1.schema';
 
@@ -44,10 +45,11 @@ export interface BatchWriterOptions {
   /** The outage spool; without one, a callback the database cannot take is answered UNAVAILABLE. */
   readonly spool?: SpoolSink | null;
   /**
-   * The retention horizon now (Unix seconds), or null when every event is kept (`RETENTION_DAYS`): an
-   * event with an earlier event time is refused, since its partition may be gone (docs/reliability.md, Retention).
+   * The event times taken now (`eventWindow`), or null when every event is kept (`RETENTION_DAYS`): an
+   * event before it is refused since its partition may be gone, one after it since it would hold back
+   * retention (docs/reliability.md, Retention).
    */
-  readonly horizon?: () => number | null;
+  readonly window?: () => EventWindow | null;
 }
 
 /** SQLSTATE class 22 (data exception) or 54 (a limit, e.g. index row size): one row is at fault, not the database. */
@@ -119,8 +121,8 @@ export class BatchWriter {
    * Throws when the database cannot take them at all.
    */
   async writeIsolated(events: readonly CallbackEvent[]): Promise<EventOutcome[]> {
-    const horizon = this.options.horizon?.() ?? null;
-    if (horizon !== null && events.some((e) => e.eventTime < horizon)) return this.withoutExpired(events, horizon);
+    const window = this.options.window?.() ?? null;
+    if (window !== null && events.some((e) => e.eventTime < window.earliest || e.eventTime > window.latest)) return this.outsideWindow(events, window);
     try {
       return await this.store.writeBatch(events);
     } catch (err) {
@@ -143,11 +145,15 @@ export class BatchWriter {
     );
   }
 
-  /** Refuses the events older than the retention horizon and writes the others. */
-  private withoutExpired(events: readonly CallbackEvent[], horizon: number): Promise<EventOutcome[]> {
+  /** Refuses the events dated before or after the window and writes the others. */
+  private outsideWindow(events: readonly CallbackEvent[], window: EventWindow): Promise<EventOutcome[]> {
     const iso = (t: number) => new Date(t * 1000).toISOString();
     return this.refusing(events, (e) =>
-      e.eventTime < horizon ? new AppError('EVENT_EXPIRED', `EventTime: expected a time within RETENTION_DAYS (at or after ${iso(horizon)}), got ${iso(e.eventTime)}`, 'EventTime') : null,
+      e.eventTime < window.earliest
+        ? new AppError('EVENT_EXPIRED', `EventTime: expected a time within RETENTION_DAYS (at or after ${iso(window.earliest)}), got ${iso(e.eventTime)}`, 'EventTime')
+        : e.eventTime > window.latest
+          ? new AppError('EVENT_AHEAD', `EventTime: expected a time at most a day after the server's clock while RETENTION_DAYS is set (at or before ${iso(window.latest)}), got ${iso(e.eventTime)}`, 'EventTime')
+          : null,
     );
   }
 

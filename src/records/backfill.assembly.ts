@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { eventHorizon } from '../domain/partition-ranges';
+import { eventWindow } from '../domain/partition-ranges';
 import type { Config } from '../config';
 import { EventPartitionRepository, PartitionGuard } from '../db/event-partitions.repository';
 import { BatchWriter } from '../ingest/batch-writer';
@@ -33,7 +33,7 @@ export function createBackfill(
     timeoutMs: 1,
     maxPending: 1,
     spool: null,
-    horizon: () => eventHorizon(config.retentionDays, Date.now() / 1000),
+    window: () => eventWindow(config.retentionDays, Date.now() / 1000),
   });
   return new BackfillService({ clients, writer, repository: new RecordsRepository(dataSource) });
 }

@@ -436,4 +436,18 @@ describe('retention', () => {
     expect(s.value('calltrail_events_oldest_timestamp_seconds')).toBeGreaterThan(now - 61 * DAY);
     expect(s.value('calltrail_maintenance_runs_total', { outcome: 'ok' })).toBeGreaterThanOrEqual(2);
   });
+
+  it('refuses a callback dated more than a day ahead with 422 and keeps it in quarantine, and stores one an hour ahead', async () => {
+    const res = await postCallback(t.baseUrl, makeCallback({ CallId: 'too-far-ahead', EventTime: Math.floor(Date.now() / 1000 + 2 * DAY) }));
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ ErrorCode: 4222, code: 'EVENT_AHEAD', field: 'EventTime' });
+    const kept: { reason: string }[] = await t.db.dataSource.query(`SELECT reason FROM rejected_callbacks WHERE error_code = 'EVENT_AHEAD'`);
+    expect(kept).toHaveLength(1);
+    expect(kept[0].reason).toMatch(/^EventTime: expected a time at most a day after the server's clock while RETENTION_DAYS is set \(at or before \d{4}-\d\d-\d\dT.*\), got \d{4}-/);
+    expect(await placement(t.db.dataSource, 'too-far-ahead')).toEqual([]);
+
+    const soon = await postCallback(t.baseUrl, makeCallback({ CallId: 'an-hour-ahead', EventTime: Math.floor(Date.now() / 1000 + 3_600) }));
+    expect(soon.status).toBe(200);
+    expect((await placement(t.db.dataSource, 'an-hour-ahead')).map((p) => p.n)).toEqual([1]);
+  });
 });
