@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { intervalStart, nextIntervalStart, partitionName, rangesToCreate, uncovered, type PartitionInterval } from './partition-ranges';
+import { eventWindow, intervalStart, nextIntervalStart, partitionName, rangesToCreate, uncovered, type PartitionInterval } from './partition-ranges';
 
 const at = (iso: string) => Date.parse(iso) / 1000;
 const iso = (t: number) => new Date(t * 1000).toISOString();
@@ -64,5 +64,14 @@ describe('partition ranges', () => {
         expect(uncovered({ from: intervalStart(now, interval), to: end }, all)).toEqual([]);
       }),
     );
+  });
+});
+
+describe('eventWindow', () => {
+  it('is null with retention off, and from the horizon to a day after now with it on', () => {
+    const now = at('2026-12-07T12:00:00Z');
+    expect(eventWindow(null, now)).toBeNull();
+    const w = eventWindow(30, now)!;
+    expect([iso(w.earliest), iso(w.latest)]).toEqual(['2026-11-07T12:00:00.000Z', '2026-12-08T12:00:00.000Z']);
   });
 });

@@ -96,10 +96,25 @@ describe('BatchWriter', () => {
     const settled = [...ahead, ...old].map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as AppError).code));
     expect(settled).toEqual(['stored', 'EVENT_AHEAD', 'stored', 'EVENT_EXPIRED', 'stored']);
     expect(store.batches).toEqual([['first', 'last'], ['middle']]);
+    // What a replay of the spool writes is checked again: the window may have moved since it was acknowledged.
+    const replayed = await w.writeIsolated([at('late', 999), at('kept', 1_200), at('early', 2_001)]);
+    expect(replayed.map((o) => (o instanceof AppError ? o.code : o))).toEqual(['EVENT_EXPIRED', 'stored', 'EVENT_AHEAD']);
+    expect(store.batches).toEqual([['first', 'last'], ['middle'], ['kept']]);
     const refusal = (ahead[1] as PromiseRejectedResult).reason as AppError;
     expect(refusal.field).toBe('EventTime');
     expect(refusal.message).toBe(
       "EventTime: expected a time at most a day after the server's clock while RETENTION_DAYS is set (at or before 1970-01-01T00:33:20.000Z), got 1970-01-01T00:33:21.000Z",
     );
+  });
+
+  it('never spools an event dated outside the window with the batch it came in, while the database is down', async () => {
+    const store = new FakeStore();
+    store.fail = () => Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+    const spooled: string[] = [];
+    const at = (id: string, eventTime: number) => ({ ...event(id), eventTime }) as CallbackEvent;
+    const w = new BatchWriter(store, { ...options, spool: { append: async (events) => void spooled.push(...events.map((e) => e.callId)) }, window: () => ({ earliest: 1_000, latest: 2_000 }) });
+    const outcomes = await Promise.allSettled([w.submit(at('ahead', 2_001)), w.submit(at('fine', 1_500)), w.submit(at('old', 999))]);
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as AppError).code))).toEqual(['EVENT_AHEAD', 'spooled', 'EVENT_EXPIRED']);
+    expect(spooled).toEqual(['fine']);
   });
 });

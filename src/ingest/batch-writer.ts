@@ -55,6 +55,18 @@ export interface BatchWriterOptions {
 /** SQLSTATE class 22 (data exception) or 54 (a limit, e.g. index row size): one row is at fault, not the database. */
 const isDataError = (err: unknown): boolean => /^(22|54)/.test(String((err as { code?: unknown } | null)?.code ?? ''));
 
+/** The refusal of an event dated outside `window`, or null. */
+function windowRefusal(e: CallbackEvent, window: EventWindow): AppError | null {
+  const iso = (t: number) => new Date(t * 1000).toISOString();
+  if (e.eventTime < window.earliest) {
+    return new AppError('EVENT_EXPIRED', `EventTime: expected a time within RETENTION_DAYS (at or after ${iso(window.earliest)}), got ${iso(e.eventTime)}`, 'EventTime');
+  }
+  if (e.eventTime > window.latest) {
+    return new AppError('EVENT_AHEAD', `EventTime: expected a time at most a day after the server's clock while RETENTION_DAYS is set (at or before ${iso(window.latest)}), got ${iso(e.eventTime)}`, 'EventTime');
+  }
+  return null;
+}
+
 const unavailable = (reason: string) => new AppError('UNAVAILABLE', `database: expected ${reason}; retry later`);
 
 /**
@@ -77,6 +89,10 @@ export class BatchWriter {
 
   submit(event: CallbackEvent): Promise<SubmitResult> {
     if (this.closed) return Promise.reject(new AppError('UNAVAILABLE', 'server: expected to be running, got shutting down; retry later'));
+    // Checked before it is queued too: a refused callback must never be spooled (and acknowledged) with its batch.
+    const window = this.options.window?.() ?? null;
+    const refusal = window === null ? null : windowRefusal(event, window);
+    if (refusal !== null) return Promise.reject(refusal);
     if (this.queue.length >= this.options.maxPending) {
       return Promise.reject(unavailable(`fewer than ${this.options.maxPending} callbacks waiting, got a full queue`));
     }
@@ -147,14 +163,7 @@ export class BatchWriter {
 
   /** Refuses the events dated before or after the window and writes the others. */
   private outsideWindow(events: readonly CallbackEvent[], window: EventWindow): Promise<EventOutcome[]> {
-    const iso = (t: number) => new Date(t * 1000).toISOString();
-    return this.refusing(events, (e) =>
-      e.eventTime < window.earliest
-        ? new AppError('EVENT_EXPIRED', `EventTime: expected a time within RETENTION_DAYS (at or after ${iso(window.earliest)}), got ${iso(e.eventTime)}`, 'EventTime')
-        : e.eventTime > window.latest
-          ? new AppError('EVENT_AHEAD', `EventTime: expected a time at most a day after the server's clock while RETENTION_DAYS is set (at or before ${iso(window.latest)}), got ${iso(e.eventTime)}`, 'EventTime')
-          : null,
-    );
+    return this.refusing(events, (e) => windowRefusal(e, window));
   }
 
   /** Writes the events `refusal` lets through and answers the others with their refusal, in input order. */
