@@ -25,6 +25,11 @@ export interface IngestRequest {
   readonly source: string;
 }
 
+/** A v4 event's dedupe key: its body's SHA-256, then `:<entry>` (src/ingest/trtc-v4.schema.ts). */
+const V4_KEY = /^([0-9a-f]{64}):(\d+)$/;
+/** First events of the v4 callbacks replayed from the spool lately, kept to quarantine a callback whole. */
+const FIRST_EVENTS_REMEMBERED = 256;
+
 /** The outcome of the URL checks, kept so a refusal knows how much of the body to keep. */
 type AuthOutcome = { readonly sdkAppId: string } | { readonly error: AppError };
 
@@ -40,6 +45,9 @@ export class IngestService implements SpoolReplayTarget {
     private readonly quarantine: Pick<QuarantineService, 'keep'>,
     private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
   ) {}
+
+  /** First events of v4 callbacks replayed lately, by body hash, and whether the callback was kept: its events may span two replay batches. */
+  private readonly firstEvents = new Map<string, { readonly event: CallbackEvent; kept: boolean }>();
 
   async receive(req: IngestRequest): Promise<SubmitResult> {
     const auth = this.authenticate(req);
@@ -64,21 +72,36 @@ export class IngestService implements SpoolReplayTarget {
   }
 
   /**
-   * Stores callbacks replayed from the outage spool through the same path as live ones; a row
-   * PostgreSQL refuses is kept in quarantine instead. Throws while the database is away, so the
-   * spool keeps them for the next try.
+   * Stores callbacks replayed from the outage spool through the same path as live ones; an event
+   * refused now (a row PostgreSQL refuses, or a time outside the window since it was acknowledged) is
+   * kept in quarantine instead, as a request `npm run quarantine -- replay` can take: a v4 callback once,
+   * with its whole body (its other events hold only a pointer to it), and its command as v4 names it.
+   * Throws while the database is away, so the spool keeps them for the next try.
    */
   async store(events: readonly CallbackEvent[]): Promise<void> {
+    for (const e of events) {
+      const v4 = V4_KEY.exec(e.dedupeKey);
+      if (v4?.[2] !== '0') continue;
+      this.firstEvents.delete(v4[1]);
+      this.firstEvents.set(v4[1], { event: e, kept: false });
+      if (this.firstEvents.size > FIRST_EVENTS_REMEMBERED) this.firstEvents.delete(this.firstEvents.keys().next().value!);
+    }
     const outcomes = await this.writer.writeIsolated(events);
     for (const [i, outcome] of outcomes.entries()) {
       if (!(outcome instanceof AppError)) continue;
-      const e = events[i];
+      const v4 = V4_KEY.exec(events[i].dedupeKey);
+      // Replaying a v4 body submits all its events again; those already stored are duplicates.
+      const whole = v4 ? this.firstEvents.get(v4[1]) : undefined;
+      if (whole?.kept) continue;
+      if (whole) whole.kept = true;
+      const e = whole?.event ?? events[i];
       const body = Buffer.from(JSON.stringify(e.body));
+      const query: Record<string, string> = { sdkappid: e.sdkAppId, [v4 ? 'callbackcommand' : 'command']: e.command ?? '', spooled: '1' };
       await this.quarantine.keep({
         reason: outcome.message,
         errorCode: outcome.code,
         sdkAppId: e.sdkAppId,
-        queryString: new URLSearchParams({ sdkappid: e.sdkAppId, command: e.command ?? '', spooled: '1' }).toString(),
+        queryString: new URLSearchParams(query).toString(),
         body,
         bodyBytes: body.length,
         source: 'spool',
