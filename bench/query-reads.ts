@@ -17,6 +17,12 @@ export interface Read {
   readonly variables: (rand: Choices) => Record<string, unknown>;
   /** The same read in SQL for pgbench (`:u` a user number, `:c` a call number), or null when none applies. */
   readonly sql: string | null;
+  /**
+   * The read for bench/bare-read-server.ts: the floor's statement narrowed to the columns the query
+   * shows and its keyset (what calltrail selects), `$1` the one variable named by `param`. The
+   * narrowest statement is the most a bare server can make of the read: its rate bounds any server's.
+   */
+  readonly bare?: { readonly sql: string; readonly param: string | null };
 }
 
 /** Random choices shared by both sides: the same distributions of users and calls (pgbench's script below draws them alike). */
@@ -31,6 +37,8 @@ export class Choices {
 }
 
 const CALL_FIELDS = 'callId status result mediaType callType startedAt endedAt talkSeconds';
+/** The columns of CALL_FIELDS, for the bare server's statements. */
+const BARE_CALL_COLUMNS = 'c.call_id, c.status, c.result, c.media_type, c.call_type, c.started_at, c.ended_at, c.talk_seconds';
 
 export function reads(info: SeedInfo, page50Cursor: string, clients: number): Read[] {
   const from = new Date(info.from * 1000).toISOString();
@@ -50,6 +58,11 @@ export function reads(info: SeedInfo, page50Cursor: string, clients: number): Re
       query: `query($u: String!) { participants(filter: { userId: $u }, first: 20) { edges { cursor node { userId role outcome answeredAt call { ${CALL_FIELDS} } } } } }`,
       variables: (r) => ({ u: `u${r.user()}` }),
       sql: `SELECT p.*, c.* FROM call_participants p JOIN calls c ON c.id = p.call_ref WHERE p.sdk_app_id = '${APP}' AND p.user_id = 'u' || :u ORDER BY p.started_at DESC, p.call_ref DESC LIMIT 20;`,
+      bare: {
+        sql: `SELECT p.user_id, p.role, p.outcome, p.answered_at, p.started_at AS p_started_at, p.call_ref, ${BARE_CALL_COLUMNS}
+          FROM call_participants p JOIN calls c ON c.id = p.call_ref WHERE p.sdk_app_id = '${APP}' AND p.user_id = $1 ORDER BY p.started_at DESC, p.call_ref DESC LIMIT 20`,
+        param: 'u',
+      },
     },
     {
       name: 'count',
@@ -75,6 +88,7 @@ export function reads(info: SeedInfo, page50Cursor: string, clients: number): Re
       query: `{ calls(filter: { mediaType: VIDEO }, first: 50) { edges { cursor node { ${CALL_FIELDS} callerId } } } }`,
       variables: () => ({}),
       sql: `SELECT * FROM calls WHERE sdk_app_id = '${APP}' AND media_type = 'VIDEO' ORDER BY started_at DESC, id DESC LIMIT 50;`,
+      bare: { sql: `SELECT c.id, ${BARE_CALL_COLUMNS}, c.caller_id FROM calls c WHERE sdk_app_id = '${APP}' AND media_type = 'VIDEO' ORDER BY started_at DESC, id DESC LIMIT 50`, param: null },
     },
     {
       name: 'board',
@@ -151,7 +165,7 @@ export async function post(agent: Agent, endpoint: string, key: string, query: s
   return JSON.parse(text);
 }
 
-export async function load(app: BenchApp, agent: Agent, keys: string[], read: Read, choices: Choices, opts: { clients: number; seconds: number }) {
+export async function load(app: Pick<BenchApp, 'baseUrl' | 'pid'>, agent: Agent, keys: string[], read: Read, choices: Choices, opts: { clients: number; seconds: number }) {
   const endpoint = `${app.baseUrl}/graphql`;
   const clients = read.clients ?? opts.clients;
   const latencies: number[] = [];
