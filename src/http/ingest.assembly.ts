@@ -5,7 +5,7 @@ import { eventWindow } from '../domain/partition-ranges';
 import { BatchWriter } from '../ingest/batch-writer';
 import { EventSpool } from '../ingest/event-spool';
 import type { FoldCacheSize } from '../ingest/fold-cache';
-import { GUARD_FAILED, ingestRepositoryOn } from '../ingest/ingest.repository';
+import { GUARD_FAILED, ingestRepositoryOn, storedEventBody } from '../ingest/ingest.repository';
 import { IngestThread } from '../ingest/ingest-thread';
 import { poolStats, type PoolStats } from '../db/pool-stats';
 import { IngestService } from '../ingest/ingest.service';
@@ -88,6 +88,8 @@ export async function createIngest(config: Config, db: Pick<Database, 'ingestDat
     { sdkAppIds: config.sdkAppIds, secret: config.callbackSecret, signToken: config.callbackSignToken, signWindowSeconds: SIGN_WINDOW_SECONDS },
     writer,
     quarantine,
+    undefined,
+    (sdkAppId, dedupeKey, eventTime) => storedEventBody(db.ingestDataSource, sdkAppId, dedupeKey, eventTime),
   );
   quarantine.start(undefined, undefined, (err) => upkeepFailed({ err: errorSummary(err) }, 'quarantine upkeep failed'));
   spool?.start(service);

@@ -371,3 +371,15 @@ export function ingestRepositoryOn(
 ): IngestRepository {
   return new IngestRepository(dataSource, callMaxEvents, new PartitionGuard(new EventPartitionRepository(dataSource), interval, onGuardError, undefined, guard), new FoldCache());
 }
+
+/**
+ * The body stored with the event of `dedupeKey` (a v4 callback's first event holds the callback's whole
+ * body), or null: one probe of the dedupe key's unique index, in the partition of `eventTime`.
+ */
+export async function storedEventBody(db: DataSource, sdkAppId: string, dedupeKey: string, eventTime: number): Promise<Record<string, unknown> | null> {
+  const rows: { body: Record<string, unknown> }[] = await db.query(
+    `SELECT body FROM call_events WHERE sdk_app_id = $1 AND dedupe_key = $2 AND event_time = to_timestamp($3)`,
+    [sdkAppId, dedupeKey, eventTime],
+  );
+  return rows[0]?.body ?? null;
+}

@@ -8,25 +8,30 @@ import type { WriteResult } from './ingest.repository';
 import { IngestService, type IngestRequest } from './ingest.service';
 import type { CallbackEvent } from './trtc-v1.schema';
 
-/** A store in memory that dedupes on the key, and fails as told. */
+/** A store in memory that dedupes on the app and key, and fails as told. */
 class FakeStore implements EventStore {
-  readonly keys = new Set<string>();
+  readonly events = new Map<string, CallbackEvent>();
   fail: ((events: readonly CallbackEvent[]) => unknown) | null = null;
+  get keys(): Set<string> {
+    return new Set([...this.events.values()].map((e) => e.dedupeKey));
+  }
   async writeBatch(events: readonly CallbackEvent[]): Promise<WriteResult[]> {
     const error = this.fail?.(events);
     if (error) throw error;
-    return events.map((e) => (this.keys.has(e.dedupeKey) ? 'duplicate' : (this.keys.add(e.dedupeKey), 'stored')));
+    return events.map((e) => (this.events.has(`${e.sdkAppId}/${e.dedupeKey}`) ? 'duplicate' : (this.events.set(`${e.sdkAppId}/${e.dedupeKey}`, e), 'stored')));
   }
+  /** What storedEventBody reads from call_events. */
+  readonly storedBody = async (sdkAppId: string, dedupeKey: string) => this.events.get(`${sdkAppId}/${dedupeKey}`)?.body ?? null;
 }
 
-function setup(window?: () => EventWindow | null) {
+function setup(window?: () => EventWindow | null, maxBatch = 500) {
   const store = new FakeStore();
   const spooled: CallbackEvent[] = [];
   const spool: SpoolSink = { append: async (events) => void spooled.push(...events) };
   const kept: Refusal[] = [];
   const quarantine = { keep: async (r: Refusal) => void kept.push(r) } as unknown as QuarantineService;
-  const writer = new BatchWriter(store, { maxBatch: 500, timeoutMs: 1000, maxPending: 100, spool, window });
-  const service = new IngestService({ sdkAppIds: null, secret: null, signToken: null, signWindowSeconds: 300 }, writer, quarantine);
+  const writer = new BatchWriter(store, { maxBatch, timeoutMs: 1000, maxPending: 1000, spool, window });
+  const service = new IngestService({ sdkAppIds: null, secret: null, signToken: null, signWindowSeconds: 300 }, writer, quarantine, undefined, store.storedBody);
   return { store, spooled, kept, service };
 }
 
@@ -116,5 +121,70 @@ describe('IngestService replaying the spool', () => {
     const later = setup(() => around(NOW));
     await expect(later.service.receive(replayOf(kept[0]))).resolves.toBe('stored');
     expect(later.store.keys.size).toBe(2);
+  });
+
+  /** A three-user start call (call "big") and `n` one-user member changes, spooled an hour ahead of NOW. */
+  async function spoolOutage(n: number, clientip?: string) {
+    let now = NOW;
+    const s = setup(() => around(now));
+    s.store.fail = () => Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+    const users = ['A', 'B', 'C'].map((u, i) => ({ User_Account: u, Status: i === 0 ? 'Calling' : 'Waiting' }));
+    const big = makeStartCall({ EventTime: (NOW + 3_600) * 1000, UserList: users }, { CallId: 'big' });
+    await expect(s.service.receive(request(big, { callbackcommand: 'Call.CallbackAfterStartCall', ...(clientip ? { clientip } : {}) }))).resolves.toBe('spooled');
+    for (let i = 0; i < n; i++) {
+      const small = makeMemberChanged([[`u${i}`, 'Join']], { CallId: `c${i}`, EventTime: (NOW + 3_600) * 1000 });
+      await expect(s.service.receive(request(small, { callbackcommand: 'Call.CallbackAfterMemberChanged' }))).resolves.toBe('spooled');
+    }
+    s.store.fail = null;
+    return { ...s, setNow: (t: number) => (now = t) };
+  }
+  const pointers = (kept: Refusal[]) => kept.filter((r) => JSON.parse(r.body.toString()).bodyIn !== undefined);
+
+  it.each([
+    ['one replay batch', (n: number) => [n]],
+    ['its first event at the end of one replay batch', () => [1]],
+  ])('keeps a v4 callback whole among 300 others (%s)', async (_, cut) => {
+    const s = await spoolOutage(300);
+    s.setNow(NOW - 2 * DAY);
+    const at = cut(s.spooled.length)[0];
+    for (const batch of [s.spooled.slice(0, at), s.spooled.slice(at)]) if (batch.length > 0) await s.service.store(batch);
+    expect(pointers(s.kept)).toEqual([]);
+    expect(s.kept).toHaveLength(301);
+  });
+
+  it('keeps a spooled event whose first event was stored live with the body stored with it', async () => {
+    // One event a batch: the first commits, then the database goes away for the callback's others.
+    let batches = 0;
+    const s = setup(() => around(NOW), 1);
+    s.store.fail = () => (++batches > 1 ? Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' }) : null);
+    const body = makeStartCall({ EventTime: NOW * 1000 }, { CallId: 'big' });
+    await expect(s.service.receive(request(body, { callbackcommand: 'Call.CallbackAfterStartCall' }))).resolves.toBe('spooled');
+    expect(s.spooled.map((e) => e.dedupeKey.split(':')[1])).toEqual(['1']);
+    // Refused on replay (its call grew past CALL_MAX_EVENTS meanwhile, say).
+    s.store.fail = (events) => (events.some((e) => e.callId === 'big') ? Object.assign(new Error('value too long'), { code: '22001' }) : null);
+    await s.service.store(s.spooled);
+    expect(s.kept).toHaveLength(1);
+    expect(JSON.parse(s.kept[0].body.toString())).toEqual(body);
+    const later = setup(() => around(NOW));
+    await expect(later.service.receive(replayOf(s.kept[0]))).resolves.toBe('stored');
+    expect(later.store.keys.size).toBe(2);
+  });
+
+  it("keeps each app's callback when two apps sent the same body, and the callback's clientip", async () => {
+    let now = NOW;
+    const s = setup(() => around(now));
+    s.store.fail = () => Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+    const body = makeStartCall({ EventTime: (NOW + 3_600) * 1000 });
+    for (const app of ['1400000001', '1400000002']) {
+      const req = request(body, { callbackcommand: 'Call.CallbackAfterStartCall', clientip: '10.1.2.3' });
+      await expect(s.service.receive({ ...req, query: { ...req.query, sdkappid: app } })).resolves.toBe('spooled');
+    }
+    s.store.fail = null;
+    now = NOW - 2 * DAY;
+    await s.service.store(s.spooled);
+    expect(s.kept.map((r) => r.sdkAppId)).toEqual(['1400000001', '1400000002']);
+    const later = setup(() => around(NOW));
+    await expect(later.service.receive(replayOf(s.kept[0]))).resolves.toBe('stored');
+    expect([...later.store.events.values()].map((e) => e.clientIp)).toEqual(['10.1.2.3', '10.1.2.3']);
   });
 });

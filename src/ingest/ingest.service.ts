@@ -1,4 +1,4 @@
-import { AppError } from '../domain/app-error';
+import { AppError, type AppErrorCode } from '../domain/app-error';
 import type { QuarantineService } from '../quarantine/quarantine.service';
 import { authenticateCallback, type CallbackAuthPolicy } from './callback-auth';
 import type { BatchWriter, SubmitResult } from './batch-writer';
@@ -27,8 +27,17 @@ export interface IngestRequest {
 
 /** A v4 event's dedupe key: its body's SHA-256, then `:<entry>` (src/ingest/trtc-v4.schema.ts). */
 const V4_KEY = /^([0-9a-f]{64}):(\d+)$/;
-/** First events of the v4 callbacks replayed from the spool lately, kept to quarantine a callback whole. */
-const FIRST_EVENTS_REMEMBERED = 256;
+/** v4 callbacks spool replay kept whole lately: their other refused events need no row of their own. */
+const KEPT_CALLBACKS_REMEMBERED = 10_000;
+
+/** Finds the body stored with an event (src/ingest/ingest.repository.ts, storedEventBody). */
+export type StoredBody = (sdkAppId: string, dedupeKey: string, eventTime: number) => Promise<Record<string, unknown> | null>;
+
+/** A v4 event's callback (its app and body hash, `id`) and entry; null for a v1 event. */
+function v4Callback(e: CallbackEvent): { readonly id: string; readonly hash: string; readonly entry: string } | null {
+  const m = V4_KEY.exec(e.dedupeKey);
+  return m ? { id: `${e.sdkAppId}\n${m[1]}`, hash: m[1], entry: m[2] } : null;
+}
 
 /** The outcome of the URL checks, kept so a refusal knows how much of the body to keep. */
 type AuthOutcome = { readonly sdkAppId: string } | { readonly error: AppError };
@@ -44,10 +53,11 @@ export class IngestService implements SpoolReplayTarget {
     private readonly writer: BatchWriter,
     private readonly quarantine: Pick<QuarantineService, 'keep'>,
     private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
+    private readonly storedBody: StoredBody | null = null,
   ) {}
 
-  /** First events of v4 callbacks replayed lately, by body hash, and whether the callback was kept: its events may span two replay batches. */
-  private readonly firstEvents = new Map<string, { readonly event: CallbackEvent; kept: boolean }>();
+  /** v4 callbacks (app and body hash) that spool replay kept whole in quarantine, oldest first. */
+  private readonly keptCallbacks = new Set<string>();
 
   async receive(req: IngestRequest): Promise<SubmitResult> {
     const auth = this.authenticate(req);
@@ -74,41 +84,56 @@ export class IngestService implements SpoolReplayTarget {
   /**
    * Stores callbacks replayed from the outage spool through the same path as live ones; an event
    * refused now (a row PostgreSQL refuses, or a time outside the window since it was acknowledged) is
-   * kept in quarantine instead, as a request `npm run quarantine -- replay` can take: a v4 callback once,
-   * with its whole body (its other events hold only a pointer to it), and its command as v4 names it.
-   * Throws while the database is away, so the spool keeps them for the next try.
+   * kept in quarantine instead, as a request `npm run quarantine -- replay` can take. A v4 callback is
+   * kept once, with its whole body, found in this batch, or stored with its first event: its other
+   * events hold only a pointer to it, and the spool may have split them from their first event (their
+   * first event stored live, a replay batch's end). Throws while the database is away, so the spool
+   * keeps them for the next try.
    */
   async store(events: readonly CallbackEvent[]): Promise<void> {
+    const firsts = new Map<string, CallbackEvent>();
     for (const e of events) {
-      const v4 = V4_KEY.exec(e.dedupeKey);
-      if (v4?.[2] !== '0') continue;
-      this.firstEvents.delete(v4[1]);
-      this.firstEvents.set(v4[1], { event: e, kept: false });
-      if (this.firstEvents.size > FIRST_EVENTS_REMEMBERED) this.firstEvents.delete(this.firstEvents.keys().next().value!);
+      const v4 = v4Callback(e);
+      if (v4?.entry === '0') firsts.set(v4.id, e);
     }
     const outcomes = await this.writer.writeIsolated(events);
     for (const [i, outcome] of outcomes.entries()) {
       if (!(outcome instanceof AppError)) continue;
-      const v4 = V4_KEY.exec(events[i].dedupeKey);
+      const e = events[i];
+      const v4 = v4Callback(e);
       // Replaying a v4 body submits all its events again; those already stored are duplicates.
-      const whole = v4 ? this.firstEvents.get(v4[1]) : undefined;
-      if (whole?.kept) continue;
-      if (whole) whole.kept = true;
-      const e = whole?.event ?? events[i];
-      const body = Buffer.from(JSON.stringify(e.body));
-      const query: Record<string, string> = { sdkappid: e.sdkAppId, [v4 ? 'callbackcommand' : 'command']: e.command ?? '', spooled: '1' };
-      await this.quarantine.keep({
-        reason: outcome.message,
-        errorCode: outcome.code,
-        sdkAppId: e.sdkAppId,
-        queryString: new URLSearchParams(query).toString(),
-        body,
-        bodyBytes: body.length,
-        source: 'spool',
-        proven: true,
-        acknowledged: true,
-      });
+      if (v4 && this.keptCallbacks.has(v4.id)) continue;
+      const body = v4 ? (firsts.get(v4.id)?.body ?? (await this.storedBody?.(e.sdkAppId, `${v4.hash}:0`, e.eventTime)) ?? null) : e.body;
+      // Not found: its first event was refused too, and kept whole, by an earlier process (or deleted since).
+      const reason = body === null ? `${outcome.message} (only a pointer to its callback's body is kept here: its first event was neither replayed with it nor stored)` : outcome.message;
+      await this.keepReplayed(e, outcome.code, reason, body ?? e.body, v4 !== null);
+      if (v4 && body !== null) this.remember(v4.id);
     }
+  }
+
+  /** Keeps a callback that spool replay could not store: it was acknowledged, so it is kept whole whatever the quarantine's bounds. */
+  private async keepReplayed(e: CallbackEvent, code: AppErrorCode, reason: string, body: Record<string, unknown>, v4: boolean): Promise<void> {
+    const raw = Buffer.from(JSON.stringify(body));
+    const query: Record<string, string> = { sdkappid: e.sdkAppId, [v4 ? 'callbackcommand' : 'command']: e.command ?? '' };
+    if (e.clientIp !== null) query.clientip = e.clientIp;
+    if (e.platform !== null) query.optplatform = e.platform;
+    query.spooled = '1';
+    await this.quarantine.keep({
+      reason,
+      errorCode: code,
+      sdkAppId: e.sdkAppId,
+      queryString: new URLSearchParams(query).toString(),
+      body: raw,
+      bodyBytes: raw.length,
+      source: 'spool',
+      proven: true,
+      acknowledged: true,
+    });
+  }
+
+  private remember(id: string): void {
+    this.keptCallbacks.add(id);
+    if (this.keptCallbacks.size > KEPT_CALLBACKS_REMEMBERED) this.keptCallbacks.delete(this.keptCallbacks.values().next().value!);
   }
 
   /**

@@ -6,6 +6,7 @@ import { END_CALL, makeEndCall, makeMemberChanged, makeStartCall, MEMBER_CHANGED
 import { callEvents } from '../support/dataset';
 import { createKey, gql } from '../support/graphql';
 import { collect, settle, wsClient } from '../support/ws';
+import { storedEventBody } from '../../src/ingest/ingest.repository';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -38,6 +39,16 @@ describe('POST /callback with v4 callbacks', () => {
     expect(rows[0].body).toEqual(body);
     for (const r of rows.slice(1)) expect(r.body).toEqual({ CallbackCommand: command, bodyIn: rows[0].dedupe_key });
     expect(await q(`SELECT call_id FROM calls`)).toEqual([{ call_id: 'call-1' }]);
+  });
+
+  it("finds the whole body stored with a callback's first event, for spool replay to keep a refused event of it", async () => {
+    const body = makeStartCall();
+    expect(await postV4Callback(t.baseUrl, body)).toEqual({ status: 200, body: OK_REPLY });
+    const [first, second] = await q(`SELECT dedupe_key, extract(epoch FROM event_time)::int AS t FROM call_events ORDER BY position`);
+    expect(await storedEventBody(t.db.dataSource, SDKAPPID, first.dedupe_key, first.t)).toEqual(body);
+    expect(await storedEventBody(t.db.dataSource, SDKAPPID, second.dedupe_key, second.t)).toEqual({ CallbackCommand: START_CALL, bodyIn: first.dedupe_key });
+    expect(await storedEventBody(t.db.dataSource, '1400000999', first.dedupe_key, first.t)).toBeNull();
+    expect(await storedEventBody(t.db.dataSource, SDKAPPID, first.dedupe_key, first.t + 1)).toBeNull();
   });
 
   it('projects a one-to-one call into calls and participants', async () => {
