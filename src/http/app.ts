@@ -4,6 +4,7 @@ import { API_KEYS_CHANNEL, ApiKeyRepository } from '../api-keys/api-key.reposito
 import { LiveRepository } from '../calls/live.repository';
 import { StatsRefresher } from '../calls/stats-refresher';
 import { StatsRollupRepository } from '../calls/stats-rollup.repository';
+import { clockOffsetSeconds } from '../db/clock';
 import { PgListener } from '../db/listener';
 import { poolStats } from '../db/pool-stats';
 import type { Config } from '../config';
@@ -33,6 +34,9 @@ import type { ReconcileScheduler } from '../records/reconcile.scheduler';
 import type { EventMaintenance } from '../calls/event-maintenance';
 import { createServer } from './server';
 import { OUTAGE_LOG_MS, throttledLog } from './throttled-log';
+
+/** A clock further than this from PostgreSQL's is logged at start (calltrail_clock_offset_seconds shows it always). */
+const CLOCK_WARN_SECONDS = 60;
 
 /** Everything `createApp` builds; `listen` is left to the caller (tests use port 0). */
 export interface CalltrailApp {
@@ -130,6 +134,16 @@ export async function createApp(config: Config, deps: AppDeps): Promise<Calltrai
   );
   const quarantineReads = new QuarantineRepository(deps.db.dataSource); // the query pool: a scrape never takes ingest's connections
   metrics.quarantine(() => quarantineReads.totals());
+  metrics.clock(() => clockOffsetSeconds(deps.db.dataSource));
+  // Said once at start too: a clock a day behind refuses every callback once RETENTION_DAYS is set (EVENT_AHEAD).
+  void clockOffsetSeconds(deps.db.dataSource).then(
+    (offset) => {
+      if (Math.abs(offset) > CLOCK_WARN_SECONDS) {
+        server.log.warn({ offsetSeconds: Math.round(offset) }, `clock: expected this server's clock within ${CLOCK_WARN_SECONDS} s of PostgreSQL's, got ${Math.round(offset)} s apart; ingest dates its checks with this server's clock: synchronise it (NTP)`);
+      }
+    },
+    () => undefined,
+  );
   const refreshFailed = throttledLog((obj, msg) => server.log.warn(obj, msg), OUTAGE_LOG_MS);
   const statsRefresher = config.statsRollupIntervalMs > 0
     ? new StatsRefresher(new StatsRollupRepository(deps.db.dataSource), {

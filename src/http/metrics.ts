@@ -183,6 +183,19 @@ export function createMetrics() {
       new Gauge({ name: 'calltrail_ingest_fold_cache_calls', help: 'Large calls whose events the ingest writer holds, so a batch reads back only newer ones', registers: [registry], collect() { this.set(read().calls); } });
       new Gauge({ name: 'calltrail_ingest_fold_cache_events', help: 'Events the ingest writer holds for large calls (at most 50,000)', registers: [registry], collect() { this.set(read().events); } });
     },
+    /** Registers the gauge of how far PostgreSQL's clock is from this server's, a database read sampled at most once a second. */
+    clock(read: () => Promise<number>) {
+      const sample = new ScrapeSample(read);
+      new Gauge({
+        name: 'calltrail_clock_offset_seconds',
+        help: "How far PostgreSQL's clock is ahead of this server's (negative: behind); ingest's event-time checks use this server's clock",
+        registers: [registry],
+        async collect() {
+          const offset = await sample.get();
+          if (offset !== null) this.set(offset);
+        },
+      });
+    },
     /** Registers gauges of the stored quarantine, a database read sampled at most once a second. */
     quarantine(read: () => Promise<QuarantineTotals>) {
       const sample = new ScrapeSample(read);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueryRunner } from 'typeorm';
+import { clockOffsetSeconds } from '../../src/db/clock';
 import { startTestApp, type TestApp } from '../support/app';
 import { makeCallback, postCallback, SDKAPPID } from '../support/callbacks';
 import { createKey, gql } from '../support/graphql';
@@ -145,6 +146,13 @@ describe('/metrics', () => {
     const used = new Set(expressions.flatMap((e) => [...e.matchAll(/\bcalltrail_[a-z0-9_]+/g)].map((m) => m[0])));
     const exported = new Set((await scrape(t.baseUrl)).samples.map((s) => s.name));
     expect([...used].filter((name) => !exported.has(name))).toEqual([]);
+  });
+
+  it("shows how far PostgreSQL's clock is from this server's", async () => {
+    expect(Math.abs((await scrape(t.baseUrl)).value('calltrail_clock_offset_seconds'))).toBeLessThan(2);
+    // A server clock an hour behind PostgreSQL's, then a day ahead of it.
+    expect(await clockOffsetSeconds(t.db.dataSource, () => Date.now() - 3_600_000)).toBeCloseTo(3_600, -1);
+    expect(await clockOffsetSeconds(t.db.dataSource, () => Date.now() + 86_400_000)).toBeCloseTo(-86_400, -1);
   });
 
   it('reports readiness, and the positions the live hub has not read yet once it stops reading', async () => {
