@@ -187,4 +187,23 @@ describe('IngestService replaying the spool', () => {
     await expect(later.service.receive(replayOf(s.kept[0]))).resolves.toBe('stored');
     expect([...later.store.events.values()].map((e) => e.clientIp)).toEqual(['10.1.2.3', '10.1.2.3']);
   });
+
+  it('keeps a redelivery refused again in a later replay, whose earlier row may be gone by then', async () => {
+    let now = NOW;
+    const s = setup(() => around(now));
+    const body = makeStartCall({ EventTime: (NOW + 3_600) * 1000 });
+    const outage = async () => {
+      s.spooled.length = 0;
+      s.store.fail = () => Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED' });
+      await expect(s.service.receive(request(body, { callbackcommand: 'Call.CallbackAfterStartCall' }))).resolves.toBe('spooled');
+      s.store.fail = null;
+      now = NOW - 2 * DAY;
+      await s.service.store([...s.spooled]);
+      now = NOW;
+    };
+    await outage();
+    await s.service.store([]); // a replay batch in between
+    await outage();
+    expect(s.kept.map((r) => r.errorCode)).toEqual(['EVENT_AHEAD', 'EVENT_AHEAD']);
+  });
 });

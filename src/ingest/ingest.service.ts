@@ -27,9 +27,6 @@ export interface IngestRequest {
 
 /** A v4 event's dedupe key: its body's SHA-256, then `:<entry>` (src/ingest/trtc-v4.schema.ts). */
 const V4_KEY = /^([0-9a-f]{64}):(\d+)$/;
-/** v4 callbacks spool replay kept whole lately: their other refused events need no row of their own. */
-const KEPT_CALLBACKS_REMEMBERED = 10_000;
-
 /** Finds the body stored with an event (src/ingest/ingest.repository.ts, storedEventBody). */
 export type StoredBody = (sdkAppId: string, dedupeKey: string, eventTime: number) => Promise<Record<string, unknown> | null>;
 
@@ -56,8 +53,11 @@ export class IngestService implements SpoolReplayTarget {
     private readonly storedBody: StoredBody | null = null,
   ) {}
 
-  /** v4 callbacks (app and body hash) that spool replay kept whole in quarantine, oldest first. */
-  private readonly keptCallbacks = new Set<string>();
+  /**
+   * v4 callbacks (app and body hash) the last replay batch kept whole in quarantine: their events in the
+   * next batch need no row of their own. Only that long: a redelivery refused weeks later is kept again.
+   */
+  private keptLastBatch = new Set<string>();
 
   async receive(req: IngestRequest): Promise<SubmitResult> {
     const auth = this.authenticate(req);
@@ -97,18 +97,20 @@ export class IngestService implements SpoolReplayTarget {
       if (v4?.entry === '0') firsts.set(v4.id, e);
     }
     const outcomes = await this.writer.writeIsolated(events);
+    const kept = new Set<string>();
     for (const [i, outcome] of outcomes.entries()) {
       if (!(outcome instanceof AppError)) continue;
       const e = events[i];
       const v4 = v4Callback(e);
       // Replaying a v4 body submits all its events again; those already stored are duplicates.
-      if (v4 && this.keptCallbacks.has(v4.id)) continue;
+      if (v4 && (kept.has(v4.id) || this.keptLastBatch.has(v4.id))) continue;
       const body = v4 ? (firsts.get(v4.id)?.body ?? (await this.storedBody?.(e.sdkAppId, `${v4.hash}:0`, e.eventTime)) ?? null) : e.body;
       // Not found: its first event was refused too, and kept whole, by an earlier process (or deleted since).
       const reason = body === null ? `${outcome.message} (only a pointer to its callback's body is kept here: its first event was neither replayed with it nor stored)` : outcome.message;
       await this.keepReplayed(e, outcome.code, reason, body ?? e.body, v4 !== null);
-      if (v4 && body !== null) this.remember(v4.id);
+      if (v4 && body !== null) kept.add(v4.id);
     }
+    this.keptLastBatch = kept;
   }
 
   /** Keeps a callback that spool replay could not store: it was acknowledged, so it is kept whole whatever the quarantine's bounds. */
@@ -131,10 +133,6 @@ export class IngestService implements SpoolReplayTarget {
     });
   }
 
-  private remember(id: string): void {
-    this.keptCallbacks.add(id);
-    if (this.keptCallbacks.size > KEPT_CALLBACKS_REMEMBERED) this.keptCallbacks.delete(this.keptCallbacks.values().next().value!);
-  }
 
   /**
    * Submits the events of one callback and answers once every one is settled: with the first
