@@ -191,8 +191,7 @@ export function createMetrics() {
         help: "How far PostgreSQL's clock is ahead of this server's (negative: behind); ingest's event-time checks use this server's clock",
         registers: [registry],
         async collect() {
-          const offset = await sample.get();
-          if (offset !== null) this.set(offset);
+          this.set((await sample.get()) ?? NaN); // NaN until PostgreSQL answered once
         },
       });
     },

@@ -20,8 +20,11 @@ class FakeStore implements EventStore {
     if (error) throw error;
     return events.map((e) => (this.events.has(`${e.sdkAppId}/${e.dedupeKey}`) ? 'duplicate' : (this.events.set(`${e.sdkAppId}/${e.dedupeKey}`, e), 'stored')));
   }
-  /** What storedEventBody reads from call_events. */
-  readonly storedBody = async (sdkAppId: string, dedupeKey: string) => this.events.get(`${sdkAppId}/${dedupeKey}`)?.body ?? null;
+  /** What storedEventBody reads from call_events: the event of that app, key and time. */
+  readonly storedBody = async (sdkAppId: string, dedupeKey: string, eventTime: number) => {
+    const e = this.events.get(`${sdkAppId}/${dedupeKey}`);
+    return e !== undefined && e.eventTime === eventTime ? e.body : null;
+  };
 }
 
 function setup(window?: () => EventWindow | null, maxBatch = 500) {

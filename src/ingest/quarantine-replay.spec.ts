@@ -27,6 +27,8 @@ describe('whyNotReplayable', () => {
     ['credentials found invalid, with --unverified', { errorCode: 'BAD_TOKEN', credentialsOk: false }, true, null],
     ['a body kept cut to 64 KiB', { errorCode: 'BODY_TOO_LARGE' }, true, 'cut to 64 KiB'],
     ['a compressed body', { errorCode: 'UNSUPPORTED_ENCODING', bodyEncoding: 'base64' }, true, 'Content-Encoding'],
+    ['a v4 event kept with only a pointer to its body', { errorCode: 'EVENT_AHEAD', rawBody: '{"CallbackCommand":"Call.CallbackAfterStartCall","bodyIn":"ab12:0"}' }, true, 'event ab12:0'],
+    ['a v4 body that happens to name bodyIn among its fields', { errorCode: 'EVENT_AHEAD', rawBody: '{"CallbackCommand":"x","bodyIn":"ab12:0","CallInfo":{}}' }, false, null],
   ])('decides for %s', (_name, over, unverified, why) => {
     const answer = whyNotReplayable(record(over), { unverified });
     if (why === null) expect(answer).toBeNull();

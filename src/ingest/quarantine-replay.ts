@@ -30,10 +30,24 @@ type Attempt = { readonly result: SubmitResult } | { readonly refusal: AppError 
 /** Refusals read and replayed at a time. */
 const BATCH = 100;
 
+/** The event a kept body points to (a v4 callback's later event, kept by spool replay without its callback's body), or null. */
+function pointedTo(r: RejectedCallbackRecord): string | null {
+  if (r.bodyEncoding !== 'utf8' || !r.rawBody.includes('"bodyIn"')) return null;
+  try {
+    const body: unknown = JSON.parse(r.rawBody);
+    const bodyIn = (body as { bodyIn?: unknown } | null)?.bodyIn;
+    return typeof bodyIn === 'string' && Object.keys(body as object).length <= 2 ? bodyIn : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Why a kept refusal cannot be replayed as it is, or null when it can. */
 export function whyNotReplayable(r: RejectedCallbackRecord, options: ReplayOptions): string | null {
   if (r.errorCode === 'BODY_TOO_LARGE') return 'its body was kept cut to 64 KiB';
   if (r.errorCode === 'UNSUPPORTED_ENCODING') return 'its body was kept encoded, and its Content-Encoding was not kept';
+  const pointer = pointedTo(r);
+  if (pointer !== null) return `its body only points to its v4 callback's whole body (event ${pointer}), which another kept row or call_events holds: replay that one`;
   if (r.credentialsOk !== true && !options.unverified) {
     return 'its token or Sign was never found valid (they are masked in the quarantine); use --unverified only if you know Tencent sent it';
   }
