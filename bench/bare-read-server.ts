@@ -1,7 +1,7 @@
 /**
  * The bare reference of bench/query.bench.ts: the least a Node server on `pg` does to serve a read.
- * node:http, JSON.parse of the request, the floor's own SQL (the statement pgbench runs) as a prepared
- * statement through a pool, timestamps left as PostgreSQL's text, JSON.stringify of the rows. No GraphQL,
+ * node:http, JSON.parse of the request, one prepared statement through a pool (the floor's, narrowed to
+ * what the query shows: bench/query-reads.ts), timestamps left as PostgreSQL's text, JSON.stringify of the rows. No GraphQL,
  * no API key, no tenancy, no cursors: it is a yardstick, not a product. What it reaches of the
  * PostgreSQL floor bounds what any server on Node and `pg` can reach on the same machine.
  *

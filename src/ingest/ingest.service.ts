@@ -4,7 +4,7 @@ import { authenticateCallback, type CallbackAuthPolicy } from './callback-auth';
 import type { BatchWriter, SubmitResult } from './batch-writer';
 import type { SpoolReplayTarget } from './event-spool';
 import { parseJsonBody, parseV1Callback, type CallbackEvent, type CallbackQuery } from './trtc-v1.schema';
-import { isV4Callback, parseV4Callback } from './trtc-v4.schema';
+import { isV4Callback, parseV4Callback, parseV4DedupeKey, v4DedupeKey } from './trtc-v4.schema';
 
 /** Largest accepted callback body (64 KiB); larger ones are refused 413 and quarantined. */
 const CALLBACK_BODY_LIMIT = 64 * 1024;
@@ -25,15 +25,13 @@ export interface IngestRequest {
   readonly source: string;
 }
 
-/** A v4 event's dedupe key: its body's SHA-256, then `:<entry>` (src/ingest/trtc-v4.schema.ts). */
-const V4_KEY = /^([0-9a-f]{64}):(\d+)$/;
 /** Finds the body stored with an event (src/ingest/ingest.repository.ts, storedEventBody). */
 export type StoredBody = (sdkAppId: string, dedupeKey: string, eventTime: number) => Promise<Record<string, unknown> | null>;
 
 /** A v4 event's callback (its app and body hash, `id`) and entry; null for a v1 event. */
-function v4Callback(e: CallbackEvent): { readonly id: string; readonly hash: string; readonly entry: string } | null {
-  const m = V4_KEY.exec(e.dedupeKey);
-  return m ? { id: `${e.sdkAppId}\n${m[1]}`, hash: m[1], entry: m[2] } : null;
+function v4Callback(e: CallbackEvent): { readonly id: string; readonly hash: string; readonly entry: number } | null {
+  const key = parseV4DedupeKey(e.dedupeKey);
+  return key ? { id: `${e.sdkAppId}\n${key.hash}`, ...key } : null;
 }
 
 /** The outcome of the URL checks, kept so a refusal knows how much of the body to keep. */
@@ -94,7 +92,7 @@ export class IngestService implements SpoolReplayTarget {
     const firsts = new Map<string, CallbackEvent>();
     for (const e of events) {
       const v4 = v4Callback(e);
-      if (v4?.entry === '0') firsts.set(v4.id, e);
+      if (v4?.entry === 0) firsts.set(v4.id, e);
     }
     const outcomes = await this.writer.writeIsolated(events);
     const kept = new Set<string>();
@@ -104,7 +102,7 @@ export class IngestService implements SpoolReplayTarget {
       const v4 = v4Callback(e);
       // Replaying a v4 body submits all its events again; those already stored are duplicates.
       if (v4 && (kept.has(v4.id) || this.keptLastBatch.has(v4.id))) continue;
-      const body = v4 ? (firsts.get(v4.id)?.body ?? (await this.storedBody?.(e.sdkAppId, `${v4.hash}:0`, e.eventTime)) ?? null) : e.body;
+      const body = v4 ? (firsts.get(v4.id)?.body ?? (await this.storedBody?.(e.sdkAppId, v4DedupeKey(v4.hash, 0), e.eventTime)) ?? null) : e.body;
       // Not found: its first event was refused too, and kept whole, by an earlier process (or deleted since).
       const reason = body === null ? `${outcome.message} (only a pointer to its callback's body is kept here: its first event was neither replayed with it nor stored)` : outcome.message;
       await this.keepReplayed(e, outcome.code, reason, body ?? e.body, v4 !== null);

@@ -194,6 +194,16 @@ function refusal(error: z.ZodError, body: Record<string, unknown>): AppError {
   return fieldError('INVALID_FIELD', fieldName(path, String), EXPECTED[fieldName(path, () => '')] ?? message, got);
 }
 
+/** The dedupe key of a v4 callback's entry: its body's canonical SHA-256, then `:<entry>`. */
+export const v4DedupeKey = (hash: string, entry: number): string => `${hash}:${entry}`;
+const V4_DEDUPE_KEY = /^([0-9a-f]{64}):(\d+)$/;
+
+/** The body hash and entry of a v4 event's dedupe key; null for a v1 event's. */
+export function parseV4DedupeKey(key: string): { readonly hash: string; readonly entry: number } | null {
+  const m = V4_DEDUPE_KEY.exec(key);
+  return m ? { hash: m[1], entry: Number(m[2]) } : null;
+}
+
 /**
  * Validates a v4 callback (docs/trtc-callbacks.md, section 5) and normalises it into one event per user
  * it names, in body order. The first event keeps the whole body, the others a pointer to it; each
@@ -222,7 +232,7 @@ export function parseV4Callback(sdkAppId: string, query: CallbackQuery, body: Re
   return read.entries(parsed.data).map((entry, i) => ({
     ...shared,
     ...entry,
-    body: i === 0 ? body : { CallbackCommand: command, bodyIn: `${hash}:0` },
-    dedupeKey: `${hash}:${i}`,
+    body: i === 0 ? body : { CallbackCommand: command, bodyIn: v4DedupeKey(hash, 0) },
+    dedupeKey: v4DedupeKey(hash, i),
   }));
 }
